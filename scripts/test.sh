@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The test command of the README: installs and builds (scripts/setup.sh), then runs every suite:
+#   1. the C++ unit tests (CTest),
+#   2. the same unit tests built with -fsanitize=address,undefined,
+#   3. the simulator suites and the end-to-end suites (pytest, real kubectl, real processes).
+# Ends with one line "total: N passed, N failed". Exit status 0 only when every suite passed.
+#   MEDIVOTE_SKIP_SANITIZE=1 skips suite 2 (for quick local runs; CI never sets it).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+results="$root/build/test-results"
+
+scripts/setup.sh || { echo "total: 0 passed, 1 failed"; exit 1; }
+rm -rf "$results" && mkdir -p "$results"
+jobs=${MEDIVOTE_JOBS:-2}
+status=0
+
+echo "== unit tests"
+ctest --test-dir build -L unit -j "$jobs" --output-on-failure --output-junit "$results/unit.xml" || status=1
+
+if [ "${MEDIVOTE_SKIP_SANITIZE:-0}" != 1 ]; then
+  echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMEDIVOTE_SANITIZE=ON >/dev/null &&
+    cmake --build build-asan -j "$jobs" --target unit_tests &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan -L unit -j "$jobs" --output-on-failure --output-junit "$results/unit-asan.xml" ||
+    status=1
+fi
+
+if [ -d tests/sim ] || [ -d tests/e2e ]; then
+  echo "== simulator and end-to-end suites"
+  suites=()
+  for d in tests/sim tests/e2e; do [ -d "$d" ] && suites+=("$d"); done
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$results/pytest.xml" "${suites[@]}" || status=1
+fi
+
+/usr/bin/python3 scripts/junit_total.py "$results"/*.xml || status=1
+exit $status
