@@ -1,0 +1,75 @@
+"""Command line: /usr/bin/python3 -m sim.kubelet --kubeconfig F --node-name N --state-dir D --image-map M
+
+Signals: SIGTERM/SIGINT kill every container process group and exit 0;
+SIGUSR1 simulates a lost node, SIGUSR2 ends that simulation.
+"""
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from .client import KubeClient
+from .images import ImageMap
+from .kubeconfig import load
+from .kubelet import Kubelet
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python3 -m sim.kubelet", description=__doc__)
+    p.add_argument("--kubeconfig", required=True)
+    p.add_argument("--context", default=None)
+    p.add_argument("--node-name", default="sim-node-1")
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--image-map", default=None, help="YAML image map (see sim/kubelet/images.py)")
+    p.add_argument("--pod-cidr", default="127.77.0.0/16")
+    p.add_argument("--host-ip", default="127.0.0.1")
+    p.add_argument("--restart-backoff-base", type=float, default=10.0, help="seconds (kubelet: 10)")
+    p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between Lease renewals")
+    p.add_argument("--lost-node-file", default=None, help="while this file exists the node acts lost")
+    p.add_argument("--no-scheduler", action="store_true", help="do not bind unscheduled pods")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+async def amain(args) -> int:
+    client = KubeClient(load(args.kubeconfig, args.context))
+    await client.open()
+    kubelet = Kubelet(client, args.node_name, args.state_dir, ImageMap(args.image_map), args.pod_cidr,
+                      backoff_base=args.restart_backoff_base, lost_node_file=args.lost_node_file,
+                      host_ip=args.host_ip, schedule=not args.no_scheduler,
+                      heartbeat_interval=args.heartbeat_interval)
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+    stop = {"sig": None}
+
+    def on_stop(sig):
+        stop["sig"] = sig
+        kubelet.shutdown()
+        main_task.cancel()
+
+    main_task = loop.create_task(kubelet.run())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_stop, sig)
+    loop.add_signal_handler(signal.SIGUSR1, kubelet.set_lost_by_signal, True)
+    loop.add_signal_handler(signal.SIGUSR2, kubelet.set_lost_by_signal, False)
+    try:
+        await main_task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        kubelet.shutdown()
+        await client.close()
+    del main
+    return 0
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.INFO),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    sys.exit(asyncio.run(amain(args)))
+
+
+if __name__ == "__main__":
+    main()

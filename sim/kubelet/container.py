@@ -1,0 +1,279 @@
+"""One container's life inside a pod: pull (image map), start, probe, restart.
+
+Contract of ContainerRunner (one per container of a pod, owned by PodWorker):
+- run(): loops "start -> wait for exit -> maybe restart" according to the
+  restart rule given by should_restart(exit_code); returns when the
+  container will not run again (it exited and must not restart, or the pod
+  is terminating). While an image is not in the image map the container waits
+  with ErrImagePull, then ImagePullBackOff, retried with the back-off.
+  Configuration errors (missing Secret/ConfigMap key) wait with
+  CreateContainerConfigError and are retried.
+- Restarts honour Backoff, showing waiting/CrashLoopBackOff meanwhile.
+  Nothing restarts once the pod is terminating, nor while the node is "lost".
+- Probes: startup gates liveness/readiness and `started`; readiness sets
+  `ready`; a failing liveness or startup probe kills the container (preStop,
+  SIGTERM, grace = terminationGracePeriodSeconds, SIGKILL); it then restarts
+  per policy.
+- kill(deadline, run_prestop): preStop (bounded by the time left), SIGTERM to
+  the process group, wait until max(deadline, SIGTERM + 2 s) (the kubelet's
+  minimum grace), SIGKILL; returns once the process has been reaped.
+  The deadline may be moved earlier while waiting (shortened deletion grace).
+- Every visible change calls on_change() so the pod status gets written.
+"""
+import asyncio
+import logging
+import os
+import signal
+import time
+
+from . import images as images_mod
+from .backoff import Backoff, go_duration
+from .expand import EnvError, build_env, expand
+from .handlers import HandlerContext, run_handler
+from .probes import ProbeWorker
+from .runtime import Process
+from .status import ContainerView
+from .volumes import setup_rootfs
+
+log = logging.getLogger("kubelet.container")
+
+MIN_KILL_GRACE_S = 2.0   # kubelet's minimumGracePeriodInSeconds
+
+
+class ContainerRunner:
+    def __init__(self, worker, spec: dict, view: ContainerView, should_restart):
+        self.w = worker
+        self.spec = spec
+        self.view = view
+        self.should_restart = should_restart
+        self.backoff = Backoff(worker.k.backoff_base)
+        self.proc: Process | None = None
+        self.ctx: HandlerContext | None = None
+        self.started_event = asyncio.Event()     # set once `started` (startup probe passed)
+        self.done = asyncio.Event()              # set when run() returns
+        self.kill_deadline: float | None = None
+        self._probe_kill = asyncio.Event()
+        self._killing = False
+
+    # ---- main loop -------------------------------------------------------
+    async def run(self):
+        try:
+            await self._run()
+        finally:
+            self.done.set()
+
+    async def _run(self):
+        w = self.w
+        while not w.terminating.is_set() and not w.terminal:
+            await w.k.gate()
+            if w.terminating.is_set():
+                return
+            ok = await self._start_once()
+            if not ok:
+                continue
+            if w.terminating.is_set() and not self._killing:
+                # Termination began while the process was being spawned.
+                asyncio.get_running_loop().create_task(self.kill(w.deadline or time.time(), run_prestop=True))
+            exit_code = await self._supervise()
+            if w.terminating.is_set() or w.terminal or not self.should_restart(exit_code):
+                return
+            await w.k.gate()
+            delay = self.backoff.next_delay(self.view.finished_at or time.time())
+            if delay > 0:
+                v = self.view
+                v.last_state = {"terminated": v.terminated_dict()}
+                v.state, v.reason = "waiting", "CrashLoopBackOff"
+                v.message = (f"back-off {go_duration(delay)} restarting failed container={v.name} "
+                             f"pod={w.name}_{w.namespace}({w.uid})")
+                v.ready = False
+                v.started = False
+                w.mark_dirty()
+                if await w.sleep_unless_terminating(delay):
+                    return
+            v = self.view
+            v.last_state = {"terminated": v.terminated_dict()} if v.state == "terminated" else v.last_state
+            v.restart_count += 1
+
+    async def _wait_before_retry(self, reason, message, backoff_reason=None):
+        """Waiting state for a failed pull/config: reason now, backoff_reason during the back-off."""
+        v = self.view
+        v.state, v.reason, v.message = "waiting", reason, message
+        self.w.mark_dirty()
+        delay = self.backoff.next_delay(time.time()) or min(1.0, self.w.k.backoff_base)
+        if backoff_reason:
+            await self.w.sleep_unless_terminating(min(1.0, delay))
+            v.reason, v.message = backoff_reason[0], backoff_reason[1]
+            self.w.mark_dirty()
+        await self.w.sleep_unless_terminating(delay)
+
+    async def _start_once(self) -> bool:
+        w, v, spec = self.w, self.view, self.spec
+        image = spec.get("image", "")
+        ispec = w.k.images.lookup(image)
+        if ispec is None:
+            msg = (f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+                   f'failed to resolve reference "{image}": {image}: not found')
+            await self._wait_before_retry("ErrImagePull", msg,
+                                          ("ImagePullBackOff", f'Back-off pulling image "{image}"'))
+            return False
+        v.image_id = f"sim.local/{image.split(':')[0]}@{ispec.digest()}"
+        try:
+            env = await build_env(w.pod, spec, w.pod_ip, w.host_ip, w.fetch)
+        except EnvError as e:
+            await self._wait_before_retry("CreateContainerConfigError", str(e))
+            return False
+        full_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/root"}
+        full_env.update(ispec.env)
+        full_env["HOSTNAME"] = w.name
+        full_env.update(env)
+        command = [expand(a, env) for a in spec.get("command") or []]
+        args = [expand(a, env) for a in spec.get("args") or []]
+        argv = images_mod.argv(ispec, command or None, args or None)
+        rootfs = setup_rootfs(w.k.layout, w.uid, spec, w.volume_dirs)
+        full_env["SIM_ROOTFS"] = rootfs
+        full_env["SIM_POD_DIR"] = w.k.layout.pod_dir(w.uid)
+        workdir = spec.get("workingDir") or ispec.working_dir
+        cwd = rootfs
+        if workdir:
+            cwd = os.path.join(rootfs, workdir.lstrip("/"))
+            os.makedirs(cwd, exist_ok=True)
+        if not argv:
+            await self._wait_before_retry("CreateContainerError", "no command specified")
+            return False
+        if w.terminating.is_set():
+            return False
+        log_path = w.k.layout.log_file(w.namespace, w.name, w.uid, v.name, v.restart_count)
+        try:
+            self.proc = await w.k.runtime.start(argv, full_env, cwd, log_path,
+                                                {"pod": f"{w.namespace}/{w.name}", "uid": w.uid,
+                                                 "container": v.name})
+        except OSError as e:
+            v.container_id = ""
+            v.state, v.reason, v.message = "terminated", "StartError", str(e)
+            v.exit_code, v.signal = 128, None
+            v.started_at = v.finished_at = time.time()
+            w.mark_dirty()
+            await w.sleep_unless_terminating(min(1.0, w.k.backoff_base))
+            return False
+        self.ctx = HandlerContext(pod_ip=w.pod_ip, env=full_env, cwd=cwd, ports=spec.get("ports") or [])
+        v.container_id = "sim://" + self.proc.container_id
+        v.state, v.reason, v.message = "running", "", ""
+        v.started_at = self.proc.started_at
+        v.exit_code = v.signal = v.finished_at = None
+        has_startup = "startupProbe" in spec
+        v.started = not has_startup
+        v.ready = not has_startup and "readinessProbe" not in spec
+        if v.started:
+            self.started_event.set()
+        w.mark_dirty()
+        log.info("started %s/%s container %s pid %d: %s", w.namespace, w.name, v.name, self.proc.pid, argv)
+        return True
+
+    async def _supervise(self) -> int:
+        """Probe the running process until it exits; returns its exit code."""
+        v, spec = self.view, self.spec
+        self._probe_kill.clear()
+        probes: list[asyncio.Task] = []
+        loop = asyncio.get_running_loop()
+        startup_done = asyncio.Event()
+
+        async def on_change(kind, ok, msg):
+            if kind == "startup":
+                if ok:
+                    v.started = True
+                    self.started_event.set()
+                    startup_done.set()
+                    if "readinessProbe" not in spec:
+                        v.ready = True
+                else:
+                    self._probe_kill.set()
+            elif kind == "readiness":
+                v.ready = ok and v.started
+            elif kind == "liveness" and not ok:
+                self._probe_kill.set()
+            self.w.mark_dirty()
+
+        async def gated(kind):
+            if "startupProbe" in spec:
+                await startup_done.wait()
+            await ProbeWorker(kind, spec[kind + "Probe"], self.ctx, on_change).run()
+
+        if "startupProbe" in spec:
+            probes.append(loop.create_task(ProbeWorker("startup", spec["startupProbe"], self.ctx, on_change).run()))
+        else:
+            startup_done.set()
+        for kind in ("readiness", "liveness"):
+            if kind + "Probe" in spec:
+                probes.append(loop.create_task(gated(kind)))
+        wait_exit = loop.create_task(self.proc.wait())
+        probe_kill = loop.create_task(self._probe_kill.wait())
+        try:
+            while True:
+                done, _ = await asyncio.wait({wait_exit, probe_kill}, return_when=asyncio.FIRST_COMPLETED)
+                if wait_exit in done:
+                    break
+                # liveness/startup failure: restart the container unless the pod is going away.
+                for t in probes:
+                    t.cancel()
+                if not self.w.terminating.is_set() and not self._killing:
+                    grace = float(spec_grace(self.w.pod))
+                    await self.kill(time.time() + grace, run_prestop=True, reason="probe")
+                probe_kill = loop.create_task(asyncio.sleep(3600))
+        finally:
+            for t in probes + [probe_kill]:
+                t.cancel()
+        exit_code, sig = wait_exit.result()
+        v.state = "terminated"
+        v.exit_code, v.signal = exit_code, sig
+        v.reason = "Completed" if exit_code == 0 else "Error"
+        v.message = ""
+        v.finished_at = self.proc.finished_at
+        v.ready = False
+        self.w.mark_dirty()
+        log.info("container %s/%s/%s exited %d", self.w.namespace, self.w.name, v.name, exit_code)
+        return exit_code
+
+    # ---- termination -----------------------------------------------------
+    async def kill(self, deadline: float, run_prestop: bool, reason: str = "delete"):
+        p = self.proc
+        if p is None or not p.running:
+            return
+        self._killing = True
+        self.kill_deadline = deadline
+        try:
+            hook = ((self.spec.get("lifecycle") or {}).get("preStop"))
+            if run_prestop and hook and deadline - time.time() > 0:
+                left = deadline - time.time()
+                hook_task = asyncio.ensure_future(run_handler(hook, self.ctx, left))
+                exit_task = asyncio.ensure_future(asyncio.shield(p.wait()))
+                await asyncio.wait({hook_task, exit_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                for t in (hook_task, exit_task):
+                    t.cancel()
+            if not p.running:
+                return
+            sigterm_at = time.time()
+            log.info("SIGTERM %s/%s/%s (pgid %d)", self.w.namespace, self.w.name, self.view.name, p.pid)
+            p.signal(signal.SIGTERM)
+            while p.running:
+                kill_at = max(self.kill_deadline, sigterm_at + MIN_KILL_GRACE_S)
+                left = kill_at - time.time()
+                if left <= 0:
+                    log.info("SIGKILL %s/%s/%s (pgid %d)", self.w.namespace, self.w.name, self.view.name, p.pid)
+                    p.signal(signal.SIGKILL)
+                    await p.wait()
+                    break
+                try:
+                    await asyncio.wait_for(asyncio.shield(p.wait()), timeout=min(left, 0.1))
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            self._killing = False
+
+    def shorten(self, deadline: float):
+        if self.kill_deadline is not None and deadline < self.kill_deadline:
+            self.kill_deadline = deadline
+
+
+def spec_grace(pod: dict) -> int:
+    g = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+    return 30 if g is None else int(g)

@@ -1,0 +1,169 @@
+"""Pod volumes as local directories, and a per-container rootfs that mounts them.
+
+Contract:
+- setup_pod_volumes(...) materialises every volume of the pod under
+  Layout.volume_dir (persistentVolumeClaim: Layout.pvc_dir, created once and
+  never removed by the kubelet). secret/configMap/downwardAPI/projected files
+  are written once at pod start (items, keys, mode/defaultMode honoured) and
+  made read-only; they are not refreshed later. hostPath maps to the host path.
+  A missing non-optional Secret/ConfigMap raises VolumeError (the pod waits in
+  ContainerCreating and is retried).
+- setup_rootfs(...) builds the container's rootfs: each volumeMount's
+  mountPath becomes a symlink (subPath honoured) to its volume directory.
+  A process sees mountPath P at "$SIM_ROOTFS/P", and, because its cwd is the
+  rootfs (or rootfs+workingDir), at the relative path "P without its leading /".
+- remove_pod_dir(...) deletes everything of the pod except PVC data and logs.
+"""
+import base64
+import os
+import shutil
+import stat
+
+from .expand import field_value
+from .layout import Layout
+
+
+class VolumeError(Exception):
+    pass
+
+
+def _write_files(base: str, files: dict[str, tuple[bytes, int]]):
+    os.makedirs(base, exist_ok=True)
+    for rel, (data, mode) in files.items():
+        path = os.path.join(base, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(path):
+            os.chmod(path, 0o600)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode & 0o777)
+
+
+def _kv_files(kind, obj, name, items, default_mode, optional):
+    if obj is None:
+        if optional:
+            return {}
+        raise VolumeError(f'{kind.lower()} "{name}" not found')
+    data = {}
+    for k, v in (obj.get("data") or {}).items():
+        data[k] = base64.b64decode(v) if kind == "Secret" else v.encode()
+    for k, v in (obj.get("binaryData") or {}).items():
+        data[k] = base64.b64decode(v)
+    files = {}
+    if items:
+        for it in items:
+            if it["key"] not in data:
+                if optional:
+                    continue
+                raise VolumeError(f"configmap references non-existent config key: {it['key']}"
+                                  if kind == "ConfigMap" else f"references non-existent secret key: {it['key']}")
+            files[it["path"]] = (data[it["key"]], it.get("mode", default_mode))
+    else:
+        for k, v in data.items():
+            files[k] = (v, default_mode)
+    return files
+
+
+def _downward_files(pod, items, default_mode, pod_ip, host_ip):
+    files = {}
+    for it in items or []:
+        if "fieldRef" in it:
+            val = field_value(pod, it["fieldRef"]["fieldPath"], pod_ip, host_ip)
+        else:
+            val = "0"
+        files[it["path"]] = (val.encode(), it.get("mode", default_mode))
+    return files
+
+
+async def setup_pod_volumes(layout: Layout, pod: dict, pod_ip: str, host_ip: str, fetch) -> dict[str, str]:
+    """Returns volume name -> host directory (or file, for hostPath files)."""
+    md = pod["metadata"]
+    uid, ns = md["uid"], md["namespace"]
+    dirs = {}
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        name = vol["name"]
+        vdir = layout.volume_dir(uid, name)
+        if "persistentVolumeClaim" in vol:
+            vdir = layout.pvc_dir(ns, vol["persistentVolumeClaim"]["claimName"])
+            os.makedirs(vdir, exist_ok=True)
+        elif "hostPath" in vol:
+            vdir = vol["hostPath"]["path"]
+        elif "emptyDir" in vol:
+            os.makedirs(vdir, exist_ok=True)
+        elif "secret" in vol or "configMap" in vol:
+            kind, src = ("Secret", vol["secret"]) if "secret" in vol else ("ConfigMap", vol["configMap"])
+            ref = src.get("secretName") if kind == "Secret" else src.get("name")
+            obj = await fetch(kind, ref)
+            files = _kv_files(kind, obj, ref, src.get("items"), src.get("defaultMode", 0o644), bool(src.get("optional")))
+            _write_files(vdir, files)
+            _read_only(vdir)
+        elif "downwardAPI" in vol:
+            src = vol["downwardAPI"]
+            _write_files(vdir, _downward_files(pod, src.get("items"), src.get("defaultMode", 0o644), pod_ip, host_ip))
+            _read_only(vdir)
+        elif "projected" in vol:
+            src = vol["projected"]
+            mode = src.get("defaultMode", 0o644)
+            files = {}
+            for s in src.get("sources") or []:
+                if "secret" in s or "configMap" in s:
+                    kind, ss = ("Secret", s["secret"]) if "secret" in s else ("ConfigMap", s["configMap"])
+                    obj = await fetch(kind, ss["name"])
+                    files.update(_kv_files(kind, obj, ss["name"], ss.get("items"), mode, bool(ss.get("optional"))))
+                elif "downwardAPI" in s:
+                    files.update(_downward_files(pod, s["downwardAPI"].get("items"), mode, pod_ip, host_ip))
+                elif "serviceAccountToken" in s:
+                    # No TokenRequest here: an empty token file keeps paths valid.
+                    files[s["serviceAccountToken"].get("path", "token")] = (b"", mode)
+            _write_files(vdir, files)
+            _read_only(vdir)
+        else:
+            os.makedirs(vdir, exist_ok=True)
+        dirs[name] = vdir
+    return dirs
+
+
+def _read_only(d: str):
+    for root, subdirs, _files in os.walk(d):
+        for s in subdirs:
+            os.chmod(os.path.join(root, s), 0o555)
+    os.chmod(d, 0o555)
+
+
+def setup_rootfs(layout: Layout, uid: str, container: dict, volume_dirs: dict[str, str]) -> str:
+    root = layout.rootfs(uid, container["name"])
+    os.makedirs(root, exist_ok=True)
+    for m in container.get("volumeMounts") or []:
+        target = volume_dirs.get(m["name"])
+        if target is None:
+            continue
+        if m.get("subPath"):
+            target = os.path.join(target, m["subPath"])
+            if not os.path.exists(target):
+                os.makedirs(target, exist_ok=True)
+        link = os.path.join(root, m["mountPath"].lstrip("/"))
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        if os.path.islink(link) or os.path.isfile(link):
+            os.unlink(link)
+        elif os.path.isdir(link):
+            shutil.rmtree(link)
+        os.symlink(target, link)
+    return root
+
+
+def remove_pod_dir(layout: Layout, uid: str):
+    d = layout.pod_dir(uid)
+    if not os.path.exists(d):
+        return
+
+    def _onerror(func, path, _exc):
+        os.chmod(os.path.dirname(path), stat.S_IRWXU)
+        os.chmod(path, stat.S_IRWXU) if os.path.isdir(path) else None
+        func(path)
+
+    for root, subdirs, _ in os.walk(d):
+        for s in subdirs:
+            p = os.path.join(root, s)
+            if not os.path.islink(p):
+                os.chmod(p, stat.S_IRWXU)
+    shutil.rmtree(d, onerror=_onerror)
