@@ -48,7 +48,7 @@ enum class StatusReason {
   Timeout,
 };
 
-std::string_view toString(StatusReason r);
+std::string_view reasonName(StatusReason r);
 
 class ApiError : public Error {
  public:
@@ -103,7 +103,7 @@ class TransportError : public Error {
   Kind kind_;
 };
 
-std::string_view toString(TransportError::Kind k);
+std::string_view kindName(TransportError::Kind k);
 
 class ConfigError : public Error {
  public:

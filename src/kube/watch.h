@@ -17,7 +17,7 @@ struct WatchEvent {
   json object;  // the object; for Error, a metav1.Status
 };
 
-std::string_view toString(WatchEvent::Type t);
+std::string_view eventTypeName(WatchEvent::Type t);
 
 // Splits a watch body (one JSON object per line, lines split anywhere across pieces) into events. feed() calls
 // `onEvent` once per complete line, in order, as soon as the line is complete. Throws TransportError(Protocol) on a
