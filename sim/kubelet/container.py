@@ -229,6 +229,7 @@ class ContainerRunner:
         v.message = ""
         v.finished_at = self.proc.finished_at
         v.ready = False
+        v.started = False
         self.w.mark_dirty()
         log.info("container %s/%s/%s exited %d", self.w.namespace, self.w.name, v.name, exit_code)
         return exit_code

@@ -7,7 +7,8 @@ Usage: workload.py [--port N] [--ready-after S] [--ignore-sigterm] [--events FIL
 - Binds $POD_IP (or 127.0.0.1) : --port (default 8080).
 - GET /healthz -> 200 once --ready-after seconds have passed since start, else 503.
 - GET /anything-else -> 200 "ok <pod name>".
-- POST /prestop and POST /shutdown -> 200; recorded as "prestop"/"shutdown".
+- GET or POST /prestop and /shutdown -> 200; recorded as "prestop"/"shutdown"
+  (a preStop httpGet hook is a GET). Any other POST is recorded under its path.
 - Records lines "<event> <unix time with 6 decimals> <pid>" into --events
   (default $EVENTS_FILE): "start", "sigterm", "prestop", "exit", and "alive"
   every 20 ms once SIGTERM arrived (so a SIGKILL time can be bounded).
@@ -61,6 +62,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             ready = time.time() - START >= args.ready_after
             self._reply(200 if ready else 503, "ready" if ready else "starting")
+        elif self.path in ("/prestop", "/shutdown"):
+            record(self.path.strip("/"))
+            self._reply(200, "recorded")
         else:
             self._reply(200, f"ok {POD}")
 
