@@ -180,7 +180,7 @@ TEST_CASE("WorkQueue with the default limiter: the exact back-off sequence on th
   CHECK(q.len() == 1);
 }
 
-TEST_CASE("WorkQueue: shutDown unblocks every get() and drops waiting keys, then adds are then ignored") {
+TEST_CASE("WorkQueue: shutDown unblocks every get() and drops waiting keys, and later adds are ignored") {
   FakeClock clock;
   WorkQueue q(clock);
   auto g1 = std::async(std::launch::async, [&] { return q.get(); });
