@@ -1,0 +1,30 @@
+#pragma once
+// The labels, annotations and finalizer the operator writes. They are its API with users and with its own next
+// incarnation (the shutdown stage annotations are how a new leader resumes), so they never change meaning.
+
+#include <string_view>
+
+namespace mv::api {
+
+inline constexpr std::string_view kGroup = "medivote.io";
+inline constexpr std::string_view kApiVersion = "medivote.io/v1alpha1";
+inline constexpr std::string_view kKind = "MediVoteService";
+
+// The finalizer that holds a MediVoteService until every pod went through the shutdown.
+inline constexpr std::string_view kFinalizer = "medivote.io/graceful-shutdown";
+
+// Pod labels.
+inline constexpr std::string_view kLabelService = "medivote.io/service";    // the owning resource's name (selector)
+inline constexpr std::string_view kLabelRevision = "medivote.io/revision";  // hash of the template it was made from
+inline constexpr std::string_view kLabelServing = "medivote.io/serving";    // "true" while the Service may route to it
+inline constexpr std::string_view kLabelOrdinal = "medivote.io/ordinal";
+inline constexpr std::string_view kLabelManagedBy = "app.kubernetes.io/managed-by";
+inline constexpr std::string_view kManagedByValue = "medivote-operator";
+
+// The tier, on the resource (as the user's alternative to spec.tier) and on every pod it owns.
+inline constexpr std::string_view kAnnotationTier = "medivote.io/tier";
+
+// Annotations naming the Secret revision and template details are not needed; see shutdown/state.h for the
+// per-pod shutdown stage annotations.
+
+}  // namespace mv::api

@@ -1,0 +1,143 @@
+#include "api/medivoteservice.h"
+
+#include <doctest/doctest.h>
+
+using namespace mv::api;
+
+namespace {
+
+json base() {
+  return json::parse(R"({
+    "apiVersion": "medivote.io/v1alpha1", "kind": "MediVoteService",
+    "metadata": {"name": "vote", "namespace": "ns", "uid": "u1", "generation": 3, "resourceVersion": "77",
+                 "annotations": {}, "finalizers": ["medivote.io/graceful-shutdown"]},
+    "spec": {
+      "replicas": 3,
+      "template": {"metadata": {"labels": {"app": "vote"}},
+                   "spec": {"containers": [{"name": "vote", "image": "medivote/vote:1",
+                                            "ports": [{"name": "http", "containerPort": 8080}]}]}},
+      "shutdown": {"endpoint": {"port": "http", "path": "/shutdown"}}
+    }
+  })");
+}
+
+bool hasError(const Parsed& p, const std::string& field) {
+  for (const auto& e : p.errors)
+    if (e.field == field) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a valid resource parses with its metadata and the CRD's defaults") {
+  const auto p = parseMediVoteService(base());
+  CHECK(p.errors.empty());
+  const auto& o = p.object;
+  CHECK(o.name == "vote");
+  CHECK(o.ns == "ns");
+  CHECK(o.generation == 3);
+  CHECK(o.finalizers == std::vector<std::string>{"medivote.io/graceful-shutdown"});
+  CHECK_FALSE(o.deleting);
+  CHECK(o.spec.replicas == 3);
+  REQUIRE(o.spec.shutdown.endpoint);
+  CHECK(o.spec.shutdown.endpoint->method == "POST");
+  CHECK(o.spec.shutdown.endpoint->reach == Reach::Direct);
+  CHECK(o.spec.shutdown.endpoint->requestTimeoutSeconds == 5);
+  CHECK(o.spec.shutdown.maxConcurrent == 1);
+  CHECK(resolveMaxUnavailable(o.spec.updateStrategy.maxUnavailable, 3) == 1);
+}
+
+TEST_CASE("tier: spec wins, the annotation serves when spec is unset, the default follows the endpoint") {
+  auto obj = base();
+  CHECK(resolveTier(parseMediVoteService(obj).object).tier == Tier::Critical);
+  CHECK(resolveTier(parseMediVoteService(obj).object).source == "default");
+  obj["spec"]["shutdown"].erase("endpoint");
+  CHECK(resolveTier(parseMediVoteService(obj).object).tier == Tier::Simple);
+  obj["metadata"]["annotations"]["medivote.io/tier"] = "simple";
+  auto d = resolveTier(parseMediVoteService(obj).object);
+  CHECK(d.tier == Tier::Simple);
+  CHECK(d.source == "annotation medivote.io/tier");
+  obj["spec"]["tier"] = "simple";
+  CHECK_FALSE(resolveTier(parseMediVoteService(obj).object).conflict);
+}
+
+TEST_CASE("tier: spec and annotation that disagree are refused with a message naming both") {
+  auto obj = base();
+  obj["spec"]["tier"] = "critical";
+  obj["metadata"]["annotations"]["medivote.io/tier"] = "simple";
+  const auto p = parseMediVoteService(obj);
+  REQUIRE(hasError(p, "spec.tier"));
+  const auto d = resolveTier(p.object);
+  REQUIRE(d.conflict);
+  CHECK(d.conflict->find("annotation medivote.io/tier is simple") != std::string::npos);
+  obj["spec"].erase("tier");
+  obj["metadata"]["annotations"]["medivote.io/tier"] = "vital";
+  CHECK(hasError(parseMediVoteService(obj), "spec.tier"));
+}
+
+TEST_CASE("critical needs an endpoint and a grace period longer than the preStop sleep") {
+  auto obj = base();
+  obj["spec"]["tier"] = "critical";
+  obj["spec"]["shutdown"].erase("endpoint");
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint"));
+  obj = base();
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 30;
+  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 30;
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.terminationGracePeriodSeconds"));
+}
+
+TEST_CASE("the endpoint port must be declared by a container, by number or by name") {
+  auto obj = base();
+  CHECK(parseMediVoteService(obj).errors.empty());
+  obj["spec"]["shutdown"]["endpoint"]["port"] = 8080;
+  CHECK(parseMediVoteService(obj).errors.empty());
+  obj["spec"]["shutdown"]["endpoint"]["port"] = 22;
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.port"));
+  obj["spec"]["shutdown"]["endpoint"]["port"] = "admin";
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.port"));
+  obj["spec"]["shutdown"]["endpoint"]["port"] = 70000;
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.port"));
+  CHECK(resolveEndpointPort(IntOrString::ofString("http"), base()["spec"]["template"]["spec"]) == 8080);
+}
+
+TEST_CASE("endpoint paths that could point the call elsewhere are refused") {
+  for (const char* ok : {"/shutdown", "/internal-shutdown", "/api/v1/shut_down~x", "/a%41b", "/a:b@c"})
+    CHECK_MESSAGE(isSafeEndpointPath(ok), ok);
+  for (const char* bad : {"", "shutdown", "/a%20b", "http://evil/x", "//evil.example/x", "/a/../b", "/..", "/a/./b",
+                          "/%2e%2e/x", "/x?y=1", "/x#f", "/a\\b", "/a b", "/a%0d%0aHost:%20evil", "/%2F%2Fevil",
+                          "/x%zz", "/a\tb"})
+    CHECK_MESSAGE(!isSafeEndpointPath(bad), bad);
+  CHECK_FALSE(isSafeEndpointPath(std::string(300, 'a').insert(0, "/")));
+  auto obj = base();
+  obj["spec"]["shutdown"]["endpoint"]["path"] = "http://10.0.0.1/shutdown";
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.path"));
+}
+
+TEST_CASE("bad types and ranges become field errors, never exceptions") {
+  auto obj = base();
+  obj["spec"]["replicas"] = "three";
+  obj["spec"]["shutdown"]["maxConcurrent"] = 0;
+  obj["spec"]["shutdown"]["endpoint"]["method"] = "GET";
+  obj["spec"]["shutdown"]["endpoint"]["reach"] = "teleport";
+  obj["spec"]["shutdown"]["endpoint"]["tokenSecretRef"] = {{"key", "t"}};
+  obj["spec"]["updateStrategy"] = {{"maxUnavailable", "lots"}, {"partition", -1}};
+  obj["spec"]["podsToDelete"] = {1, 2};
+  const auto p = parseMediVoteService(obj);
+  for (const char* f : {"spec.replicas", "spec.shutdown.maxConcurrent", "spec.shutdown.endpoint.method",
+                        "spec.shutdown.endpoint.reach", "spec.shutdown.endpoint.tokenSecretRef.name",
+                        "spec.updateStrategy.maxUnavailable", "spec.updateStrategy.partition", "spec.podsToDelete"})
+    CHECK_MESSAGE(hasError(p, f), f);
+  CHECK(p.object.spec.replicas == 1);  // the default stays when the value is unusable
+  CHECK(hasError(parseMediVoteService(json::object()), "spec"));
+  CHECK(hasError(parseMediVoteService(json("garbage")), "spec"));
+  auto noContainers = base();
+  noContainers["spec"]["template"]["spec"]["containers"] = json::array();
+  CHECK(hasError(parseMediVoteService(noContainers), "spec.template"));
+}
+
+TEST_CASE("maxUnavailable: numbers as is, percentages rounded down, never below 1") {
+  CHECK(resolveMaxUnavailable(IntOrString::ofInt(2), 10) == 2);
+  CHECK(resolveMaxUnavailable(IntOrString::ofInt(0), 10) == 1);
+  CHECK(resolveMaxUnavailable(IntOrString::ofString("25%"), 10) == 2);
+  CHECK(resolveMaxUnavailable(IntOrString::ofString("10%"), 3) == 1);
+}
