@@ -1,0 +1,252 @@
+"""Built-in defaulting and validation (the subset of kube-apiserver's strategies the simulator needs).
+
+`default_on_create(rt, obj, store)` fills server defaults; `validate(rt, obj, old)` returns Causes (422);
+`check_microtime(rt, obj)` raises the 400 decode error for MicroTime fields without 6 fractional digits."""
+import datetime
+import random
+import re
+
+from .errors import ApiError, forbidden, invalid_value, required
+
+DNS1123_SUB = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SUB_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+           "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
+
+# resource key -> dotted paths of MicroTime fields
+MICROTIME_FIELDS = {
+    "coordination.k8s.io/leases": ["spec.acquireTime", "spec.renewTime"],
+    "events.k8s.io/events": ["eventTime", "series.lastObservedTime"],
+    "/events": ["eventTime", "series.lastObservedTime"],
+}
+
+
+def _get(obj, path):
+    cur = obj
+    for p in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(p)
+    return cur
+
+
+def _set(obj, path, v):
+    parts = path.split(".")
+    cur = obj
+    for p in parts[:-1]:
+        cur = cur[p]
+    cur[parts[-1]] = v
+
+
+def microtime_error(rt, obj):
+    """Return (message) for the first bad MicroTime field, normalising valid offsets to UTC in place."""
+    for path in MICROTIME_FIELDS.get(rt.key, []):
+        v = _get(obj, path)
+        if v is None:
+            continue
+        if not isinstance(v, str) or not MICRO.match(v):
+            m = re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", v if isinstance(v, str) else "")
+            rest = v[m.end():] if m else v
+            return (f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: parsing time {v!r} as '
+                    f'"2006-01-02T15:04:05.000000Z07:00": cannot parse "{rest}" as ".000000"').replace("'", '"')
+        if not v.endswith("Z"):
+            t = datetime.datetime.strptime(v[:-6] + v[-6:].replace(":", ""), "%Y-%m-%dT%H:%M:%S.%f%z")
+            _set(obj, path, t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    return None
+
+
+def check_microtime(rt, obj):
+    msg = microtime_error(rt, obj)
+    if msg:
+        raise ApiError(400, "BadRequest", msg)
+
+
+def _image_policy(image):
+    tail = image.rsplit("/", 1)[-1]
+    if "@" in tail:
+        return "IfNotPresent"
+    if ":" not in tail or tail.endswith(":latest"):
+        return "Always"
+    return "IfNotPresent"
+
+
+def _default_containers(cs):
+    for c in cs or []:
+        c.setdefault("resources", {})
+        c.setdefault("terminationMessagePath", "/dev/termination-log")
+        c.setdefault("terminationMessagePolicy", "File")
+        c.setdefault("imagePullPolicy", _image_policy(c.get("image", "")))
+        for p in c.get("ports") or []:
+            p.setdefault("protocol", "TCP")
+        for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+            pr = c.get(probe)
+            if isinstance(pr, dict):
+                for k, v in (("timeoutSeconds", 1), ("periodSeconds", 10), ("successThreshold", 1),
+                             ("failureThreshold", 3)):
+                    pr.setdefault(k, v)
+                if isinstance(pr.get("httpGet"), dict):
+                    pr["httpGet"].setdefault("path", "/")
+                    pr["httpGet"].setdefault("scheme", "HTTP")
+
+
+def default_on_create(rt, obj, store):
+    key = rt.key
+    if key == "/pods":
+        spec = obj.setdefault("spec", {})
+        _default_containers(spec.get("containers"))
+        _default_containers(spec.get("initContainers"))
+        for k, v in (("restartPolicy", "Always"), ("terminationGracePeriodSeconds", 30),
+                     ("dnsPolicy", "ClusterFirst"), ("securityContext", {}), ("schedulerName", "default-scheduler"),
+                     ("enableServiceLinks", True), ("preemptionPolicy", "PreemptLowerPriority"), ("priority", 0)):
+            spec.setdefault(k, v)
+        spec.setdefault("serviceAccountName", spec.get("serviceAccount", "default"))
+        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        tol = spec.setdefault("tolerations", [])
+        for t in ("not-ready", "unreachable"):
+            k = f"node.kubernetes.io/{t}"
+            if not any(x.get("key") == k for x in tol):
+                tol.append({"key": k, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+        st = obj.setdefault("status", {})
+        st.setdefault("phase", "Pending")
+        st.setdefault("qosClass", "BestEffort")
+    elif key == "/services":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        if spec.get("clusterIP") != "None" and spec["type"] != "ExternalName":
+            ip = spec.get("clusterIP") or f"10.96.{random.randint(0, 255)}.{random.randint(1, 254)}"
+            spec["clusterIP"] = ip
+            spec.setdefault("clusterIPs", [ip])
+        for p in spec.get("ports") or []:
+            p.setdefault("protocol", "TCP")
+            p.setdefault("targetPort", p.get("port"))
+        spec.setdefault("sessionAffinity", "None")
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+        obj.setdefault("status", {"loadBalancer": {}})
+    elif key == "/namespaces":
+        obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        obj["spec"] = {"finalizers": ["kubernetes"]}
+        obj["status"] = {"phase": "Active"}
+    elif key == "/secrets":
+        obj.setdefault("type", "Opaque")
+    elif key == "policy/poddisruptionbudgets":
+        obj.setdefault("status", {"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0,
+                                  "expectedPods": 0})
+    elif key == "/events":
+        obj.setdefault("reportingComponent", "")
+        obj.setdefault("reportingInstance", "")
+        obj.setdefault("source", {})
+    elif key == "/nodes":
+        obj.setdefault("spec", {})
+        obj.setdefault("status", {"daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": {
+            "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "", "osImage": "",
+            "containerRuntimeVersion": "", "kubeletVersion": "", "kubeProxyVersion": "", "operatingSystem": "",
+            "architecture": ""}})
+
+
+_POD_ALLOWED = ("`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                "`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
+                "(allow it to be set to 1 if it was previously negative)")
+
+
+def _pod_spec_causes(new, old):
+    ns, os_ = new.get("spec") or {}, old.get("spec") or {}
+    for f in ("containers", "initContainers"):
+        if len(ns.get(f) or []) != len(os_.get(f) or []):
+            return [forbidden(f"spec.{f}", "pod updates may not add or remove containers")]
+
+    def strip(spec):
+        s = dict(spec)
+        for f in ("containers", "initContainers"):
+            s[f] = [{k: v for k, v in c.items() if k != "image"} for c in spec.get(f) or []]
+        for f in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
+            s.pop(f, None)
+        return s
+    if strip(ns) != strip(os_):
+        return [forbidden("spec", f"pod updates may not change fields other than {_POD_ALLOWED}")]
+    return []
+
+
+def _event_causes(rt, obj):
+    c = []
+    ns = obj["metadata"].get("namespace") or ""
+    if rt.group == "events.k8s.io":
+        if not obj.get("eventTime"):
+            c.append(required("eventTime"))
+        if obj.get("type") not in ("Normal", "Warning"):
+            c.append(invalid_value("type", "", f"has invalid value: {obj.get('type') or ''}"))
+        for f in ("reportingController", "reportingInstance", "action", "reason"):
+            if obj.get("eventTime") and not obj.get(f):
+                c.append(required(f))
+        if (obj.get("regarding") or {}).get("namespace", "") != ns and ns:
+            c.append(invalid_value("involvedObject.namespace", (obj.get("regarding") or {}).get("namespace", ""),
+                                   "does not match event.namespace"))
+        if len(obj.get("note") or "") > 1024:
+            c.append(invalid_value("message", "", "can have at most 1024 characters"))
+    else:
+        inv = obj.get("involvedObject") or {}
+        if ns and inv.get("namespace", "") != ns:
+            c.append(invalid_value("involvedObject.namespace", inv.get("namespace", ""),
+                                   "does not match event.namespace"))
+        if obj.get("eventTime"):
+            for f in ("action", "reportingComponent", "reportingInstance"):
+                if not obj.get(f):
+                    c.append(required("reportingController" if f == "reportingComponent" else f))
+        if len(obj.get("message") or "") > 4096:
+            c.append(invalid_value("message", "", "can have at most 4096 characters"))
+    return c
+
+
+def validate(rt, obj, old=None):
+    """Causes for a built-in object (create when old is None, otherwise update)."""
+    c = []
+    md = obj.get("metadata") or {}
+    name = md.get("name") or ""
+    if old is None and name and not DNS1123_SUB.match(name) and rt.key not in ("/events", "events.k8s.io/events"):
+        c.append(invalid_value("metadata.name", name, SUB_MSG))
+    if old is not None and old["metadata"].get("deletionTimestamp"):
+        added = [f for f in md.get("finalizers") or [] if f not in (old["metadata"].get("finalizers") or [])]
+        if added:
+            msg = ("no new finalizers can be added if the object is being deleted, found new finalizers "
+                   "[]string{" + ", ".join(f'"{f}"' for f in added) + "}")
+            c += [forbidden("metadata.finalizers", msg), forbidden("metadata.finalizers", msg)]
+    k = rt.key
+    if k == "/pods":
+        if old is None and not (obj.get("spec") or {}).get("containers"):
+            c.append(required("spec.containers"))
+        for i, ct in enumerate((obj.get("spec") or {}).get("containers") or []):
+            if not ct.get("name"):
+                c.append(required(f"spec.containers[{i}].name"))
+            if old is None and not ct.get("image"):
+                c.append(required(f"spec.containers[{i}].image"))
+        if old is not None:
+            c += _pod_spec_causes(obj, old)
+    elif k in ("/events", "events.k8s.io/events"):
+        c += _event_causes(rt, obj)
+        if old is not None and rt.group == "events.k8s.io" and obj.get("note") != old.get("note"):
+            c.append(invalid_value("message", obj.get("note"), "field is immutable"))
+    elif k == "coordination.k8s.io/leases":
+        d = (obj.get("spec") or {}).get("leaseDurationSeconds")
+        if d is not None and d <= 0:
+            c.append(invalid_value("spec.leaseDurationSeconds", d, "must be greater than 0"))
+        t = (obj.get("spec") or {}).get("leaseTransitions")
+        if t is not None and t < 0:
+            c.append(invalid_value("spec.leaseTransitions", t, "must be greater than or equal to 0"))
+    elif k == "apiextensions.k8s.io/customresourcedefinitions":
+        spec = obj.get("spec") or {}
+        names = spec.get("names") or {}
+        if name != f"{names.get('plural')}.{spec.get('group')}":
+            c.append(invalid_value("metadata.name", name, f"must be spec.names.plural+\".\"+spec.group"))
+        if not spec.get("versions"):
+            c.append(required("spec.versions", "must have exactly one version marked as storage version"))
+        if not names.get("kind"):
+            c.append(required("spec.names.kind"))
+        if spec.get("scope") not in ("Namespaced", "Cluster"):
+            c.append(invalid_value("spec.scope", spec.get("scope", ""), "should be either Cluster or Namespaced"))
+    elif k == "policy/poddisruptionbudgets":
+        spec = obj.get("spec") or {}
+        if "minAvailable" in spec and "maxUnavailable" in spec:
+            c.append(invalid_value("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
+    return c
