@@ -1,0 +1,232 @@
+#include "runtime/informer/reflector.h"
+
+#include <random>
+
+#include "runtime/informer/object_key.h"
+#include "util/log.h"
+
+namespace mv::runtime::informer {
+
+namespace {
+
+// client-go's watchHandler treats a watch that ends within a second having delivered nothing as a failure (not a
+// quiet timeout), so that a server or proxy that closes every watch at once is not hammered.
+constexpr std::chrono::seconds kVeryShortWatch{1};
+
+std::function<double()> defaultRandom() {
+  auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
+  return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
+}
+
+}  // namespace
+
+std::string_view toString(ReflectorState state) {
+  switch (state) {
+    case ReflectorState::Empty: return "Empty";
+    case ReflectorState::InitialListing: return "InitialListing";
+    case ReflectorState::Watching: return "Watching";
+    case ReflectorState::BackingOff: return "BackingOff";
+    case ReflectorState::Stopped: return "Stopped";
+  }
+  return "Unknown";
+}
+
+Reflector::Reflector(kube::Client& client, kube::Resource resource, std::string ns, util::Clock& clock,
+                     ReflectorSink& sink, ReflectorOptions options)
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      clock_(clock),
+      sink_(sink),
+      options_(std::move(options)),
+      backoff_(options_.backoff, options_.random ? options_.random : (options_.random = defaultRandom())) {}
+
+ReflectorState Reflector::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+std::string Reflector::resourceVersion() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return resourceVersion_;
+}
+
+util::Clock::Duration Reflector::lastBackoff() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return lastBackoff_;
+}
+
+void Reflector::transition(ReflectorState to, std::string_view reason) {
+  ReflectorState from;
+  std::string rv;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    from = state_;
+    state_ = to;
+    rv = resourceVersion_;
+  }
+  wake_.notify_all();
+  log::info("reflector state", {{"resource", resource_.qualifiedName()},
+                                {"namespace", ns_},
+                                {"from", toString(from)},
+                                {"to", toString(to)},
+                                {"reason", reason},
+                                {"resourceVersion", rv}});
+}
+
+void Reflector::run() {
+  while (true) {
+    if (state() == ReflectorState::Stopped) return;
+    if (stopping()) {
+      transition(ReflectorState::Stopped, "stop requested");
+      return;
+    }
+    step();
+  }
+}
+
+void Reflector::stop() {
+  stopRequested_ = true;
+  std::shared_ptr<kube::CancelToken> cancel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancel = watchCancel_;
+  }
+  if (cancel) cancel->cancel();
+  wake_.notify_all();
+}
+
+void Reflector::step() {
+  switch (state()) {
+    case ReflectorState::Empty:
+    case ReflectorState::InitialListing: listPage(); return;
+    case ReflectorState::Watching: watchOnce(); return;
+    case ReflectorState::BackingOff: waitOutBackoff(); return;
+    case ReflectorState::Stopped: return;
+  }
+}
+
+void Reflector::backOff(ReflectorState retry, std::string_view reason) {
+  const auto delay = backoff_.next(clock_.now());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    retryState_ = retry;
+    lastBackoff_ = delay;
+    backoffUntil_ = clock_.now() + delay;
+  }
+  log::warn("reflector backing off", {{"resource", resource_.qualifiedName()},
+                                      {"delayMs", static_cast<long>(std::chrono::duration_cast<
+                                                                    std::chrono::milliseconds>(delay).count())},
+                                      {"error", reason}});
+  transition(ReflectorState::BackingOff, reason);
+}
+
+void Reflector::waitOutBackoff() {
+  ReflectorState retry;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping() && clock_.now() < backoffUntil_) clock_.waitUntil(wake_, lock, backoffUntil_);
+    retry = retryState_;
+  }
+  if (stopping()) return;
+  transition(retry, "back-off elapsed");
+}
+
+void Reflector::listPage() {
+  const bool firstPage = state() == ReflectorState::Empty;
+  kube::ListOptions options;
+  options.labelSelector = options_.labelSelector;
+  options.fieldSelector = options_.fieldSelector;
+  options.limit = options_.pageSize;
+  // The first page is a consistent (quorum) read: resourceVersion "" honours limit, "0" would not page.
+  if (!firstPage) options.continueToken = continueToken_;
+  try {
+    json page = client_.list(resource_, ns_, options);
+    if (firstPage) {
+      listResourceVersion_ = resourceVersionOf(page);
+      sink_.beginList();
+    }
+    json& items = page["items"];
+    if (items.is_array()) sink_.listedItems(items);
+    std::string next = stringAt(page, {"metadata", "continue"});
+    if (!next.empty()) {
+      continueToken_ = std::move(next);
+      transition(ReflectorState::InitialListing, "page listed");
+      return;
+    }
+    sink_.endList(listResourceVersion_);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resourceVersion_ = listResourceVersion_;
+    }
+    continueToken_.clear();
+    transition(ReflectorState::Watching, "list complete");
+  } catch (const kube::ApiError& e) {
+    continueToken_.clear();
+    if (e.isGone() && !firstPage) {
+      transition(ReflectorState::Empty, std::string("continue token expired, relisting: ") + e.what());
+    } else {
+      backOff(ReflectorState::Empty, std::string("list failed: ") + e.what());
+    }
+  } catch (const std::exception& e) {
+    continueToken_.clear();
+    backOff(ReflectorState::Empty, std::string("list failed: ") + e.what());
+  }
+}
+
+void Reflector::watchOnce() {
+  auto cancel = std::make_shared<kube::CancelToken>();
+  kube::WatchOptions options;
+  options.labelSelector = options_.labelSelector;
+  options.fieldSelector = options_.fieldSelector;
+  options.allowWatchBookmarks = true;
+  const double minSeconds = static_cast<double>(options_.minWatchTimeout.count());
+  options.timeoutSeconds = static_cast<long>(minSeconds * (1.0 + options_.random()));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    options.resourceVersion = resourceVersion_;
+    watchCancel_ = cancel;
+  }
+  if (stopping()) cancel->cancel();  // stop() may have run before watchCancel_ was published
+
+  const auto started = clock_.now();
+  long events = 0;
+  auto onEvent = [&](const kube::WatchEvent& event) {
+    ++events;
+    if (event.type == kube::WatchEvent::Type::Error) throw kube::apiErrorFromStatus(event.object);
+    if (event.type != kube::WatchEvent::Type::Bookmark) sink_.watchEvent(event);
+    std::string rv = resourceVersionOf(event.object);
+    if (!rv.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      resourceVersion_ = std::move(rv);
+    }
+  };
+
+  auto forget = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    watchCancel_.reset();
+  };
+  try {
+    client_.watch(resource_, ns_, options, onEvent, *cancel);
+    forget();
+    if (stopping()) return;
+    if (events == 0 && clock_.now() - started < kVeryShortWatch) {
+      backOff(ReflectorState::Watching, "watch ended at once without events");
+    } else {
+      transition(ReflectorState::Watching, "watch ended, resuming from the last resourceVersion");
+    }
+  } catch (const kube::ApiError& e) {
+    forget();
+    if (e.isGone()) {
+      transition(ReflectorState::Empty, std::string("resourceVersion too old, relisting: ") + e.what());
+    } else {
+      backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());
+    }
+  } catch (const std::exception& e) {
+    forget();
+    if (stopping()) return;
+    backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());
+  }
+}
+
+}  // namespace mv::runtime::informer

@@ -1,0 +1,124 @@
+#pragma once
+// The reflector: keeps a sink (the informer's cache) equal to the API server's state of one resource type by
+// listing, then watching, as an explicit state machine (the shape of kube-rs's watcher.rs).
+//
+//   Empty ──list first page──▶ InitialListing ──last page──▶ Watching ◀──quiet end (timeout)──┐
+//     ▲                            │  (limit/continue,            │  (from the list's RV,       │
+//     │                            │   RV of the first page)      │   bookmarks, timeout       ─┘
+//     │◀── 410 Gone (list or watch: expired continue token, ──────┤   randomized in [min, 2*min))
+//     │    "too old resource version") – relist at once           │
+//     │                                                            │ other failure (dropped stream, 5xx,
+//     │◀── list failure ── BackingOff ◀────────────────────────────┘ refused, a very short empty watch)
+//                              │ after the back-off (800 ms doubling to 30 s, reset after 2 min healthy)
+//                              └──▶ the state to retry: Empty after a list failure, Watching (same RV) after a
+//                                   watch failure
+//   any state ──stop()──▶ Stopped
+//
+// Contract:
+// - The sink sees, in order: beginList, listedItems per page, endList(rv) for every complete list (the first one
+//   and every relist); then watchEvent for each ADDED/MODIFIED/DELETED event. A relist's endList replaces the
+//   sink's content. An incomplete list (a failed page) is abandoned: the next beginList starts over.
+// - Bookmarks advance resourceVersion() and reach no sink.
+// - Every state change goes through one function, which logs it (resource, from, to, reason, resourceVersion).
+// - run() blocks until stop(); stop() may be called from any thread, before or during run().
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "kube/client.h"
+#include "runtime/informer/backoff.h"
+#include "util/clock.h"
+
+namespace mv::runtime::informer {
+
+using json = nlohmann::json;
+
+enum class ReflectorState {
+  Empty,           // nothing listed yet, or the last list was abandoned: the next step lists the first page
+  InitialListing,  // pages are being listed: the next step fetches the page of the saved continue token
+  Watching,        // listed: the next step (re)starts a watch from resourceVersion() and streams it
+  BackingOff,      // a failure happened: waiting before retrying the state saved for it
+  Stopped,         // stop() was called: run() has returned or is returning
+};
+
+std::string_view toString(ReflectorState state);
+
+// Where a reflector delivers what it learns. Called on the reflector's thread only.
+class ReflectorSink {
+ public:
+  virtual ~ReflectorSink() = default;
+  // A full list begins; a partially delivered earlier one is to be discarded.
+  virtual void beginList() = 0;
+  // The items of one page (a JSON array; the sink may move from them).
+  virtual void listedItems(json& items) = 0;
+  // The list is complete at `resourceVersion`: it replaces everything the sink had.
+  virtual void endList(const std::string& resourceVersion) = 0;
+  // An ADDED, MODIFIED or DELETED event (never a BOOKMARK or ERROR).
+  virtual void watchEvent(const kube::WatchEvent& event) = 0;
+};
+
+struct ReflectorOptions {
+  std::string labelSelector;
+  std::string fieldSelector;
+  long pageSize = 500;  // client-go's pager default
+  // Each watch asks the server to end it after minWatchTimeout * (1 + random()), client-go's 5 to 10 minutes.
+  std::chrono::seconds minWatchTimeout{300};
+  BackoffPolicy backoff;
+  // Uniform in [0, 1). Default: a pseudo-random generator seeded from std::random_device.
+  std::function<double()> random;
+};
+
+class Reflector {
+ public:
+  // `ns` "" watches all namespaces. The client, clock and sink must outlive the reflector.
+  Reflector(kube::Client& client, kube::Resource resource, std::string ns, util::Clock& clock, ReflectorSink& sink,
+            ReflectorOptions options = {});
+  Reflector(const Reflector&) = delete;
+  Reflector& operator=(const Reflector&) = delete;
+
+  void run();
+  void stop();
+
+  ReflectorState state() const;
+  // The last resourceVersion seen (list, event or bookmark): where a resumed watch starts.
+  std::string resourceVersion() const;
+  // The delay of the last back-off (zero before any).
+  util::Clock::Duration lastBackoff() const;
+
+ private:
+  void step();
+  void listPage();
+  void watchOnce();
+  void waitOutBackoff();
+  void backOff(ReflectorState retry, std::string_view reason);
+  // The one place the state changes.
+  void transition(ReflectorState to, std::string_view reason);
+  bool stopping() const { return stopRequested_.load(); }
+
+  kube::Client& client_;
+  const kube::Resource resource_;
+  const std::string ns_;
+  util::Clock& clock_;
+  ReflectorSink& sink_;
+  ReflectorOptions options_;
+  ReconnectBackoff backoff_;
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  ReflectorState state_ = ReflectorState::Empty;
+  std::string resourceVersion_;
+  std::string continueToken_;       // InitialListing: the next page's token
+  std::string listResourceVersion_; // InitialListing: the first page's resourceVersion
+  ReflectorState retryState_ = ReflectorState::Empty;  // BackingOff: where to go after the wait
+  util::Clock::TimePoint backoffUntil_{};
+  util::Clock::Duration lastBackoff_{0};
+  std::shared_ptr<kube::CancelToken> watchCancel_;
+  std::atomic<bool> stopRequested_{false};
+};
+
+}  // namespace mv::runtime::informer
