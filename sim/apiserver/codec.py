@@ -29,6 +29,14 @@ def decode_body(rt, raw, content_type):
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:
             raise bad_request(f"error converting YAML to JSON: {e}")
+    if ct == "application/vnd.kubernetes.protobuf":
+        from .protobuf import decode
+        try:
+            return decode(raw)
+        except ApiError:
+            raise
+        except Exception as e:
+            raise bad_request(f"unable to decode protobuf body: {e}")
     if ct not in ("application/json", "*/*", ""):
         raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - accepted "
                        "media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf")

@@ -84,8 +84,8 @@ class Api:
     def _cr_prepare(self, rt, obj, field_validation):
         """Prune unknown fields per fieldValidation, apply defaults; returns warnings."""
         sch = self._cr_schema(rt)
+        md = obj.get("metadata")
         probe = copy.deepcopy(obj)
-        md = probe.get("metadata") or {}
         dropped = crschema.prune(probe, sch)
         warnings = []
         if dropped:

@@ -365,16 +365,23 @@ class Handlers:
                                   require_rv=False)
         return self._write_response(request, rt, res)
 
+    async def _delete_opts(self, request):
+        raw = await request.read()
+        if not raw:
+            return {}
+        ct = (request.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ct == "application/vnd.kubernetes.protobuf":
+            from .protobuf import decode
+            return decode(raw)
+        try:
+            return json.loads(raw) or {}
+        except ValueError as e:
+            raise bad_request(f"couldn't get version/kind; json parse error: {e}")
+
     async def delete(self, request, rt, ns, name):
         q = request.query
         dry = _dry_run(q)
-        raw = await request.read()
-        opts = {}
-        if raw:
-            try:
-                opts = json.loads(raw) or {}
-            except ValueError as e:
-                raise bad_request(f"couldn't get version/kind; json parse error: {e}")
+        opts = await self._delete_opts(request)
         if "gracePeriodSeconds" in q:
             opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
         if "propagationPolicy" in q:
@@ -390,8 +397,7 @@ class Handlers:
         q = request.query
         dry = _dry_run(q)
         match_fn = self._selectors(rt, q)
-        raw = await request.read()
-        opts = json.loads(raw) if raw else {}
+        opts = await self._delete_opts(request)
         if "gracePeriodSeconds" in q:
             opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
         if "propagationPolicy" in q:
