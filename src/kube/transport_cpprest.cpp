@@ -1,0 +1,354 @@
+// The real Transport: cpprestsdk's asio http_client, TLS set up by TlsPolicy.
+//
+// Contract beyond kube/transport.h:
+// - One cpprest client per distinct request timeout (cpprest's timeout is per client), kept for reuse so connections
+//   are pooled; at most kMaxPooledClients of them, further timeouts get a client for that request only.
+// - cpprest's timeout is an inactivity timeout (reset by every piece of data). send() also enforces the request's
+//   total deadline: a timer on the shared I/O pool cancels the request when it runs out. stream() only has the
+//   inactivity timeout, as transport.h says.
+// - A timeout of zero or less means no limit.
+// - Cancellation (CancelToken, deadline, or an exception from onData) closes the request's connection, so a
+//   half-read connection never goes back to the pool.
+// - Redirects are not followed: a 3xx is returned like any other status.
+// - Error mapping: cpprest reports failures as http_exception(error value, vague text). The value is an errno, or an
+//   OpenSSL error code for TLS failures (classified by TlsPolicy). Failures after the headers arrived mean the body
+//   was cut short (Protocol), unless they are a cancellation or a timeout.
+
+#include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <boost/asio/steady_timer.hpp>
+#include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
+
+#include "kube/tls_context.h"
+#include "kube/transport.h"
+
+namespace mv::kube {
+namespace {
+
+namespace http = web::http;
+using Kind = TransportError::Kind;
+
+constexpr std::size_t kMaxPooledClients = 8;
+// What "no limit" means to cpprest, which needs some timeout.
+constexpr std::chrono::milliseconds kNoLimit = std::chrono::hours(24 * 365);
+
+// cpprest's process-wide I/O pool: sized once, before the first client exists.
+void initializeIoPool(int threads) {
+  static std::once_flag once;
+  std::call_once(once, [threads] {
+    try {
+      crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(threads > 0 ? threads : 1));
+    } catch (const std::exception&) {
+      // The pool already exists (something used cpprest first); it is fixed either way.
+    }
+  });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The per-request state shared with the cancellation callbacks and the deadline timer, which may outlive the call.
+struct CallState {
+  pplx::cancellation_token_source cts;
+  std::atomic<bool> userCancelled{false};
+  std::atomic<bool> deadlineExpired{false};
+};
+
+enum class Phase { Headers, Body };
+
+// Cancels the request on every exit but a complete one, so its connection is closed rather than pooled.
+struct CancelUnlessDone {
+  std::shared_ptr<CallState> state;
+  bool done = false;
+  ~CancelUnlessDone() {
+    if (!done) state->cts.cancel();
+  }
+};
+
+// Ties a CancelToken to the call for its duration.
+class CancelSubscription {
+ public:
+  CancelSubscription(CancelToken& token, std::shared_ptr<CallState> state) : token_(token) {
+    id_ = token_.subscribe([state] {
+      state->userCancelled = true;
+      state->cts.cancel();
+    });
+  }
+  ~CancelSubscription() { token_.unsubscribe(id_); }
+
+ private:
+  CancelToken& token_;
+  int id_;
+};
+
+// Cancels the call when `timeout` runs out (a timer on the shared I/O pool, not a thread).
+class Deadline {
+ public:
+  Deadline(std::chrono::milliseconds timeout, const std::shared_ptr<CallState>& state) {
+    if (timeout <= std::chrono::milliseconds::zero()) return;
+    timer_ = std::make_unique<boost::asio::steady_timer>(crossplat::threadpool::shared_instance().service());
+    timer_->expires_after(timeout);
+    timer_->async_wait([state](const boost::system::error_code& ec) {
+      if (ec) return;  // cancelled: the call ended first
+      state->deadlineExpired = true;
+      state->cts.cancel();
+    });
+  }
+  ~Deadline() {
+    if (timer_) timer_->cancel();
+  }
+
+ private:
+  std::unique_ptr<boost::asio::steady_timer> timer_;
+};
+
+class CpprestTransport final : public Transport {
+ public:
+  CpprestTransport(const ConnectionConfig& config, const TransportOptions& options) : options_(options) {
+    initializeIoPool(options.ioThreads);
+    server_ = config.server;
+    while (!server_.empty() && server_.back() == '/') server_.pop_back();
+    try {
+      base_ = web::uri(server_);
+    } catch (const std::exception& e) {
+      throw ConfigError("the server " + server_ + " of " + config.source + " is not a valid URL: " + e.what());
+    }
+    const std::string scheme = lower(base_.scheme());
+    if ((scheme != "https" && scheme != "http") || base_.host().empty())
+      throw ConfigError("the server " + server_ + " of " + config.source +
+                        " is not an http:// or https:// URL with a host");
+    tlsEnabled_ = scheme == "https";
+    if (tlsEnabled_) {
+      std::string host = base_.host();
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+      tls_ = detail::TlsPolicy::create(config, server_, host);
+    }
+  }
+
+  HttpResponse send(const HttpRequest& request) override {
+    auto state = std::make_shared<CallState>();
+    CancelUnlessDone guard{state};
+    Deadline deadline(request.timeout, state);
+    http::http_response reply = start(request, *state);
+    HttpResponse out = head(reply);
+    readWhole(reply, request, *state, out.body);
+    guard.done = true;
+    return out;
+  }
+
+  HttpResponse stream(const HttpRequest& request, const std::function<void(std::string_view)>& onData,
+                      CancelToken& cancel) override {
+    auto state = std::make_shared<CallState>();
+    CancelUnlessDone guard{state};
+    CancelSubscription subscription(cancel, state);
+    if (state->userCancelled) throw TransportError(Kind::Cancelled, describe(request) + ": cancelled before it started");
+    http::http_response reply = start(request, *state);
+    HttpResponse out = head(reply);
+    if (out.status < 200 || out.status > 299) {
+      readWhole(reply, request, *state, out.body);
+      guard.done = true;
+      return out;
+    }
+    auto body = reply.body().streambuf();
+    std::string piece;
+    for (;;) {
+      bool more = false;
+      try {
+        more = readPiece(body, piece);
+        if (!more) reply.content_ready().get();  // surfaces an error that ended the body early
+      } catch (...) {
+        throw translate(std::current_exception(), request, *state, Phase::Body);
+      }
+      if (!more) break;
+      onData(piece);  // an exception from onData propagates as is; the guard closes the connection
+    }
+    if (state->userCancelled) throw TransportError(Kind::Cancelled, describe(request) + ": cancelled");
+    guard.done = true;
+    return out;
+  }
+
+ private:
+  // Sends the request and waits for the status line and headers.
+  http::http_response start(const HttpRequest& request, CallState& state) {
+    try {
+      http::http_request msg = build(request);
+      auto client = clientFor(request.timeout);
+      return client->request(msg, state.cts.get_token()).get();
+    } catch (...) {
+      throw translate(std::current_exception(), request, state, Phase::Headers);
+    }
+  }
+
+  http::http_request build(const HttpRequest& request) const {
+    http::http_request msg(request.method);
+    msg.set_request_uri(web::uri(request.pathAndQuery.empty() ? std::string("/") : request.pathAndQuery));
+    std::string contentType = "application/json";
+    for (const auto& [k, v] : request.headers) {
+      if (lower(k) == "content-type")
+        contentType = v;
+      else
+        msg.headers().add(k, v);
+    }
+    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH")
+      msg.set_body(request.body, contentType);
+    return msg;
+  }
+
+  std::shared_ptr<http::client::http_client> clientFor(std::chrono::milliseconds timeout) {
+    if (timeout <= std::chrono::milliseconds::zero()) timeout = kNoLimit;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = clients_.find(timeout.count());
+    if (it != clients_.end()) return it->second;
+    http::client::http_client_config cfg;
+    cfg.set_timeout(timeout);
+    cfg.set_max_redirects(0);
+    if (tls_) {
+      cfg.set_validate_certificates(!tls_->insecure());
+      auto tls = tls_;
+      cfg.set_ssl_context_callback([tls](boost::asio::ssl::context& ctx) { tls->configure(ctx.native_handle()); });
+    }
+    auto client = std::make_shared<http::client::http_client>(base_, cfg);
+    if (clients_.size() < kMaxPooledClients) clients_.emplace(timeout.count(), client);
+    return client;
+  }
+
+  static HttpResponse head(const http::http_response& reply) {
+    HttpResponse out;
+    out.status = reply.status_code();
+    for (const auto& [k, v] : reply.headers()) out.headers[lower(k)] = v;
+    return out;
+  }
+
+  // Waits for at least one byte, then takes whatever else has arrived. False at the end of the body.
+  static bool readPiece(concurrency::streams::streambuf<uint8_t>& body, std::string& piece) {
+    using traits = concurrency::streams::streambuf<uint8_t>::traits;
+    auto c = body.bumpc().get();
+    if (c == traits::eof()) return false;
+    piece.assign(1, static_cast<char>(c));
+    std::size_t avail = body.in_avail();
+    if (avail > 0) {
+      piece.resize(1 + avail);
+      std::size_t got = body.getn(reinterpret_cast<uint8_t*>(piece.data() + 1), avail).get();
+      piece.resize(1 + got);
+    }
+    return true;
+  }
+
+  void readWhole(http::http_response& reply, const HttpRequest& request, CallState& state, std::string& out) {
+    const std::size_t limit = options_.maxBodyBytes;
+    const auto tooLarge = [&](std::uint64_t n) {
+      return TransportError(Kind::Protocol, describe(request) + ": the response body (" + std::to_string(n) +
+                                                " bytes or more) exceeds the limit of " + std::to_string(limit) +
+                                                " bytes");
+    };
+    if (reply.headers().content_length() > limit) throw tooLarge(reply.headers().content_length());
+    auto body = reply.body().streambuf();
+    std::string piece;
+    try {
+      while (readPiece(body, piece)) {
+        if (out.size() + piece.size() > limit) throw tooLarge(out.size() + piece.size());
+        out += piece;
+      }
+      reply.content_ready().get();
+    } catch (const TransportError&) {
+      throw;
+    } catch (...) {
+      throw translate(std::current_exception(), request, state, Phase::Body);
+    }
+  }
+
+  std::string describe(const HttpRequest& request) const { return request.method + " " + server_ + request.pathAndQuery; }
+
+  // The TransportError for an exception that cpprest raised during `phase` of `request`.
+  TransportError translate(std::exception_ptr error, const HttpRequest& request, const CallState& state,
+                           Phase phase) const {
+    const std::string what = describe(request);
+    if (state.userCancelled) return TransportError(Kind::Cancelled, what + ": cancelled");
+    if (state.deadlineExpired)
+      return TransportError(Kind::Timeout, what + ": no complete reply within the request timeout of " +
+                                               std::to_string(request.timeout.count()) + " ms");
+    try {
+      std::rethrow_exception(error);
+    } catch (const TransportError& e) {
+      return e;
+    } catch (const http::http_exception& e) {
+      return fromHttpException(e.error_code().value(), e.what(), what, request, phase);
+    } catch (const pplx::task_canceled&) {
+      return TransportError(Kind::Cancelled, what + ": cancelled");
+    } catch (const web::uri_exception& e) {
+      return TransportError(Kind::Protocol, what + ": the request path is not a valid URI: " + e.what());
+    } catch (const std::exception& e) {
+      return TransportError(phase == Phase::Body ? Kind::Protocol : Kind::ConnectionFailed,
+                            what + ": " + e.what());
+    }
+  }
+
+  TransportError fromHttpException(int code, const std::string& cpprestText, const std::string& what,
+                                   const HttpRequest& request, Phase phase) const {
+    const std::string detail = " (" + cpprestText + ")";
+    if (tls_ && detail::TlsPolicy::isOpensslError(code)) {
+      TransportError e =
+          tls_->classify(static_cast<unsigned long>(code), phase == Phase::Headers ? "the TLS handshake or the "
+                                                                                     "request"
+                                                                                   : "reading the response body");
+      // A TLS record error in the body is still a body cut short.
+      if (phase == Phase::Body && e.kind() == Kind::Tls)
+        return TransportError(Kind::Protocol, what + ": the response body was cut short: " + e.what());
+      return TransportError(e.kind(), what + ": " + e.what());
+    }
+    switch (code) {
+      case ETIMEDOUT:
+        return TransportError(Kind::Timeout, what + ": nothing received for " +
+                                                 std::to_string(request.timeout.count()) + " ms" + detail);
+      case ECANCELED:
+        return TransportError(Kind::Cancelled, what + ": cancelled" + detail);
+      case ECONNREFUSED:
+      case EHOSTUNREACH:  // cpprest reports a refused connection as "host unreachable"
+      case ENETUNREACH:
+      case EADDRNOTAVAIL:
+        return TransportError(Kind::ConnectionFailed,
+                              what + ": cannot connect to " + server_ + " (connection refused or host unreachable)" +
+                                  detail);
+      default:
+        break;
+    }
+    if (cpprestText.find("resolv") != std::string::npos)
+      return TransportError(Kind::ConnectionFailed, what + ": cannot resolve the host of " + server_ + detail);
+    if (phase == Phase::Body)
+      return TransportError(Kind::Protocol, what + (code == 0 ? ": the response body is malformed"
+                                                              : ": the response body was cut short") + detail);
+    switch (code) {
+      case ECONNRESET:
+      case ECONNABORTED:
+      case EPIPE:
+        return TransportError(Kind::ConnectionFailed,
+                              what + ": the connection was closed before a complete reply arrived" + detail);
+      default:
+        return TransportError(Kind::Protocol, what + ": the reply is not valid HTTP" + detail);
+    }
+  }
+
+  TransportOptions options_;
+  std::string server_;
+  web::uri base_;
+  bool tlsEnabled_ = false;
+  std::shared_ptr<detail::TlsPolicy> tls_;
+  std::mutex mu_;
+  std::map<long long, std::shared_ptr<http::client::http_client>> clients_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> makeCpprestTransport(const ConnectionConfig& config, const TransportOptions& options) {
+  return std::make_unique<CpprestTransport>(config, options);
+}
+
+}  // namespace mv::kube
