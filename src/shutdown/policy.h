@@ -1,0 +1,35 @@
+#pragma once
+// The shutdown policy of one pod: its tier and the time each stage may take. The tier is the one the pod carries
+// (annotation medivote.io/tier, set when the pod was made), so a pod is shut down by the tier it was made for.
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "api/medivoteservice.h"
+
+namespace mv::shutdown {
+
+struct ShutdownPolicy {
+  api::Tier tier = api::Tier::Simple;
+  bool hasEndpoint = false;  // critical pods are called only when an endpoint is declared and usable
+  std::chrono::seconds requestTimeout{5};
+  std::chrono::seconds exitTimeout{10};
+  std::chrono::seconds refusalTimeout{30};
+  std::chrono::seconds gracePeriod{30};  // the pod's terminationGracePeriodSeconds (preStop sleep + SIGTERM window)
+  std::chrono::seconds forceDeleteAfter{60};
+  std::chrono::seconds preStopSleep{10};
+
+  bool httpStage() const { return tier == api::Tier::Critical && hasEndpoint; }
+  // The longest one shutdown can take from its start until the pod is surely gone (the promise of issue 7: the sum
+  // of the declared timeouts plus the grace period).
+  std::chrono::seconds bound() const {
+    return refusalTimeout + requestTimeout + exitTimeout + gracePeriod + forceDeleteAfter;
+  }
+};
+
+// The policy for a pod of `mvs`: the spec's timeouts; the tier from the pod's own annotation when it has a valid
+// one, else from the resource.
+ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<std::string>& podTierAnnotation);
+
+}  // namespace mv::shutdown

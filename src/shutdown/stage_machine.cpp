@@ -1,0 +1,327 @@
+#include "shutdown/stage_machine.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace mv::shutdown {
+namespace {
+
+using std::chrono::seconds;
+
+EventNote normal(std::string reason, std::string message) { return {false, std::move(reason), std::move(message)}; }
+EventNote warning(std::string reason, std::string message) { return {true, std::move(reason), std::move(message)}; }
+
+Step makeStep(Step::Kind kind, const ShutdownState& s) {
+  Step st;
+  st.kind = kind;
+  st.state = s;
+  return st;
+}
+
+Step waitUntil(const ShutdownState& s, std::optional<WallTime> t) {
+  Step st = makeStep(Step::Kind::Wait, s);
+  st.wakeAt = t;
+  return st;
+}
+
+Step deletePod(const ShutdownState& s, const ShutdownPolicy& p) {
+  Step st = makeStep(Step::Kind::DeletePod, s);
+  st.graceSeconds = p.gracePeriod.count();
+  return st;
+}
+
+// When the kubelet sends (or sent) SIGTERM to a pod being deleted: when the deletion was requested (deletionTimestamp
+// minus its grace period) plus the preStop sleep that holds it off.
+std::optional<WallTime> sigtermAt(const PodFacts& f, const ShutdownPolicy& p) {
+  if (!f.deletionTimestamp) return std::nullopt;
+  return *f.deletionTimestamp - seconds(f.deletionGracePeriodSeconds) + p.preStopSleep;
+}
+
+std::optional<WallTime> forceAt(const PodFacts& f, const ShutdownPolicy& p) {
+  if (!f.deletionTimestamp) return std::nullopt;
+  return *f.deletionTimestamp + p.forceDeleteAfter;
+}
+
+// The last moment an endpoint call may still be started.
+WallTime callDeadline(const PodFacts& f, const ShutdownPolicy& p) {
+  WallTime d = f.state.requestedAt.value_or(WallTime{}) + p.refusalTimeout;
+  if (auto t = sigtermAt(f, p)) d = std::min(d, *t);
+  return d;
+}
+
+Step escalate(const PodFacts& f, WallTime now, std::string why, std::string message) {
+  ShutdownState s = f.state;
+  s.stage = Stage::Terminating;
+  s.terminatingAt = now;
+  s.nextAttemptAt.reset();
+  s.escalation = std::move(why);
+  Step st = makeStep(Step::Kind::UpdateState, s);
+  st.stopServing = true;
+  st.events.push_back(warning("EscalatedToSIGTERM", std::move(message)));
+  return st;
+}
+
+Step call(const PodFacts& f, WallTime now, bool first) {
+  ShutdownState s = f.state;
+  s.stage = Stage::Requested;
+  if (first) {
+    s.requestedAt = now;
+    s.restartBaseline = f.restartCount;
+  }
+  s.attempts += 1;
+  s.nextAttemptAt.reset();
+  Step st = makeStep(Step::Kind::CallEndpoint, s);
+  st.stopServing = true;
+  if (first)
+    st.events.push_back(normal("ShutdownRequested", fmt::format("Calling the shutdown endpoint of pod {}", f.name)));
+  return st;
+}
+
+Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p) {
+  const ShutdownState& s = f.state;
+  if (s.stage == Stage::Forced) return Outcome::Forced;
+  const bool killed = f.exitSignal == 9 || f.exitCode == 137;
+  if (p.httpStage() && (s.stage == Stage::Requested || s.stage == Stage::Accepted || s.escalation == "exit-timeout")) {
+    // The service ended by the HTTP stage if it exited before the kubelet's SIGTERM could reach it.
+    const auto sigterm = sigtermAt(f, p);
+    if (f.exitedAt && (!sigterm || *f.exitedAt < *sigterm)) return Outcome::Http;
+    if (!f.exitedAt && s.stage == Stage::Accepted && s.escalation.empty()) return Outcome::Http;
+  }
+  return killed ? Outcome::Sigkill : Outcome::Sigterm;
+}
+
+}  // namespace
+
+std::string_view outcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::Http: return "http";
+    case Outcome::Sigterm: return "sigterm";
+    case Outcome::Sigkill: return "sigkill";
+    case Outcome::Forced: return "forced";
+  }
+  return "sigterm";
+}
+
+std::string_view stepKindName(Step::Kind k) {
+  switch (k) {
+    case Step::Kind::Idle: return "Idle";
+    case Step::Kind::UpdateState: return "UpdateState";
+    case Step::Kind::CallEndpoint: return "CallEndpoint";
+    case Step::Kind::DeletePod: return "DeletePod";
+    case Step::Kind::ForceDeletePod: return "ForceDeletePod";
+    case Step::Kind::Wait: return "Wait";
+    case Step::Kind::Done: return "Done";
+  }
+  return "?";
+}
+
+Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std::string& startReason) {
+  const ShutdownState& s = f.state;
+
+  // Gone: the shutdown is over (or never began).
+  if (!f.exists) {
+    if (s.stage == Stage::None && !f.deletionTimestamp) return makeStep(Step::Kind::Idle, s);
+    Step st = makeStep(Step::Kind::Done, s);
+    st.outcome = outcomeOf(f, p);
+    st.events.push_back(normal("ShutdownCompleted", fmt::format("Pod {} is gone (ended by {})", f.name,
+                                                                outcomeName(st.outcome))));
+    return st;
+  }
+
+  // A pod that outlived its grace period by forceDeleteAfter (a lost node: nobody runs its termination) is deleted
+  // with grace 0, whatever stage it was in. The decision is recorded first; the delete is repeated until it is gone.
+  if (f.deletionTimestamp && s.stage != Stage::Forced && now >= *forceAt(f, p)) {
+    ShutdownState next = s;
+    if (next.stage == Stage::None) {
+      next.reason = std::string(reasons::kExternal);
+      next.startedAt = now;
+    }
+    next.stage = Stage::Forced;
+    next.forcedAt = now;
+    next.nextAttemptAt.reset();
+    Step st = makeStep(Step::Kind::UpdateState, next);
+    st.events.push_back(warning("ForceDeleted", fmt::format("Pod {} still exists {}s after its grace period ended "
+                                                            "(node lost?); deleting it with grace 0",
+                                                            f.name, p.forceDeleteAfter.count())));
+    return st;
+  }
+
+  switch (s.stage) {
+    case Stage::None: {
+      const bool external = f.deletionTimestamp.has_value();
+      if (!external && startReason.empty()) return makeStep(Step::Kind::Idle, s);
+      ShutdownState next = s;
+      next.reason = external ? std::string(reasons::kExternal) : startReason;
+      next.startedAt = now;
+      if (!p.httpStage()) {
+        // Simple tier: straight to SIGTERM. Recorded first, so a crash before the delete repeats only the delete.
+        next.stage = Stage::Terminating;
+        next.terminatingAt = now;
+        Step st = makeStep(Step::Kind::UpdateState, next);
+        st.stopServing = true;
+        st.events.push_back(normal("ShutdownStarted", fmt::format("Pod {} is shut down by SIGTERM (tier {}, {})",
+                                                                  f.name, api::tierName(p.tier), next.reason)));
+        return st;
+      }
+      if (external) {
+        // Someone else deleted or evicted the pod: its preStop sleep holds SIGTERM off; call the endpoint now,
+        // unless the kubelet's SIGTERM already went out (the operator was away too long).
+        if (now >= *sigtermAt(f, p)) {
+          PodFacts late = f;
+          late.state = next;
+          return escalate(late, now, "too-late",
+                          fmt::format("Pod {} was deleted by someone else and its preStop sleep ended before the "
+                                      "operator could call its endpoint",
+                                      f.name));
+        }
+        PodFacts started = f;
+        started.state = next;
+        return call(started, now, true);
+      }
+      // Operator-chosen: first take the pod out of its Service. Dropping a label is idempotent.
+      next.stage = Stage::Draining;
+      Step st = makeStep(Step::Kind::UpdateState, next);
+      st.stopServing = true;
+      st.events.push_back(normal("ShutdownDraining", fmt::format("Pod {} leaves its Service before its shutdown ({})",
+                                                                 f.name, next.reason)));
+      return st;
+    }
+
+    case Stage::Draining:
+      // Drained (the label is gone, persisted with the stage). The call is recorded before it is made; calling a
+      // shutdown endpoint twice is harmless by its contract (idempotent: 200/202 again).
+      if (f.serving) {
+        Step st = makeStep(Step::Kind::UpdateState, s);
+        st.stopServing = true;
+        return st;
+      }
+      return call(f, now, true);
+
+    case Stage::Requested: {
+      // The service exited without our seeing its answer (a crash lost it, or it raced): as good as accepted.
+      if (f.serviceExited) {
+        const auto sigterm = sigtermAt(f, p);
+        if (sigterm && (!f.exitedAt || *f.exitedAt >= *sigterm))
+          return escalate(f, now, s.reason == reasons::kExternal ? "too-late" : "refusal-timeout",
+                          fmt::format("Pod {} was stopped by SIGTERM before it accepted its shutdown", f.name));
+        ShutdownState next = s;
+        next.stage = Stage::Accepted;
+        next.acceptedAt = now;
+        next.nextAttemptAt.reset();
+        Step st = makeStep(Step::Kind::UpdateState, next);
+        st.events.push_back(normal("ShutdownAccepted", fmt::format("Pod {}'s service exited after the shutdown call",
+                                                                   f.name)));
+        return st;
+      }
+      const WallTime deadline = callDeadline(f, p);
+      if (now >= deadline) {
+        const bool kubeletFirst = f.deletionTimestamp && now >= *sigtermAt(f, p);
+        return escalate(f, now, kubeletFirst && s.reason == reasons::kExternal ? "too-late" : "refusal-timeout",
+                        fmt::format("Pod {} did not accept its shutdown within {}s (last answer: {}); handing it "
+                                    "to SIGTERM",
+                                    f.name, p.refusalTimeout.count(), s.lastAnswer.empty() ? "none" : s.lastAnswer));
+      }
+      if (s.nextAttemptAt && now < *s.nextAttemptAt) return waitUntil(s, std::min(*s.nextAttemptAt, deadline));
+      // Due: either a retry, or a call that was recorded but whose answer was lost (crash): call again.
+      return call(f, now, false);
+    }
+
+    case Stage::Accepted: {
+      // Accepted means scheduled, not done. Delete now with a grace period that covers the preStop sleep: the
+      // kubelet never restarts a container of a terminating pod, so the service exits by itself during the sleep
+      // and SIGTERM reaches only a service that did not finish in time. A repeated delete only keeps or shortens
+      // the grace period.
+      if (!f.deletionTimestamp) return deletePod(s, p);
+      const WallTime force = *forceAt(f, p);
+      if (f.serviceExited) return waitUntil(s, force);  // the kubelet finishes the preStop sleep and removes it
+      const WallTime exitDeadline = s.acceptedAt.value_or(now) + p.exitTimeout;
+      if (now >= exitDeadline)
+        return escalate(f, now, "exit-timeout",
+                        fmt::format("Pod {} accepted its shutdown but did not exit within {}s; the kubelet sends "
+                                    "SIGTERM",
+                                    f.name, p.exitTimeout.count()));
+      return waitUntil(s, std::min(exitDeadline, force));
+    }
+
+    case Stage::Terminating: {
+      // SIGTERM, then SIGKILL after the grace period, are the kubelet's, triggered by the delete.
+      if (!f.deletionTimestamp) return deletePod(s, p);
+      return waitUntil(s, *forceAt(f, p));
+    }
+
+    case Stage::Forced: {
+      // Grace-0 deletes with the uid precondition are idempotent; a pod still here is retried every few seconds.
+      Step st = makeStep(Step::Kind::ForceDeletePod, s);
+      st.wakeAt = now + kForceDeleteRetry;
+      return st;
+    }
+  }
+  return makeStep(Step::Kind::Idle, s);
+}
+
+AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const ShutdownPolicy& p, WallTime now) {
+  AnswerEffect e;
+  ShutdownState s = f.state;
+  s.lastAnswer = a.detail.substr(0, 120);
+  s.nextAttemptAt.reset();
+  auto escalateNow = [&](std::string why, std::string message) {
+    s.stage = Stage::Terminating;
+    s.terminatingAt = now;
+    s.escalation = std::move(why);
+    e.events.push_back(warning("EscalatedToSIGTERM", std::move(message)));
+  };
+  switch (a.kind) {
+    case EndpointAnswer::Kind::Accepted:
+      s.stage = Stage::Accepted;
+      s.acceptedAt = now;
+      s.failures = 0;
+      e.events.push_back(normal("ShutdownAccepted", fmt::format("Pod {} accepted its shutdown ({}); waiting up to {}s "
+                                                                "for it to exit",
+                                                                f.name, a.detail, p.exitTimeout.count())));
+      break;
+    case EndpointAnswer::Kind::Busy:
+    case EndpointAnswer::Kind::RateLimited: {
+      s.failures = 0;
+      const seconds wait = std::clamp(a.retryAfter.value_or(kDefaultRefusalRetry), kDefaultRefusalRetry,
+                                      kMaxRefusalRetry);
+      s.nextAttemptAt = now + wait;
+      e.events.push_back(warning("ShutdownRefused",
+                                 fmt::format("Pod {} refused its shutdown ({}); retrying in {}s, until {}s after the "
+                                             "first call",
+                                             f.name, a.detail, wait.count(), p.refusalTimeout.count())));
+      break;
+    }
+    case EndpointAnswer::Kind::Unauthorized:
+      e.misconfiguration = fmt::format("the shutdown endpoint of pod {} answered {}: check "
+                                       "spec.shutdown.endpoint.tokenSecretRef and spec.shutdown.endpoint.reach",
+                                       f.name, a.detail);
+      escalateNow("unauthorized", *e.misconfiguration + "; handing the pod to SIGTERM");
+      e.events.push_back(warning("ShutdownMisconfigured", *e.misconfiguration));
+      break;
+    case EndpointAnswer::Kind::Rejected:
+      e.misconfiguration = fmt::format("the shutdown endpoint of pod {} answered {}: check spec.shutdown.endpoint "
+                                       "(path, method, port)",
+                                       f.name, a.detail);
+      escalateNow("rejected", *e.misconfiguration + "; handing the pod to SIGTERM");
+      e.events.push_back(warning("ShutdownMisconfigured", *e.misconfiguration));
+      break;
+    case EndpointAnswer::Kind::Unreachable:
+      s.failures += 1;
+      if (s.failures >= kMaxUnreachableAttempts) {
+        escalateNow("unreachable", fmt::format("The shutdown endpoint of pod {} failed {} times (last: {}); handing "
+                                               "the pod to SIGTERM",
+                                               f.name, s.failures, a.detail));
+      } else {
+        s.nextAttemptAt = now + kUnreachableBackoff * (1 << (s.failures - 1));
+        e.events.push_back(warning("ShutdownRefused", fmt::format("The shutdown endpoint of pod {} failed ({}); "
+                                                                  "retrying",
+                                                                  f.name, a.detail)));
+      }
+      break;
+  }
+  e.state = s;
+  return e;
+}
+
+}  // namespace mv::shutdown

@@ -1,0 +1,78 @@
+#pragma once
+// The tiered shutdown of one pod as a pure state machine: from the pod's facts (including the stage state persisted
+// in its annotations), its policy and the time, decide the one next step. No I/O, no clock: the runner executes the
+// step and asks again. Every step is safe to repeat after a crash, because its effect is either idempotent or
+// recorded on the pod before it is taken (see the comments at each stage in stage_machine.cpp).
+//
+// Invariants the tests check:
+// - A critical pod with an endpoint is never deleted by the operator (the only thing that lets the kubelet send
+//   SIGTERM) before the endpoint accepted, or the refusal, misconfiguration, unreachable or too-late escalation was
+//   recorded in its state.
+// - Every wait has a deadline: a shutdown ends within ShutdownPolicy::bound() of its start, whatever the service does.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shutdown/answer.h"
+#include "shutdown/pod_facts.h"
+#include "shutdown/policy.h"
+
+namespace mv::shutdown {
+
+struct EventNote {
+  bool warning = false;
+  std::string reason;   // ShutdownDraining, ShutdownRequested, ShutdownAccepted, ShutdownRefused, ShutdownCompleted,
+                        // EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured
+  std::string message;
+};
+
+// How a finished shutdown ended, by the stage that ended it.
+enum class Outcome { Http, Sigterm, Sigkill, Forced };
+std::string_view outcomeName(Outcome o);
+
+struct Step {
+  enum class Kind {
+    Idle,            // the pod is not shutting down and was not chosen to
+    UpdateState,     // persist `state` (and drop the serving label when `stopServing`), then decide again
+    CallEndpoint,    // persist `state` (the attempt is recorded before it is made), call the endpoint, then
+                     // persist afterAnswer(...)
+    DeletePod,       // delete with `graceSeconds` (uid precondition); the kubelet runs preStop, SIGTERM, SIGKILL
+    ForceDeletePod,  // delete with grace 0 (uid precondition)
+    Wait,            // nothing to do until `wakeAt` or a change of the pod
+    Done,            // the pod is gone: record `outcome`
+  };
+  Kind kind = Kind::Idle;
+  ShutdownState state;
+  bool stopServing = false;
+  long graceSeconds = 0;
+  std::optional<WallTime> wakeAt;
+  Outcome outcome = Outcome::Sigterm;
+  std::vector<EventNote> events;
+};
+
+std::string_view stepKindName(Step::Kind k);
+
+// The next step for a pod. `startReason` is non-empty when the planner has chosen this pod to go (ScaleDown,
+// Upgrade, Deletion, Replace); a pod deleted by someone else starts by itself (External).
+Step decide(const PodFacts& pod, const ShutdownPolicy& policy, WallTime now, const std::string& startReason = "");
+
+// The state after the endpoint answered (or failed to), with the Events that tell it. `misconfiguration` is set for
+// answers that mean the resource is misconfigured (401/403/other 4xx): the controller reports it as Degraded.
+struct AnswerEffect {
+  ShutdownState state;
+  std::vector<EventNote> events;
+  std::optional<std::string> misconfiguration;
+};
+AnswerEffect afterAnswer(const PodFacts& pod, const EndpointAnswer& answer, const ShutdownPolicy& policy,
+                         WallTime now);
+
+// Constants of the retry rules, named so tests and docs can refer to them.
+inline constexpr int kMaxUnreachableAttempts = 3;                       // then escalate
+inline constexpr std::chrono::milliseconds kUnreachableBackoff{500};    // 0.5 s, 1 s, 2 s ...
+inline constexpr std::chrono::seconds kDefaultRefusalRetry{1};          // when a refusal has no Retry-After
+inline constexpr std::chrono::seconds kMaxRefusalRetry{30};             // a Retry-After is capped to this
+inline constexpr std::chrono::seconds kForceDeleteRetry{5};             // a pod still there after grace 0
+
+}  // namespace mv::shutdown

@@ -1,0 +1,468 @@
+// The stage machine, driven through whole shutdowns by a small simulated world (pod, kubelet, service) on simulated
+// time, and checked at every step: the order of stages, every answer of the endpoint table, every timeout, and a
+// restart of the operator at every step (the state re-read from the pod's annotations gives the same decision).
+#include "shutdown/stage_machine.h"
+
+#include <doctest/doctest.h>
+
+#include <functional>
+
+using namespace mv::shutdown;
+using namespace std::chrono_literals;
+using mv::api::Tier;
+using Kind = Step::Kind;
+
+namespace {
+
+ShutdownPolicy critical() {
+  ShutdownPolicy p;
+  p.tier = Tier::Critical;
+  p.hasEndpoint = true;
+  p.requestTimeout = 5s;
+  p.exitTimeout = 10s;
+  p.refusalTimeout = 30s;
+  p.gracePeriod = 40s;
+  p.forceDeleteAfter = 60s;
+  p.preStopSleep = 10s;
+  return p;
+}
+
+ShutdownPolicy simple() {
+  ShutdownPolicy p = critical();
+  p.tier = Tier::Simple;
+  p.hasEndpoint = false;
+  p.preStopSleep = 0s;
+  return p;
+}
+
+const WallTime kT0 = WallTime(std::chrono::seconds(1795642898));
+
+// A pod, its kubelet and its service, on simulated time.
+struct World {
+  ShutdownPolicy policy;
+  PodFacts pod;
+  WallTime now = kT0;
+  std::function<EndpointAnswer(int attempt)> service = [](int) { return classifyHttpStatus(200, {}, "200"); };
+  std::optional<std::chrono::seconds> exitsAfterAccept = 1s;  // nullopt: hangs until signalled
+  bool ignoresSigterm = false;
+  bool nodeLost = false;
+
+  // Recorded history.
+  std::vector<Kind> kinds;
+  std::vector<std::string> events;
+  std::vector<Stage> stages;
+  std::optional<WallTime> deletedAt, sigtermAt, exitedAt, calledFirstAt, callAfterDelete;
+  int calls = 0;
+  std::optional<Outcome> outcome;
+  bool restartEveryStep = false;
+  std::optional<WallTime> acceptedAt;
+
+  World(ShutdownPolicy p) : policy(p) {
+    pod.name = "vote-2";
+    pod.uid = "u";
+    pod.podIP = "127.77.0.3";
+    pod.serving = true;
+  }
+
+  void record(const Step& s) {
+    kinds.push_back(s.kind);
+    for (const auto& e : s.events) events.push_back(e.reason);
+  }
+
+  // Kubelet and service act on time passing.
+  void advanceTo(WallTime t) {
+    for (;; now = std::min(t, now + 100ms)) {
+      act();
+      if (!pod.exists || now >= t) return;
+    }
+  }
+
+  void act() {
+    {
+      if (nodeLost) return;
+      if (!pod.serviceExited && acceptedAt && exitsAfterAccept && now >= *acceptedAt + *exitsAfterAccept) exit(0, {});
+      if (pod.deletionTimestamp) {
+        const WallTime requested = *pod.deletionTimestamp - std::chrono::seconds(pod.deletionGracePeriodSeconds);
+        const WallTime sigterm = requested + policy.preStopSleep;
+        if (!sigtermAt && now >= sigterm && !pod.serviceExited) {
+          sigtermAt = now;
+          if (!ignoresSigterm) exit(143, 15);
+        }
+        if (now >= *pod.deletionTimestamp && !pod.serviceExited) exit(137, 9);
+        // The kubelet removes the pod once the preStop sleep and the container are done.
+        if (pod.serviceExited && now >= sigterm) pod.exists = false;
+        if (now >= *pod.deletionTimestamp) pod.exists = false;
+      }
+    }
+  }
+
+  void exit(int code, std::optional<int> signal) {
+    pod.serviceExited = true;
+    pod.exitCode = code;
+    pod.exitSignal = signal;
+    pod.exitedAt = now;
+    exitedAt = now;
+  }
+
+  // Runs the operator until Done (or a step limit). startReason as the planner would give it.
+  void run(const std::string& startReason, int maxSteps = 200) {
+    for (int i = 0; i < maxSteps; ++i) {
+      if (restartEveryStep) pod.state = readState(stateAnnotationsPatch(pod.state));
+      const Step step = decide(pod, policy, now, startReason);
+      record(step);
+      switch (step.kind) {
+        case Kind::Idle:
+          return;
+        case Kind::UpdateState:
+          REQUIRE(step.state != pod.state);  // never an empty write
+          pod.state = step.state;
+          if (step.stopServing) pod.serving = false;
+          break;
+        case Kind::CallEndpoint: {
+          pod.state = step.state;
+          if (step.stopServing) pod.serving = false;
+          ++calls;
+          if (!calledFirstAt) calledFirstAt = now;
+          if (deletedAt && !callAfterDelete) callAfterDelete = now;
+          CHECK_MESSAGE(!sigtermAt, "an endpoint call after SIGTERM");
+          EndpointAnswer a = pod.serviceExited ? unreachable("connection refused") : service(calls);
+          const AnswerEffect eff = afterAnswer(pod, a, policy, now);
+          for (const auto& e : eff.events) events.push_back(e.reason);
+          pod.state = eff.state;
+          if (pod.state.stage == Stage::Accepted && !acceptedAt) acceptedAt = now;
+          break;
+        }
+        case Kind::DeletePod:
+          if (!pod.deletionTimestamp) {
+            // The invariant of the tiered shutdown: a critical pod is deleted only once accepted or escalated.
+            if (policy.httpStage())
+              CHECK((pod.state.stage == Stage::Accepted || !pod.state.escalation.empty()));
+            deletedAt = now;
+            pod.deletionTimestamp = now + std::chrono::seconds(step.graceSeconds);
+            pod.deletionGracePeriodSeconds = step.graceSeconds;
+          }
+          break;
+        case Kind::ForceDeletePod:
+          pod.exists = false;
+          break;
+        case Kind::Wait:
+          REQUIRE(step.wakeAt);  // every wait has a deadline
+          REQUIRE(*step.wakeAt > now);
+          advanceTo(*step.wakeAt);
+          break;
+        case Kind::Done:
+          outcome = step.outcome;
+          return;
+      }
+      if (stages.empty() || stages.back() != pod.state.stage) stages.push_back(pod.state.stage);
+    }
+    FAIL("the shutdown did not finish");
+  }
+
+  bool saw(const std::string& event) const { return std::find(events.begin(), events.end(), event) != events.end(); }
+};
+
+}  // namespace
+
+TEST_CASE("critical: drain, call, accept, delete; the service exits by itself before SIGTERM") {
+  for (bool restart : {false, true}) {
+    World w(critical());
+    w.restartEveryStep = restart;
+    w.run("ScaleDown");
+    CHECK(w.stages == std::vector<Stage>{Stage::Draining, Stage::Requested, Stage::Accepted});
+    CHECK(w.calls == 1);
+    REQUIRE(w.outcome);
+    CHECK(*w.outcome == Outcome::Http);
+    CHECK_FALSE(w.sigtermAt);  // the kubelet never had to send it
+    REQUIRE(w.exitedAt);
+    CHECK(*w.deletedAt <= *w.exitedAt);  // deleted as soon as accepted: no restart possible before the exit
+    CHECK(w.saw("ShutdownDraining"));
+    CHECK(w.saw("ShutdownRequested"));
+    CHECK(w.saw("ShutdownAccepted"));
+    CHECK(w.saw("ShutdownCompleted"));
+    CHECK_FALSE(w.pod.serving);
+  }
+}
+
+TEST_CASE("simple: SIGTERM at once, SIGKILL after the grace period for a service that ignores it") {
+  World w(simple());
+  w.run("ScaleDown");
+  CHECK(w.calls == 0);
+  CHECK(w.stages == std::vector<Stage>{Stage::Terminating});
+  CHECK(*w.outcome == Outcome::Sigterm);
+  CHECK(*w.sigtermAt == *w.deletedAt);
+
+  World k(simple());
+  k.ignoresSigterm = true;
+  k.run("ScaleDown");
+  CHECK(*k.outcome == Outcome::Sigkill);
+  CHECK(*k.exitedAt - *k.sigtermAt >= 40s);
+}
+
+TEST_CASE("busy (409, 423, 503) is retried per Retry-After until accepted") {
+  for (int busy : {409, 423, 503}) {
+    World w(critical());
+    w.service = [busy](int attempt) {
+      return attempt <= 2 ? classifyHttpStatus(busy, 2s, std::to_string(busy) + " busy") : classifyHttpStatus(202, {}, "202");
+    };
+    w.run("ScaleDown");
+    CHECK(w.calls == 3);
+    CHECK(*w.outcome == Outcome::Http);
+    CHECK(w.saw("ShutdownRefused"));
+    CHECK_FALSE(w.saw("EscalatedToSIGTERM"));
+    CHECK(w.pod.state.lastAnswer == "202");
+  }
+}
+
+TEST_CASE("a service busy past refusalTimeout escalates to SIGTERM with a warning") {
+  for (bool restart : {false, true}) {
+    World w(critical());
+    w.restartEveryStep = restart;
+    w.service = [](int) { return classifyHttpStatus(409, 5s, "409 busy"); };
+    w.run("ScaleDown");
+    CHECK(w.saw("EscalatedToSIGTERM"));
+    CHECK(w.pod.state.escalation == "refusal-timeout");
+    CHECK(*w.outcome == Outcome::Sigterm);
+    // Calls every 5 s from the first until refusalTimeout (30 s): 7 calls at most, and the delete after the deadline.
+    CHECK(w.calls >= 6);
+    CHECK(w.calls <= 7);
+    CHECK(*w.deletedAt - *w.calledFirstAt >= 30s);
+    CHECK(*w.deletedAt - *w.calledFirstAt < 31s);
+  }
+}
+
+TEST_CASE("429 backs off per Retry-After, clamped, within the same deadline") {
+  World w(critical());
+  std::vector<WallTime> callTimes;
+  w.service = [&](int attempt) {
+    callTimes.push_back(w.now);
+    return attempt == 1 ? classifyHttpStatus(429, 3s, "429") : classifyHttpStatus(200, {}, "200");
+  };
+  w.run("Upgrade");
+  REQUIRE(callTimes.size() == 2);
+  CHECK(callTimes[1] - callTimes[0] == 3s);
+  CHECK(*w.outcome == Outcome::Http);
+
+  World huge(critical());
+  huge.service = [](int) { return classifyHttpStatus(429, 3600s, "429"); };
+  huge.run("Upgrade");
+  CHECK(huge.pod.state.escalation == "refusal-timeout");
+}
+
+TEST_CASE("401 and 403 escalate at once and report a misconfiguration; so does any other 4xx") {
+  for (int status : {401, 403, 404, 405, 301}) {
+    World w(critical());
+    w.service = [status](int) { return classifyHttpStatus(status, {}, std::to_string(status)); };
+    w.run("ScaleDown");
+    CHECK(w.calls == 1);
+    CHECK(w.saw("ShutdownMisconfigured"));
+    CHECK(w.saw("EscalatedToSIGTERM"));
+    CHECK(w.pod.state.escalation == (status <= 403 && status >= 401 ? "unauthorized" : "rejected"));
+    CHECK(*w.outcome == Outcome::Sigterm);
+    PodFacts f;
+    const auto eff = afterAnswer(f, classifyHttpStatus(status, {}, "x"), critical(), kT0);
+    CHECK(eff.misconfiguration.has_value());
+  }
+}
+
+TEST_CASE("connection refused, timeouts, 5xx and garbage are retried briefly, then escalated") {
+  for (bool http500 : {false, true}) {
+    World w(critical());
+    std::vector<WallTime> callTimes;
+    w.service = [&](int) {
+      callTimes.push_back(w.now);
+      return http500 ? classifyHttpStatus(500, {}, "500") : unreachable("connection refused");
+    };
+    w.run("ScaleDown");
+    CHECK(w.calls == kMaxUnreachableAttempts);
+    REQUIRE(callTimes.size() == 3);
+    CHECK(callTimes[1] - callTimes[0] == 500ms);
+    CHECK(callTimes[2] - callTimes[1] == 1s);
+    CHECK(w.pod.state.escalation == "unreachable");
+    CHECK(*w.outcome == Outcome::Sigterm);
+  }
+}
+
+TEST_CASE("accepted but never exits: the preStop sleep ends, the kubelet SIGTERMs, the exit timeout is recorded") {
+  ShutdownPolicy p = critical();
+  p.exitTimeout = 5s;
+  World w(p);
+  w.exitsAfterAccept.reset();
+  w.run("ScaleDown");
+  CHECK(w.pod.state.escalation == "exit-timeout");
+  CHECK(w.saw("EscalatedToSIGTERM"));
+  REQUIRE(w.sigtermAt);
+  CHECK(*w.sigtermAt - *w.deletedAt == 10s);  // held off by the preStop sleep
+  CHECK(*w.outcome == Outcome::Sigterm);
+
+  World k(critical());
+  k.exitsAfterAccept.reset();
+  k.ignoresSigterm = true;
+  k.run("ScaleDown");
+  CHECK(*k.outcome == Outcome::Sigkill);
+  CHECK(*k.exitedAt - *k.deletedAt >= 40s);
+}
+
+TEST_CASE("a lost node: the pod outlives its grace period and is force-deleted") {
+  for (bool critical_ : {true, false}) {
+    World w(critical_ ? critical() : simple());
+    w.nodeLost = true;
+    w.service = [](int) { return unreachable("timeout"); };
+    w.run("ScaleDown");
+    CHECK(w.saw("ForceDeleted"));
+    CHECK(*w.outcome == Outcome::Forced);
+    CHECK(w.now - *w.deletedAt >= 40s + 60s);
+    CHECK(w.now - *w.deletedAt < 40s + 60s + 1s);
+  }
+}
+
+TEST_CASE("someone else deletes a critical pod: the endpoint is called at once, before the kubelet's SIGTERM") {
+  for (bool restart : {false, true}) {
+    World w(critical());
+    w.restartEveryStep = restart;
+    w.deletedAt = w.now;
+    w.pod.deletionTimestamp = w.now + 40s;
+    w.pod.deletionGracePeriodSeconds = 40;
+    w.advanceTo(w.now + 1s);  // the operator notices a second later
+    w.run("");
+    CHECK(w.pod.state.reason == "External");
+    CHECK(w.calls == 1);
+    CHECK(*w.calledFirstAt - *w.deletedAt == 1s);
+    CHECK_FALSE(w.sigtermAt);
+    CHECK(*w.outcome == Outcome::Http);
+  }
+}
+
+TEST_CASE("someone else deletes a critical pod while the operator is away past the preStop sleep: too late") {
+  World w(critical());
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  w.ignoresSigterm = true;
+  w.advanceTo(w.now + 12s);
+  w.run("");
+  CHECK(w.calls == 0);
+  CHECK(w.pod.state.escalation == "too-late");
+  CHECK(*w.outcome == Outcome::Sigkill);
+}
+
+TEST_CASE("a refused call on an externally deleted pod is retried only until SIGTERM") {
+  World ignoring(critical());
+  ignoring.deletedAt = ignoring.now;
+  ignoring.pod.deletionTimestamp = ignoring.now + 40s;
+  ignoring.pod.deletionGracePeriodSeconds = 40;
+  ignoring.ignoresSigterm = true;
+  ignoring.service = [](int) { return classifyHttpStatus(409, 1s, "409 busy"); };
+  ignoring.run("");
+  CHECK(ignoring.pod.state.escalation == "too-late");
+  CHECK(*ignoring.outcome == Outcome::Sigkill);
+
+  World w(critical());
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  w.service = [](int) { return classifyHttpStatus(409, 1s, "409 busy"); };
+  w.run("");
+  CHECK(*w.outcome == Outcome::Sigterm);  // the kubelet's SIGTERM ended it; no call came after it (see run())
+  CHECK(w.calls >= 9);
+  CHECK(w.calls <= 11);
+}
+
+TEST_CASE("a service that exited while the answer was lost counts as accepted; the pod is then deleted") {
+  World w(critical());
+  w.pod.state.stage = Stage::Requested;
+  w.pod.state.requestedAt = w.now;
+  w.pod.state.attempts = 1;
+  w.pod.serving = false;
+  w.pod.serviceExited = true;
+  w.pod.exitedAt = w.now;
+  w.run("");
+  CHECK(w.calls == 0);
+  CHECK(w.kinds.front() == Kind::UpdateState);
+  CHECK(w.stages.front() == Stage::Accepted);
+  CHECK(*w.outcome == Outcome::Http);
+}
+
+TEST_CASE("a call recorded but never answered (the operator crashed mid-call) is made again") {
+  World w(critical());
+  w.pod.state.stage = Stage::Requested;
+  w.pod.state.requestedAt = w.now;
+  w.pod.state.attempts = 1;
+  w.pod.serving = false;
+  w.run("");
+  CHECK(w.calls == 1);
+  CHECK(w.pod.state.attempts == 2);
+  CHECK(*w.outcome == Outcome::Http);
+}
+
+TEST_CASE("an operator restarted in Accepted before its delete deletes; in Terminating it waits for the kubelet") {
+  World w(critical());
+  w.pod.state.stage = Stage::Accepted;
+  w.pod.state.acceptedAt = w.now;
+  w.acceptedAt = w.now;
+  w.pod.serving = false;
+  const Step first = decide(w.pod, w.policy, w.now);
+  CHECK(first.kind == Kind::DeletePod);
+  CHECK(first.graceSeconds == 40);
+
+  PodFacts t = w.pod;
+  t.state.stage = Stage::Terminating;
+  t.deletionTimestamp = w.now + 30s;
+  t.deletionGracePeriodSeconds = 40;
+  const Step wait = decide(t, w.policy, w.now);
+  CHECK(wait.kind == Kind::Wait);
+  CHECK(*wait.wakeAt == w.now + 30s + 60s);
+}
+
+TEST_CASE("pods that are not shutting down and not chosen are left alone") {
+  PodFacts f;
+  f.serving = true;
+  CHECK(decide(f, critical(), kT0).kind == Kind::Idle);
+  f.exists = false;
+  CHECK(decide(f, critical(), kT0).kind == Kind::Idle);
+}
+
+TEST_CASE("every shutdown ends within the policy's bound, whatever the service does") {
+  const std::vector<std::function<EndpointAnswer(int)>> behaviours = {
+      [](int) { return classifyHttpStatus(200, {}, "200"); },
+      [](int) { return classifyHttpStatus(409, 1s, "409"); },
+      [](int) { return classifyHttpStatus(429, 100s, "429"); },
+      [](int) { return unreachable("timeout"); },
+      [](int) { return classifyHttpStatus(403, {}, "403"); },
+  };
+  for (std::size_t b = 0; b < behaviours.size(); ++b)
+    for (bool exits : {true, false})
+      for (bool ignores : {false, true})
+        for (bool lost : {false, true}) {
+          World w(critical());
+          w.service = behaviours[b];
+          if (!exits) w.exitsAfterAccept.reset();
+          w.ignoresSigterm = ignores;
+          w.nodeLost = lost;
+          const WallTime start = w.now;
+          w.run("ScaleDown");
+          CHECK_MESSAGE(w.now - start <= w.policy.bound(), "behaviour ", b, " exits ", exits, " lost ", lost);
+          CHECK(w.outcome.has_value());
+        }
+}
+
+TEST_CASE("state annotations round-trip, and a merge patch clears what is unset") {
+  ShutdownState s;
+  s.stage = Stage::Requested;
+  s.reason = "Upgrade";
+  s.startedAt = kT0;
+  s.requestedAt = kT0 + 1500ms;
+  s.nextAttemptAt = kT0 + 3s;
+  s.attempts = 2;
+  s.failures = 1;
+  s.restartBaseline = 4;
+  s.lastAnswer = "409 busy";
+  const json patch = stateAnnotationsPatch(s);
+  CHECK(patch["medivote.io/shutdown-stage"] == "Requested");
+  CHECK(patch["medivote.io/shutdown-requested-at"] == "2026-11-25T21:41:39.500Z");
+  CHECK(patch["medivote.io/shutdown-accepted-at"].is_null());
+  CHECK(readState(patch) == s);
+  CHECK(readState(json::object()) == ShutdownState{});
+  CHECK(readState(json{{"medivote.io/shutdown-stage", "Exploded"}, {"medivote.io/shutdown-attempts", "-1"}}) ==
+        ShutdownState{});
+}
