@@ -143,9 +143,9 @@ def kubelet(apiserver, api, tmp_path_factory):
 def start_kubelet(apiserver, api, tmp_path):
     started = []
 
-    def start(node_name, extra=(), state_dir=None):
+    def start(node_name, extra=(), state_dir=None, cidr=None):
         k = KubeletProc(apiserver, state_dir or (tmp_path / f"state-{node_name}-{len(started)}"), node_name,
-                        _random_cidr(), ["--no-scheduler", *extra]).start()
+                        cidr or _random_cidr(), ["--no-scheduler", *extra]).start()
         started.append(k)
         _wait_node(api, node_name)
         return k

@@ -171,7 +171,11 @@ def events_of(path: str) -> list:
 
 
 def workload(name, events=None, args=(), image="medivote/workload", **extra):
-    """A container running sim/testdata/workload.py with POD_IP / POD_NAME from the downward API."""
+    """A container running sim/testdata/workload.py with POD_IP / POD_NAME from the downward API.
+
+    Unless `readinessProbe` is given (None for none), it gets an httpGet /healthz
+    readiness probe on its --port, so "Ready" means "listening, handlers installed".
+    """
     c = {"name": name, "image": image,
          "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                  {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}
@@ -179,7 +183,10 @@ def workload(name, events=None, args=(), image="medivote/workload", **extra):
         c["env"].append({"name": "EVENTS_FILE", "value": str(events)})
     if args:
         c["args"] = list(args)
-    c.update(extra)
+    if "--port" in args and "readinessProbe" not in extra:
+        port = int(list(args)[list(args).index("--port") + 1])
+        c["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": port}, "periodSeconds": 1}
+    c.update({k: v for k, v in extra.items() if v is not None})
     return c
 
 

@@ -307,7 +307,9 @@ def test_liveness_failure_restarts_container(api, kubelet, ns, tmp_path):
 def test_init_containers_and_native_sidecar_order(api, kubelet, ns, tmp_path):
     order = tmp_path / "order"
     env = [{"name": "EVENTS_FILE", "value": str(order)}]
-    side = workload("side", order, ["--port", "8090"], restartPolicy="Always")
+    # The sidecar's startup probe holds the main container back until the sidecar listens.
+    side = workload("side", order, ["--port", "8090"], restartPolicy="Always",
+                    startupProbe={"tcpSocket": {"port": 8090}, "periodSeconds": 1})
     body = pod_body("ordered", [workload("main", order, ["--port", "8080"])],
                     initContainers=[{"name": "init", "image": "medivote/exit-now", "env": env}, side],
                     terminationGracePeriodSeconds=5)
@@ -316,10 +318,8 @@ def test_init_containers_and_native_sidecar_order(api, kubelet, ns, tmp_path):
     assert cond(p, "Initialized") == "True"
     assert cstatus(p, "init", init=True)["state"]["terminated"]["reason"] == "Completed"
     assert "running" in cstatus(p, "side", init=True)["state"]
-    pids = {}
-    for e, _t, pid in events_of(order):
-        pids.setdefault(pid, e)
-    starts = [(e, t, pid) for e, t, pid in events_of(order) if e in ("run", "start")]
+    starts = poll(lambda: (lambda s: s if len(s) >= 3 else None)(
+        [(e, t, pid) for e, t, pid in events_of(order) if e in ("run", "start")]), what="three starts")
     assert [e for e, _, _ in starts] == ["run", "start", "start"]          # init, then sidecar, then main
     side_pid, main_pid = starts[1][2], starts[2][2]
     api.delete(pods_path(ns, "ordered"), gracePeriodSeconds=5)

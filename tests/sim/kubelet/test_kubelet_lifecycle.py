@@ -1,0 +1,101 @@
+"""The kubelet process itself: lost-node simulation, its own shutdown, crash and restart.
+
+Each test runs its own kubelet (own node name, own state dir, no scheduling)
+and creates pods already bound to it with spec.nodeName.
+"""
+import os
+import signal
+import time
+
+from kubelet_testlib import events_of, pod_body, poll, processes_under, workload
+
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def ready(api, ns, name):
+    def check():
+        p = api.pod(ns, name)
+        conds = ((p or {}).get("status") or {}).get("conditions") or []
+        return p if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else None
+    return poll(check, timeout=20, what=f"pod {name} Ready")
+
+
+def test_lost_node_leaves_pod_terminating_until_force_delete(api, start_kubelet, ns, tmp_path):
+    flag = tmp_path / "lost"
+    k = start_kubelet("sim-lost-node", ["--lost-node-file", str(flag)])
+    ev = tmp_path / "ev"
+    api.create(f"/api/v1/namespaces/{ns}/pods",
+               pod_body("stuck", [workload("c", ev, ["--port", "8080"])], nodeName=k.node_name,
+                        terminationGracePeriodSeconds=1))
+    ready(api, ns, "stuck")
+    pid = events_of(ev)[0][2]
+    flag.touch()
+    lease_path = f"{LEASES}/{k.node_name}"
+    poll(lambda: "LOST" in k.log(), timeout=5, what="kubelet to notice the lost-node file")
+    renew = api.get(lease_path)["spec"]["renewTime"]
+    api.delete(f"/api/v1/namespaces/{ns}/pods/stuck", gracePeriodSeconds=1)
+    # For 3 s (three heartbeat periods, grace 1 s): the pod stays Terminating, its process runs, no heartbeat.
+    end = time.time() + 3
+    while time.time() < end:
+        p = api.pod(ns, "stuck")
+        assert p is not None and p["metadata"].get("deletionTimestamp")
+        assert alive(pid)
+        assert api.get(lease_path)["spec"]["renewTime"] == renew
+        time.sleep(0.2)
+    assert "sigterm" not in [e for e, _, _ in events_of(ev)]
+    # Force deletion removes the object; the kubelet, even lost, kills the orphaned processes.
+    api.delete(f"/api/v1/namespaces/{ns}/pods/stuck", gracePeriodSeconds=0)
+    assert api.pod(ns, "stuck") is None
+    poll(lambda: not alive(pid), timeout=5, what="process of the force-deleted pod killed")
+    # The node comes back when the file goes: heartbeats resume.
+    flag.unlink()
+    poll(lambda: api.get(lease_path)["spec"]["renewTime"] != renew, timeout=5, what="heartbeats resume")
+
+
+def test_kubelet_sigterm_kills_every_container(api, start_kubelet, ns, tmp_path):
+    k = start_kubelet("sim-stop-node")
+    ev = tmp_path / "ev"
+    api.create(f"/api/v1/namespaces/{ns}/pods",
+               pod_body("p", [workload("c", ev, ["--port", "8080", "--ignore-sigterm"])], nodeName=k.node_name))
+    ready(api, ns, "p")
+    pid = events_of(ev)[0][2]
+    assert processes_under(k.state_dir)
+    assert k.stop() == 0
+    poll(lambda: not alive(pid), timeout=5, what="container process gone with the kubelet")
+    assert processes_under(k.state_dir) == []
+    assert os.listdir(os.path.join(k.state_dir, "runtime")) == []
+
+
+def test_crashed_kubelet_restart_kills_orphans_and_restarts_pods(api, start_kubelet, ns, tmp_path):
+    k = start_kubelet("sim-crash-node")
+    pidfile = tmp_path / "grandchild.pid"
+    c = {"name": "c", "image": "busybox:1.36",
+         "command": ["/bin/sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait"]}
+    api.create(f"/api/v1/namespaces/{ns}/pods", pod_body("p", [c], nodeName=k.node_name))
+    before = ready(api, ns, "p")
+    grandchild = int(poll(lambda: pidfile.exists() and pidfile.read_text().strip(), what="grandchild pid"))
+    assert alive(grandchild)
+    k.proc.send_signal(signal.SIGKILL)
+    k.proc.wait(5)
+    # PR_SET_PDEATHSIG takes the container's main process down with the kubelet...
+    poll(lambda: not any("sleep 300" not in cmd and "-c" in cmd for _, cmd in processes_under(k.state_dir)),
+         timeout=5, what="main process dies with the kubelet")
+    # ... but its own child survives as an orphan, until the kubelet starts again on the same state dir.
+    assert alive(grandchild)
+    pidfile.unlink()
+    k2 = start_kubelet("sim-crash-node", state_dir=k.state_dir, cidr=k.cidr)
+    poll(lambda: not alive(grandchild), timeout=5, what="orphan killed at kubelet start")
+    after = poll(lambda: (lambda p: p if p and p["status"]["containerStatuses"][0]["restartCount"] >= 1
+                          and "running" in p["status"]["containerStatuses"][0]["state"] else None)(api.pod(ns, "p")),
+                 timeout=20, what="container restarted by the new kubelet")
+    assert after["status"]["podIP"] == before["status"]["podIP"]
+    assert after["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137
+    assert k2.stop() == 0
