@@ -1,9 +1,10 @@
 """Fixtures for the kubelet simulator suite: an API server simulator, a kubelet
 on it, per-test namespaces, and a final check that no process is left behind.
 
-- `apiserver`: session-scoped `python3 -m sim.apiserver --state-dir D` (HTTPS,
-  ephemeral port); yields D, where it writes `kubeconfig` (admin, for kubectl
-  and the tests) and `kubelet.kubeconfig` (client certificate of the node).
+- `apiserver`: the state dir D of the session's API server simulator (the
+  shared `sim` fixture of tests/sim/conftest.py: HTTPS, ephemeral port); D holds
+  `kubeconfig` (admin, for kubectl and the tests) and `kubelet.kubeconfig`
+  (the node's client certificate).
 - `kubelet`: session-scoped KubeletProc on node "sim-node-1", binding
   unscheduled pods, pod CIDR a random 127.x.y.0/24 (so concurrent suites on
   the machine never share an IP), back-off base 0.3 s.
@@ -13,6 +14,7 @@ Every process started here is stopped by a finalizer, and teardown fails if a
 process started from a kubelet state dir survives the kubelet.
 """
 import os
+import pathlib
 import random
 import signal
 import subprocess
@@ -32,6 +34,7 @@ def _random_cidr() -> str:
 
 
 def _stop(proc: subprocess.Popen, timeout=10.0) -> int:
+    """SIGTERM, then SIGKILL after `timeout`; returns the exit status."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -43,28 +46,9 @@ def _stop(proc: subprocess.Popen, timeout=10.0) -> int:
 
 
 @pytest.fixture(scope="session")
-def apiserver(tmp_path_factory):
-    d = tmp_path_factory.mktemp("apiserver")
-    log = open(d / "apiserver.log", "wb")
-    proc = subprocess.Popen([PY, "-m", "sim.apiserver", "--state-dir", str(d)], cwd=REPO,
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        poll(lambda: proc.poll() is not None or (d / "kubeconfig").exists() and (d / "kubelet.kubeconfig").exists(),
-             timeout=15, what="API server kubeconfig")
-        assert proc.poll() is None, (d / "apiserver.log").read_text()
-        api = Api(str(d / "kubeconfig"))
-
-        def ready():
-            try:
-                api.get("/api/v1/namespaces")
-                return True
-            except Exception:  # noqa: BLE001 - not listening yet
-                return False
-        poll(ready, timeout=15, what="API server to answer")
-        yield d
-    finally:
-        _stop(proc)
-        log.close()
+def apiserver(sim):
+    """The shared API server simulator of tests/sim/conftest.py (`sim`), as its state dir."""
+    return pathlib.Path(sim.dir)
 
 
 class KubeletProc:

@@ -99,3 +99,27 @@ def test_crashed_kubelet_restart_kills_orphans_and_restarts_pods(api, start_kube
     assert after["status"]["podIP"] == before["status"]["podIP"]
     assert after["status"]["containerStatuses"][0]["lastState"]["terminated"]["exitCode"] == 137
     assert k2.stop() == 0
+
+
+def test_simctl_starts_and_stops_both_simulators(start_sim, tmp_path):
+    image_map = os.path.join(os.path.dirname(__file__), "..", "..", "..", "sim", "testdata", "images.yaml")
+    s = start_sim("--kubelet-image-map", image_map, "--node-name", "sim-ctl-node")
+    runs = tmp_path / "runs"
+    ns = f"ctl-{os.getpid()}"
+    s.rest.ok(s.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))
+    s.kubectl("run", "once", "-n", ns, "--image=medivote/exit-now", "--restart=Never",
+              f"--env=EVENTS_FILE={runs}")
+
+    def phase():
+        p = s.rest.get(f"/api/v1/namespaces/{ns}/pods/once").body or {}
+        return (p.get("status") or {}).get("phase") == "Succeeded" and p
+    pod = poll(phase, timeout=20, what="pod run by the simctl kubelet to succeed")
+    assert pod["spec"]["nodeName"] == "sim-ctl-node"
+    assert len(events_of(runs)) == 1
+    state_dir = os.path.join(s.dir, "kubelet")
+    assert os.path.isdir(os.path.join(state_dir, "logs"))
+    s.kubectl("run", "sleeper", "-n", ns, "--image=busybox:1.36", "--restart=Never", "--command", "--",
+              "/bin/sh", "-c", "sleep 300")
+    poll(lambda: processes_under(state_dir), timeout=20, what="sleeper running")
+    s.stop()
+    poll(lambda: not processes_under(state_dir), timeout=5, what="no process left after simctl stop")
