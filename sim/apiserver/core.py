@@ -86,7 +86,7 @@ class Api:
         sch = self._cr_schema(rt)
         md = obj.get("metadata")
         probe = copy.deepcopy(obj)
-        dropped = crschema.prune(probe, sch)
+        dropped = sorted(crschema.prune(probe, sch))
         warnings = []
         if dropped:
             fv = field_validation or "Warn"
