@@ -123,3 +123,17 @@ def test_simctl_starts_and_stops_both_simulators(start_sim, tmp_path):
     poll(lambda: processes_under(state_dir), timeout=20, what="sleeper running")
     s.stop()
     poll(lambda: not processes_under(state_dir), timeout=5, what="no process left after simctl stop")
+
+
+def test_sigusr1_makes_the_node_lost_and_sigusr2_brings_it_back(api, start_kubelet):
+    k = start_kubelet("sim-usr1-node")
+    lease_path = f"{LEASES}/{k.node_name}"
+    k.proc.send_signal(signal.SIGUSR1)
+    poll(lambda: "LOST" in k.log(), timeout=5, what="kubelet to act lost")
+    renew = api.get(lease_path)["spec"]["renewTime"]
+    end = time.time() + 2.5            # 2.5 heartbeat periods without renewal
+    while time.time() < end:
+        assert api.get(lease_path)["spec"]["renewTime"] == renew
+        time.sleep(0.2)
+    k.proc.send_signal(signal.SIGUSR2)
+    poll(lambda: api.get(lease_path)["spec"]["renewTime"] != renew, timeout=5, what="heartbeats resume")

@@ -328,3 +328,18 @@ def test_init_containers_and_native_sidecar_order(api, kubelet, ns, tmp_path):
     main_exit = [t for e, t, pid in evs if pid == main_pid and e == "exit"][0]
     side_term = [t for e, t, pid in evs if pid == side_pid and e == "sigterm"][0]
     assert side_term >= main_exit, "the sidecar got SIGTERM before the main container had exited"
+
+
+def test_exec_readiness_probe_sees_container_files(api, kubelet, ns):
+    probe = {"exec": {"command": ["/bin/sh", "-c", "test -f tmp/ready"]}, "periodSeconds": 1}
+    c = {"name": "c", "image": "busybox:1.36", "command": ["/bin/sh", "-c", "sleep 300"],
+         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}], "readinessProbe": probe}
+    api.create(pods_path(ns), pod_body("execp", [c], volumes=[{"name": "tmp", "emptyDir": {}}],
+                                       terminationGracePeriodSeconds=1))
+    p = wait_pod(api, ns, "execp", lambda p: "running" in ((cstatus(p, "c") or {}).get("state") or {}))
+    assert cond(p, "Ready") == "False"
+    # The probe runs in the container's cwd (its rootfs), where /tmp is the emptyDir.
+    uid = p["metadata"]["uid"]
+    open(os.path.join(kubelet.state_dir, "pods", uid, "volumes", "tmp", "ready"), "w").close()
+    wait_pod(api, ns, "execp", lambda p: cond(p, "Ready") == "True", what="Ready after the file appears")
+    api.delete(pods_path(ns, "execp"), gracePeriodSeconds=0)
