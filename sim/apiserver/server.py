@@ -1,7 +1,7 @@
 """Assembly of the simulator: configuration, authentication, routing, discovery/OpenAPI, audit, faults.
 
 Authentication: a client certificate signed by the sim CA (CN = user, O = groups) or a bearer token
-from the state dir. /healthz, /livez, /readyz, /version and discovery of OpenAPI are public. There is no
+from the state dir. In plain-HTTP mode, requests without credentials are `system:unsecured` (system:masters). /healthz, /livez, /readyz, /version and discovery of OpenAPI are public. There is no
 RBAC: every authenticated user may do everything except /admin, which needs the group system:masters.
 Every answered non-admin request is appended to the audit log (see admin.py)."""
 import asyncio
@@ -77,6 +77,10 @@ class Server:
                         orgs.append(v)
             if cn:
                 return cn, orgs + ["system:authenticated"]
+        if self.cfg.http:
+            # Like the historical insecure port: plain HTTP without credentials is fully privileged
+            # (client-go does not send bearer tokens over plain HTTP).
+            return "system:unsecured", ["system:masters", "system:authenticated"]
         return None
 
     # ---- entry point -------------------------------------------------------------------------
