@@ -40,11 +40,11 @@ async def amain(args) -> int:
                       host_ip=args.host_ip, schedule=not args.no_scheduler,
                       heartbeat_interval=args.heartbeat_interval)
     loop = asyncio.get_running_loop()
-    main = asyncio.current_task()
     stop = {"sig": None}
 
     def on_stop(sig):
         stop["sig"] = sig
+        logging.getLogger("kubelet").info("signal %d: killing every container and exiting", sig)
         kubelet.shutdown()
         main_task.cancel()
 
@@ -60,7 +60,6 @@ async def amain(args) -> int:
     finally:
         kubelet.shutdown()
         await client.close()
-    del main
     return 0
 
 
