@@ -31,6 +31,7 @@ class MetricsServer {
  private:
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::uint16_t port_ = 0;
+  std::uint32_t pokeAddress_ = 0;  // network order
 };
 
 }  // namespace mv::runtime::metrics
