@@ -9,6 +9,7 @@ File format (YAML):
         env: {KEY: value}           # optional, like ENV
 
 Contract:
+- The file is re-read when its mtime changes (a broken edit keeps the last good map).
 - lookup(image) tries the exact name, then the name with ":latest" added or
   removed, then with a "docker.io/" / "docker.io/library/" prefix stripped.
   None means "not pullable" (the caller reports ErrImagePull).
@@ -49,10 +50,12 @@ class ImageMap:
     def __init__(self, path: str | None):
         self.path = path
         self._images: dict[str, ImageSpec] = {}
+        self._mtime = None
         if path:
             self.reload()
 
     def reload(self):
+        self._mtime = os.stat(self.path).st_mtime
         with open(self.path) as f:
             doc = yaml.safe_load(f) or {}
         entries = doc.get("images", doc) if isinstance(doc, dict) else {}
@@ -70,6 +73,12 @@ class ImageMap:
         self._images = images
 
     def lookup(self, image: str) -> ImageSpec | None:
+        if self.path:
+            try:
+                if os.stat(self.path).st_mtime != self._mtime:
+                    self.reload()
+            except (OSError, ValueError, AttributeError, yaml.YAMLError):
+                pass   # keep the last good map
         for cand in _candidates(image):
             if cand in self._images:
                 return self._images[cand]

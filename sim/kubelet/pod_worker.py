@@ -32,7 +32,7 @@ import time
 from . import timeutil
 from .client import ApiError, pod_path
 from .container import ContainerRunner
-from .status import ContainerView, pod_status
+from .status import KUBELET_CONDITIONS, ContainerView, pod_status
 from .volumes import VolumeError, remove_pod_dir, setup_pod_volumes
 
 log = logging.getLogger("kubelet.pod")
@@ -181,7 +181,10 @@ class PodWorker:
         await self.k.gate()
         status = self.pod.get("status") or {}
         self.start_time = timeutil.parse(status["startTime"]) if status.get("startTime") else time.time()
-        self.pod_ip = self.k.ipam.allocate(self.uid, status.get("podIP"))
+        if spec.get("hostNetwork"):
+            self.pod_ip = self.host_ip
+        else:
+            self.pod_ip = self.k.ipam.allocate(self.uid, status.get("podIP"))
         self.mark_dirty()
         while True:
             try:
@@ -291,7 +294,15 @@ class PodWorker:
 
     # ---- status ----------------------------------------------------------------
     def compute_status(self) -> dict:
-        return pod_status(self.pod, self.init_views, self.main_views, sandbox_ready=self.sandbox_ready,
+        pod = self.pod
+        if self._last_written:
+            # Our own conditions come from what we wrote last (a watch event may lag behind
+            # our writes); conditions owned by others come from the latest object.
+            mine = [c for c in self._last_written["conditions"] if c["type"] in KUBELET_CONDITIONS]
+            foreign = [c for c in (pod.get("status") or {}).get("conditions") or []
+                       if c.get("type") not in KUBELET_CONDITIONS]
+            pod = {**pod, "status": {**(pod.get("status") or {}), "conditions": mine + foreign}}
+        return pod_status(pod, self.init_views, self.main_views, sandbox_ready=self.sandbox_ready,
                           pod_ip=self.pod_ip, host_ip=self.host_ip, start_time=self.start_time,
                           terminal=self.terminal)
 
