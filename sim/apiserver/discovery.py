@@ -4,7 +4,7 @@ The OpenAPI v3 documents carry, per resource, PATCH operations tagged with
 x-kubernetes-group-version-kind and the `fieldValidation` parameter (kubectl's server-side validation
 check), PATCH request bodies *without* strategic-merge (so kubectl computes SMP for built-ins from its
 compiled-in scheme and merge patches for CRs), and the CRD schemas (for `kubectl explain`).
-`/openapi/v2` answers 404: kubectl 1.32 then falls back as described in sim/README.md."""
+`/openapi/v2` is served by openapi_v2.py."""
 import hashlib
 import json
 
@@ -188,3 +188,4 @@ def openapi_index(registry, docs):
     """docs: {"api/v1": bytes, ...} -> the /openapi/v3 index with hashed serverRelativeURLs."""
     return {"paths": {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={hashlib.sha512(b).hexdigest().upper()}"}
                       for p, b in sorted(docs.items())}}
+

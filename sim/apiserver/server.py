@@ -15,7 +15,7 @@ import time
 
 from aiohttp import web
 
-from . import discovery, requestinfo
+from . import discovery, openapi_v2, requestinfo
 from .admin import Admin
 from .controllers import Controllers
 from .core import Api
@@ -184,6 +184,8 @@ class Server:
         return docs
 
     def openapi(self, request, path):
+        if path == "/openapi/v2":
+            return openapi_v2.respond(self.registry, request.headers.get("Accept", ""))
         if path == "/openapi/v3":
             body = json.dumps(discovery.openapi_index(self.registry, self._openapi_docs())).encode()
             return web.Response(body=body, headers={"Content-Type": "text/plain; charset=utf-8",

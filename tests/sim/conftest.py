@@ -28,6 +28,15 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SIMCTL = os.path.join(REPO, "sim", "simctl")
 
 
+def kubectl_minor():
+    """Minor version of the kubectl on PATH (e.g. 32), or 0 when unknown."""
+    out = subprocess.run(["kubectl", "version", "--client", "-o", "json"], capture_output=True, text=True)
+    try:
+        return int(json.loads(out.stdout)["clientVersion"]["minor"].rstrip("+"))
+    except (ValueError, KeyError):
+        return 0
+
+
 def poll(fn, timeout=10.0, what="condition", interval=0.05):
     """Return fn()'s first truthy value; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+from kubelet_fixtures import api, apiserver, kubeconfig, kubelet, ns, start_kubelet  # noqa: F401 - pytest fixtures
 from kubelet_testlib import events_of, pod_body, poll, processes_under, workload
 
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"

@@ -8,6 +8,7 @@ import os
 import time
 import urllib.request
 
+from kubelet_fixtures import api, apiserver, kubeconfig, kubelet, ns, start_kubelet  # noqa: F401 - pytest fixtures
 from kubelet_testlib import Watcher, events_of, kubectl, pod_body, poll, workload
 
 

@@ -1,6 +1,10 @@
 """Fixtures for the kubelet simulator suite: an API server simulator, a kubelet
 on it, per-test namespaces, and a final check that no process is left behind.
 
+Test modules import them by name (`from kubelet_fixtures import ...`). This is not
+a conftest.py, because tests/sim/apiserver imports names `from conftest`, which
+must stay tests/sim/conftest.py.
+
 - `apiserver`: the state dir D of the session's API server simulator (the
   shared `sim` fixture of tests/sim/conftest.py: HTTPS, ephemeral port); D holds
   `kubeconfig` (admin, for kubectl and the tests) and `kubelet.kubeconfig`
