@@ -222,6 +222,21 @@ void TlsPolicy::recordFailure(X509_STORE_CTX* storeCtx) {
   lastFailure_ = std::move(f);
 }
 
+std::optional<TransportError> TlsPolicy::explainEarlyClose() const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!certificateRequested_) return std::nullopt;
+  }
+  if (clientChain_.empty())
+    return TransportError(TransportError::Kind::TlsClientRejected,
+                          "TLS: " + serverUrl_ + " asked for a client certificate and closed the connection without "
+                          "a reply; it most likely requires a client certificate, and " + source_ + " has none");
+  return TransportError(TransportError::Kind::TlsClientRejected,
+                        "TLS: " + serverUrl_ + " closed the connection right after the TLS handshake, without a "
+                        "reply; it most likely rejected the client certificate " + clientSubject_ + " (" + source_ +
+                        ")");
+}
+
 TransportError TlsPolicy::classify(unsigned long e, const std::string& what) const {
   using Kind = TransportError::Kind;
   const int reason = ERR_GET_REASON(e);
@@ -269,8 +284,8 @@ TransportError TlsPolicy::classify(unsigned long e, const std::string& what) con
                                                        at);
   }
   if (sslLib && (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG))
-    return TransportError(Kind::Tls, "TLS: " + serverUrl_ + " does not speak TLS during " + what +
-                                         " (is it a plain http server?): " + opensslReason(e) + at);
+    return TransportError(Kind::Tls, "TLS: " + serverUrl_ + " does not speak TLS (is it a plain http:// server, or "
+                                         "another protocol?): " + opensslReason(e) + at);
   return TransportError(Kind::Tls, "TLS: " + what + " with " + serverUrl_ + " failed: " + opensslReason(e) + at);
 }
 

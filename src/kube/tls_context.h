@@ -44,6 +44,12 @@ class TlsPolicy : public std::enable_shared_from_this<TlsPolicy> {
   // `what` says what failed ("the TLS handshake", "reading the response").
   TransportError classify(unsigned long opensslError, const std::string& what) const;
 
+  // For a TLS connection that the server closed (reset, or EOF) after the handshake and before any reply: when the
+  // server had asked for a client certificate, the likely cause is that it rejected ours (or our lack of one). With
+  // TLS 1.3 the server's alert often never reaches us: it closes with our request unread, so the kernel resets the
+  // connection and drops the alert. Returns nothing when the server never asked for a certificate.
+  std::optional<TransportError> explainEarlyClose() const;
+
   // True when `code` (an error value that cpprest reported) is an OpenSSL error code rather than an errno.
   static bool isOpensslError(long long code);
 

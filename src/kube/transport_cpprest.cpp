@@ -197,8 +197,11 @@ class CpprestTransport final : public Transport {
       else
         msg.headers().add(k, v);
     }
-    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH")
-      msg.set_body(request.body, contentType);
+    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" || request.method == "PATCH") {
+      // The byte-vector overload: cpprest's string overload reads a char buffer through a uint8_t stream (UB).
+      msg.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
+      msg.headers().set_content_type(contentType);
+    }
     return msg;
   }
 
@@ -291,9 +294,13 @@ class CpprestTransport final : public Transport {
     }
   }
 
-  TransportError fromHttpException(int code, const std::string& cpprestText, const std::string& what,
+  TransportError fromHttpException(int cpprestCode, const std::string& cpprestText, const std::string& what,
                                    const HttpRequest& request, Phase phase) const {
     const std::string detail = " (" + cpprestText + ")";
+    // cpprest reports a broken pipe while writing the request as "host unreachable"; undo that.
+    const int code = cpprestCode == EHOSTUNREACH && cpprestText.find("write request") != std::string::npos
+                         ? EPIPE
+                         : cpprestCode;
     if (tls_ && detail::TlsPolicy::isOpensslError(code)) {
       TransportError e =
           tls_->classify(static_cast<unsigned long>(code), phase == Phase::Headers ? "the TLS handshake or the "
@@ -322,18 +329,17 @@ class CpprestTransport final : public Transport {
     }
     if (cpprestText.find("resolv") != std::string::npos)
       return TransportError(Kind::ConnectionFailed, what + ": cannot resolve the host of " + server_ + detail);
+    // A TLS connection closed by the server: boost reports an EOF without close_notify as "stream truncated" (1).
+    const bool closed = code == ECONNRESET || code == ECONNABORTED || code == EPIPE || (tls_ && code == 1);
+    if (tls_ && closed && phase == Phase::Headers)
+      if (auto e = tls_->explainEarlyClose()) return TransportError(e->kind(), what + ": " + e->what() + detail);
     if (phase == Phase::Body)
       return TransportError(Kind::Protocol, what + (code == 0 ? ": the response body is malformed"
                                                               : ": the response body was cut short") + detail);
-    switch (code) {
-      case ECONNRESET:
-      case ECONNABORTED:
-      case EPIPE:
-        return TransportError(Kind::ConnectionFailed,
-                              what + ": the connection was closed before a complete reply arrived" + detail);
-      default:
-        return TransportError(Kind::Protocol, what + ": the reply is not valid HTTP" + detail);
-    }
+    if (closed)
+      return TransportError(Kind::ConnectionFailed,
+                            what + ": the connection was closed before a complete reply arrived" + detail);
+    return TransportError(Kind::Protocol, what + ": the reply is not valid HTTP" + detail);
   }
 
   TransportOptions options_;

@@ -523,7 +523,12 @@ void ScriptedServer::serve(std::shared_ptr<Connection> conn) {
       }
     }
   }
-  bool handshakeOk = !c.ssl || SSL_is_init_finished(c.ssl);
+  if (!options_.banner.empty() && !c.ssl) {
+    c.writeAll(options_.banner);
+    ::shutdown(c.fd, SHUT_WR);
+    while (c.readSome(stop_)) c.in.clear();  // until the client leaves: closing with unread data would reset
+  }
+  bool handshakeOk = (!c.ssl || SSL_is_init_finished(c.ssl)) && options_.banner.empty();
   while (handshakeOk && !stop_.load()) {
     RecordedRequest req;
     bool ok = false;

@@ -143,6 +143,9 @@ struct ServerOptions {
   std::string clientCaPem;         // when set, client certificates are requested and verified against it
   bool requireClientCert = false;  // with clientCaPem: a client without a certificate fails the handshake
   bool tls12Only = false;          // cap the protocol at TLS 1.2 (default: up to TLS 1.3)
+  // Bytes written as soon as a connection is accepted, before any request, then the connection is closed (a
+  // server of another protocol on the port, e.g. an SSH banner). Plain servers only.
+  std::string banner;
 };
 
 class ScriptedServer {

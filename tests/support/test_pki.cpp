@@ -165,11 +165,6 @@ const TestPki& TestPki::shared() {
     client.organizations = {"system:masters"};
     client.serverAuth = false;
     p.client = issue(p.ca, client);
-    CertSpec clientRsa = client;
-    clientRsa.commonName = "admin-rsa";
-    clientRsa.keyType = KeyType::Rsa2048;
-    clientRsa.keyFormat = KeyFormat::Traditional;
-    p.clientRsa = issue(p.ca, clientRsa);
     CertSpec intruder;
     intruder.commonName = "intruder";
     intruder.serverAuth = false;
@@ -177,6 +172,19 @@ const TestPki& TestPki::shared() {
     return p;
   }();
   return pki;
+}
+
+const CertAndKey& TestPki::rsaClient() {
+  static const CertAndKey cert = [] {
+    CertSpec spec;
+    spec.commonName = "admin-rsa";
+    spec.organizations = {"system:masters"};
+    spec.serverAuth = false;
+    spec.keyType = KeyType::Rsa2048;
+    spec.keyFormat = KeyFormat::Traditional;
+    return issue(shared().ca, spec);
+  }();
+  return cert;
 }
 
 }  // namespace mv::testing

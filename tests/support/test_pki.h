@@ -46,10 +46,12 @@ struct TestPki {
   CertAndKey otherCa;         // CN=unrelated-ca: a second, unrelated CA
   CertAndKey otherServer;     // same names as `server`, signed by `otherCa`
   CertAndKey client;          // CN=admin, O=system:masters, clientAuth, EC key (PKCS#8), signed by `ca`
-  CertAndKey clientRsa;       // CN=admin-rsa, O=system:masters, clientAuth, RSA key (traditional PEM), by `ca`
   CertAndKey otherClient;     // CN=intruder, clientAuth, signed by `otherCa`
 
   static const TestPki& shared();
+  // CN=admin-rsa, O=system:masters, clientAuth, RSA key (traditional PEM), signed by shared().ca. Generated on first
+  // use only: RSA key generation is slow.
+  static const CertAndKey& rsaClient();
 };
 
 }  // namespace mv::testing

@@ -323,7 +323,7 @@ TEST_CASE("send: the timeout bounds the whole request, not only the silences") {
   CHECK(took < 1500ms);
 }
 
-TEST_CASE("stream: a silence longer than the request timeout is a timeout; steady data is not") {
+TEST_CASE("stream: a silence longer than the request timeout is a timeout - steady data is not") {
   ScriptedServer server;
   Reply steady = Reply::chunked(200);
   for (int i = 0; i < 6; ++i) steady.chunk("x").delay(100ms);
@@ -350,7 +350,7 @@ TEST_CASE("makeCpprestTransport: a server URL that is not http(s) is a configura
   CHECK_THROWS_AS(mv::kube::makeCpprestTransport(c), mv::kube::ConfigError);
 }
 
-TEST_CASE("CancelToken: callbacks run once on cancel; late subscribers run at once; unsubscribed ones never") {
+TEST_CASE("CancelToken: callbacks run once on cancel - late subscribers run at once - unsubscribed ones never") {
   CancelToken token;
   int a = 0, b = 0, c = 0;
   token.subscribe([&] { ++a; });
