@@ -344,3 +344,37 @@ def test_exec_readiness_probe_sees_container_files(api, kubelet, ns):
     open(os.path.join(kubelet.state_dir, "pods", uid, "volumes", "tmp", "ready"), "w").close()
     wait_pod(api, ns, "execp", lambda p: cond(p, "Ready") == "True", what="Ready after the file appears")
     api.delete(pods_path(ns, "execp"), gracePeriodSeconds=0)
+
+
+def test_second_delete_shortens_the_grace_period(api, kubelet, ns, tmp_path):
+    ev = tmp_path / "ev"
+    api.create(pods_path(ns), pod_body("slow", [workload("c", ev, ["--port", "8080", "--ignore-sigterm"])],
+                                       terminationGracePeriodSeconds=60))
+    wait_pod(api, ns, "slow", lambda p: cond(p, "Ready") == "True")
+    api.delete(pods_path(ns, "slow"))                       # the pod's own 60 s
+    poll(lambda: "sigterm" in [e for e, _, _ in events_of(ev)], what="SIGTERM")
+    t0 = time.time()
+    api.delete(pods_path(ns, "slow"), gracePeriodSeconds=3)
+    wait_gone(api, ns, "slow", timeout=15)
+    assert time.time() - t0 < 6
+    sig = [t for e, t, _ in events_of(ev) if e == "sigterm"][0]
+    last = [t for e, t, _ in events_of(ev) if e == "alive"][-1]
+    assert 1.9 <= last - sig < 6
+
+
+def test_eviction_keeps_disruption_target_condition(api, kubelet, ns):
+    api.create(pods_path(ns), pod_body("ev", [workload("c", None, ["--port", "8080"])],
+                                       terminationGracePeriodSeconds=5))
+    wait_pod(api, ns, "ev", lambda p: cond(p, "Ready") == "True")
+    w = Watcher(api, pods_path(ns), fieldSelector="metadata.name=ev")
+    try:
+        api.create(pods_path(ns, "ev") + "/eviction", {"apiVersion": "policy/v1", "kind": "Eviction",
+                                                        "metadata": {"name": "ev", "namespace": ns}})
+        wait_gone(api, ns, "ev")
+        poll(lambda: any(e["type"] == "DELETED" for e in w.events), timeout=5, what="DELETED event")
+    finally:
+        w.stop()
+    final = [e["object"] for e in w.events if e["type"] == "MODIFIED"][-1]
+    assert final["status"]["phase"] == "Succeeded"                  # exited 0 on SIGTERM
+    assert cond(final, "DisruptionTarget") == "True"
+    assert cond(final, "Ready") == "False"
