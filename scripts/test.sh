@@ -15,6 +15,12 @@ rm -rf "$results" && mkdir -p "$results"
 jobs=${MEDIVOTE_JOBS:-2}
 status=0
 
+# CTest registers each doctest case by name; a ';' or '[' in a name silently breaks that registration (the case
+# then matches nothing and "passes" without running). Refuse such names.
+if grep -rnE 'TEST_CASE\("[^"]*[;\[]' tests/unit; then
+  echo "test.sh: the test case names above contain ';' or '[': CTest cannot run them"; status=1
+fi
+
 echo "== unit tests"
 ctest --test-dir build -L unit -j "$jobs" --output-on-failure --output-junit "$results/unit.xml" || status=1
 

@@ -23,9 +23,13 @@ std::string readFile(const fs::path& p, const std::string& what) {
   return ss.str();
 }
 
-std::string trimRight(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  return s;
+// Both ends, as kubectl trims token files.
+std::string trimmed(std::string s) {
+  auto space = [](char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; };
+  while (!s.empty() && space(s.back())) s.pop_back();
+  std::size_t start = 0;
+  while (start < s.size() && space(s[start])) ++start;
+  return s.substr(start);
 }
 
 // Finds the entry named `name` in a kubeconfig list (clusters, users, contexts) and returns its `field` map.
@@ -114,7 +118,7 @@ std::string BearerToken::current() {
     return token_;
   }
   try {
-    token_ = trimRight(readFile(*file_, "token file"));
+    token_ = trimmed(readFile(*file_, "token file"));
     lastMtime_ = ec ? fs::file_time_type{} : mtime;
     lastRead_ = now;
     loaded_ = true;
@@ -225,7 +229,7 @@ ConnectionConfig loadInCluster(const fs::path& saDir) {
   cfg.token->current();
   std::error_code ec;
   if (fs::exists(saDir / "namespace", ec)) {
-    const std::string ns = trimRight(readFile(saDir / "namespace", "service-account namespace"));
+    const std::string ns = trimmed(readFile(saDir / "namespace", "service-account namespace"));
     if (!ns.empty()) cfg.namespace_ = ns;
   }
   return cfg;

@@ -57,7 +57,7 @@ TEST_CASE("list carries selectors, limit, continue and resourceVersion in the qu
         "/api/v1/pods?labelSelector=app%3Dvote%2Ctier%21%3Dsimple&fieldSelector=spec.nodeName%3Dn1&limit=50&continue=abc");
 }
 
-TEST_CASE("update is a PUT of the object; a stale resourceVersion is a Conflict") {
+TEST_CASE("update is a PUT of the object - a stale resourceVersion is a Conflict") {
   Fixture f;
   f.transport->reply(409, kConflict);
   json pod = {{"metadata", {{"name", "a"}, {"namespace", "ns"}, {"resourceVersion", "3"}}}};
@@ -73,7 +73,7 @@ TEST_CASE("update is a PUT of the object; a stale resourceVersion is a Conflict"
   CHECK(json::parse(f.last().body)["metadata"]["resourceVersion"] == "3");
 }
 
-TEST_CASE("patch types choose their content type; status goes to the subresource") {
+TEST_CASE("patch types choose their content type - status goes to the subresource") {
   Fixture f;
   f.transport->reply(200, "{}");
   f.transport->reply(200, "{}");
@@ -105,7 +105,7 @@ TEST_CASE("delete sends grace period, propagation policy and preconditions") {
   CHECK(body["preconditions"]["resourceVersion"] == "9");
 }
 
-TEST_CASE("eviction is a POST to the eviction subresource; a PDB refusal is TooManyRequests without retry") {
+TEST_CASE("eviction is a POST to the eviction subresource - a PDB refusal is TooManyRequests without retry") {
   Fixture f;
   f.transport->reply(429,
                      R"J({"kind":"Status","status":"Failure","message":"Cannot evict pod as it would violate the pod's disruption budget.","reason":"TooManyRequests","code":429})J");
@@ -143,7 +143,7 @@ TEST_CASE("a 429 asking for longer than the client's budget is returned to the c
   }
 }
 
-TEST_CASE("a 2xx reply that is not JSON is a protocol error; transport failures pass through") {
+TEST_CASE("a 2xx reply that is not JSON is a protocol error - transport failures pass through") {
   Fixture f;
   f.transport->reply(200, "<html>proxy</html>");
   try {

@@ -67,7 +67,7 @@ TEST_CASE("kubeconfig: current-context, namespace, server, CA and client certifi
   CHECK_FALSE(cfg.insecureSkipTlsVerify);
 }
 
-TEST_CASE("kubeconfig: --context overrides current-context; files resolve relative to the kubeconfig") {
+TEST_CASE("kubeconfig: --context overrides current-context - files resolve relative to the kubeconfig") {
   TempDir dir;
   dir.write("ca.crt", "CA-PEM");
   dir.write("tok", "  file-token \n");

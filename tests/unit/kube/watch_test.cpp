@@ -27,7 +27,7 @@ TEST_CASE("an event split across pieces is delivered when its line completes, no
   d.finish();
 }
 
-TEST_CASE("several events in one piece come out in order; bookmarks are events") {
+TEST_CASE("several events in one piece come out in order - bookmarks are events") {
   std::vector<WatchEvent::Type> types;
   WatchDecoder d([&](WatchEvent&& e) { types.push_back(e.type); });
   d.feed(kAdded + "\n" + kBookmark + "\n" +

@@ -121,6 +121,7 @@ struct World {
         case Kind::CallEndpoint: {
           pod.state = step.state;
           if (step.stopServing) pod.serving = false;
+          if (stages.empty() || stages.back() != pod.state.stage) stages.push_back(pod.state.stage);
           ++calls;
           if (!calledFirstAt) calledFirstAt = now;
           if (deletedAt && !callAfterDelete) callAfterDelete = now;
@@ -164,7 +165,7 @@ struct World {
 
 }  // namespace
 
-TEST_CASE("critical: drain, call, accept, delete; the service exits by itself before SIGTERM") {
+TEST_CASE("critical: drain, call, accept, delete - the service exits by itself before SIGTERM") {
   for (bool restart : {false, true}) {
     World w(critical());
     w.restartEveryStep = restart;
@@ -249,7 +250,7 @@ TEST_CASE("429 backs off per Retry-After, clamped, within the same deadline") {
   CHECK(huge.pod.state.escalation == "refusal-timeout");
 }
 
-TEST_CASE("401 and 403 escalate at once and report a misconfiguration; so does any other 4xx") {
+TEST_CASE("401 and 403 escalate at once and report a misconfiguration - so does any other 4xx") {
   for (int status : {401, 403, 404, 405, 301}) {
     World w(critical());
     w.service = [status](int) { return classifyHttpStatus(status, {}, std::to_string(status)); };
@@ -368,7 +369,7 @@ TEST_CASE("a refused call on an externally deleted pod is retried only until SIG
   CHECK(w.calls <= 11);
 }
 
-TEST_CASE("a service that exited while the answer was lost counts as accepted; the pod is then deleted") {
+TEST_CASE("a service that exited while the answer was lost counts as accepted - the pod is then deleted") {
   World w(critical());
   w.pod.state.stage = Stage::Requested;
   w.pod.state.requestedAt = w.now;
@@ -395,7 +396,7 @@ TEST_CASE("a call recorded but never answered (the operator crashed mid-call) is
   CHECK(*w.outcome == Outcome::Http);
 }
 
-TEST_CASE("an operator restarted in Accepted before its delete deletes; in Terminating it waits for the kubelet") {
+TEST_CASE("an operator restarted in Accepted before its delete deletes - in Terminating it waits for the kubelet") {
   World w(critical());
   w.pod.state.stage = Stage::Accepted;
   w.pod.state.acceptedAt = w.now;
