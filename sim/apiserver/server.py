@@ -96,6 +96,15 @@ class Server:
         await self.admin.wait_hang()
         user = self.authenticate(request)
         ri = requestinfo.parse(request.method, path, request.query, self.registry)
+        name, groups = user if user else ("system:anonymous", ["system:unauthenticated"])
+        entry = {"time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                 "user": name, "groups": list(groups), "code": 200, "method": request.method,
+                 "path": request.path_qs}
+        entry.update(ri.as_dict())
+        if not ri.is_resource:
+            entry["verb"] = request.method.lower()
+        if ri.verb == "watch" and user is not None:
+            self.admin.requests.append(entry)  # visible while the watch is open; code set when it ends
         code = 500
         try:
             if user is None and path not in PUBLIC:
@@ -131,14 +140,9 @@ class Server:
             return web.Response(status=500, body=json.dumps(body).encode(),
                                 headers={"Content-Type": "application/json"})
         finally:
-            name, groups = user if user else ("system:anonymous", ["system:unauthenticated"])
-            entry = {"time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                     "user": name, "groups": list(groups), "code": code, "method": request.method,
-                     "path": request.path_qs}
-            entry.update(ri.as_dict())
-            if not ri.is_resource:
-                entry["verb"] = request.method.lower()
-            self.admin.requests.append(entry)
+            entry["code"] = code
+            if not (ri.verb == "watch" and user is not None):
+                self.admin.requests.append(entry)
 
     async def route(self, request, ri):
         path = request.path.rstrip("/") or "/"
