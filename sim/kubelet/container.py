@@ -217,7 +217,9 @@ class ContainerRunner:
                     t.cancel()
                 if not self.w.terminating.is_set() and not self._killing:
                     grace = float(spec_grace(self.w.pod))
-                    await self.kill(time.time() + grace, run_prestop=True, reason="probe")
+                    log.info("%s probe failed: killing %s/%s/%s", "startup" if not v.started else "liveness",
+                             self.w.namespace, self.w.name, v.name)
+                    await self.kill(time.time() + grace, run_prestop=True)
                 probe_kill = loop.create_task(asyncio.sleep(3600))
         finally:
             for t in probes + [probe_kill]:
@@ -235,7 +237,7 @@ class ContainerRunner:
         return exit_code
 
     # ---- termination -----------------------------------------------------
-    async def kill(self, deadline: float, run_prestop: bool, reason: str = "delete"):
+    async def kill(self, deadline: float, run_prestop: bool):
         p = self.proc
         if p is None or not p.running:
             return
@@ -243,7 +245,7 @@ class ContainerRunner:
         self.kill_deadline = deadline
         try:
             hook = ((self.spec.get("lifecycle") or {}).get("preStop"))
-            if run_prestop and hook and deadline - time.time() > 0:
+            if run_prestop and hook and self.ctx is not None and deadline - time.time() > 0:
                 left = deadline - time.time()
                 hook_task = asyncio.ensure_future(run_handler(hook, self.ctx, left))
                 exit_task = asyncio.ensure_future(asyncio.shield(p.wait()))

@@ -75,7 +75,9 @@ class PodWorker:
 
     def _view(self, c: dict, init: bool, old: dict) -> ContainerView:
         v = ContainerView(name=c["name"], image=c.get("image", ""), init=init, sidecar=init and is_sidecar(c))
-        v.reason = "PodInitializing" if (init or (self.pod.get("spec") or {}).get("initContainers")) else "ContainerCreating"
+        # Real kubelet: everything waits in PodInitializing while init containers exist.
+        has_inits = bool((self.pod.get("spec") or {}).get("initContainers"))
+        v.reason = "PodInitializing" if has_inits else "ContainerCreating"
         prev = old.get(c["name"])
         if prev and prev.get("containerID"):
             # Seen running under a previous kubelet run: its processes were killed at start-up.
