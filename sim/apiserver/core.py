@@ -168,9 +168,9 @@ class Api:
             establish(obj)
         if dry_run:
             return Result(201, obj, warnings)
-        stored = self.store.create(rt.key, obj)
+        stored = self.store.create(rt.key, rt.into(obj))
         self._wake(rt)
-        return Result(201, stored, warnings)
+        return Result(201, rt.out(stored), warnings)
 
     # ---- update ----------------------------------------------------------------------------
     def _merge_for_subresource(self, rt, old, new, sub):
@@ -193,7 +193,7 @@ class Api:
 
     def update(self, rt, ns, name, new, *, sub="", dry_run=False, field_validation=None, require_rv=None):
         """PUT semantics (also the tail of PATCH). Returns Result."""
-        old = self.store.get(rt.key, ns, name)
+        old = rt.out(self.store.get(rt.key, ns, name))
         if old is None:
             raise not_found(rt, name)
         if not isinstance(new, dict):
@@ -243,9 +243,9 @@ class Api:
             self.store.remove(rt.key, ns, name)
             self._wake(rt)
             return Result(200, cand, warnings)
-        stored = self.store.update(rt.key, cand)
+        stored = self.store.update(rt.key, rt.into(cand))
         self._wake(rt)
-        return Result(200, stored, warnings)
+        return Result(200, rt.out(stored), warnings)
 
     @staticmethod
     def _finalized(rt, obj):
@@ -260,7 +260,7 @@ class Api:
     def delete(self, rt, ns, name, opts=None, *, dry_run=False):
         """DELETE semantics. opts: DeleteOptions dict. Returns Result."""
         opts = opts or {}
-        old = self.store.get(rt.key, ns, name)
+        old = rt.out(self.store.get(rt.key, ns, name))
         if old is None:
             raise not_found(rt, name)
         pre = opts.get("preconditions") or {}
@@ -319,9 +319,9 @@ class Api:
                     cmd["generation"] = md.get("generation", 1) + 1
             if cand == old or dry_run:
                 return Result(200, cand)
-            stored = self.store.update(rt.key, cand)
+            stored = self.store.update(rt.key, rt.into(cand))
             self._wake(rt)
-            return Result(200, stored)
+            return Result(200, rt.out(stored))
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                   "details": {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural,
                               "uid": md["uid"]}}

@@ -138,7 +138,7 @@ class Handlers:
 
     # ---- reads -----------------------------------------------------------------------------
     def get(self, request, rt, ns, name, sub):
-        obj = self.store.get(rt.key, ns, name)
+        obj = rt.out(self.store.get(rt.key, ns, name))
         if obj is None:
             raise not_found(rt, name)
         if sub == "scale":
@@ -227,6 +227,8 @@ class Handlers:
             objs, snap_rv = self.store.items(rt.key, scope_ns), self.store.rv
         if scope_ns is not None:
             objs = [o for o in objs if (o["metadata"].get("namespace") or "") == scope_ns]
+        if rt.from_storage:
+            objs = [rt.out(o) for o in objs]
         objs = [o for o in objs if match_fn(o)]
         if start:
             objs = [o for o in objs if _obj_key(o) >= start]
@@ -310,7 +312,7 @@ class Handlers:
         raw = await request.read()
         if ptype == "apply":
             return self._apply(request, rt, ns, name, raw, dry)
-        current = self.store.get(rt.key, ns, name)
+        current = rt.out(self.store.get(rt.key, ns, name))
         if current is None:
             raise not_found(rt, name)
         p = patchlib.decode_json(raw)
@@ -354,7 +356,7 @@ class Handlers:
         if (cfg.get("metadata") or {}).get("name") not in (None, name):
             raise bad_request(f"the name of the object ({cfg['metadata']['name']}) does not match the name on the "
                               f"URL ({name})")
-        current = self.store.get(rt.key, ns, name)
+        current = rt.out(self.store.get(rt.key, ns, name))
         if current is None:
             cfg.setdefault("metadata", {})["name"] = name
             res = self.api.create(rt, ns, cfg, dry_run=dry, field_validation=q.get("fieldValidation"))

@@ -8,7 +8,8 @@ is tracked), the field selectors it supports and its default Table printer."""
 class ResourceType:
     def __init__(self, group, version, plural, kind, *, namespaced=True, short=(), singular=None,
                  status=False, scale=None, extra_sub=(), fields=(), verbs=None, categories=(),
-                 printer=None, crd=None, generation=None, list_continue=False):
+                 printer=None, crd=None, generation=None, list_continue=False, storage=None,
+                 to_storage=None, from_storage=None):
         self.group, self.version, self.plural, self.kind = group, version, plural, kind
         self.namespaced = namespaced
         self.short = list(short)
@@ -23,14 +24,31 @@ class ResourceType:
         self.crd = crd                    # the CRD object (dict) for custom resources
         self.generation = status if generation is None else generation
         self.list_continue = list_continue  # CR lists always carry metadata.continue ""
+        self.storage = storage            # store key shared with another API (events.k8s.io -> core events)
+        self.to_storage = to_storage      # API form -> stored form (None: identical)
+        self.from_storage = from_storage  # stored form -> API form
 
     @property
     def api_version(self):
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
-    def key(self):
+    def ident(self):
+        """`group/plural`: identifies the API resource."""
         return f"{self.group}/{self.plural}"
+
+    @property
+    def key(self):
+        """The store key (the resource whose objects this one serves)."""
+        return self.storage or self.ident
+
+    def out(self, obj):
+        """Stored object -> this API's form."""
+        return self.from_storage(obj) if obj is not None and self.from_storage else obj
+
+    def into(self, obj):
+        """This API's form -> stored object."""
+        return self.to_storage(obj) if obj is not None and self.to_storage else obj
 
     @property
     def list_kind(self):
@@ -50,6 +68,8 @@ class ResourceType:
             subs.append("scale")
         return subs + self.extra_sub
 
+
+from . import events as _events
 
 R = ResourceType
 # The built-in resources served at start. Adding one is one line here.
@@ -76,7 +96,7 @@ BUILTINS = [
     R("", "v1", "serviceaccounts", "ServiceAccount", short=["sa"]),
     R("events.k8s.io", "v1", "events", "Event", short=["ev"],
       fields=["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type",
-              "reportingController"]),
+              "reportingController"], storage="/events", to_storage=_events.to_core, from_storage=_events.from_core),
     R("coordination.k8s.io", "v1", "leases", "Lease"),
     R("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=["pdb"], status=True),
     R("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False,

@@ -41,7 +41,7 @@ def _set(obj, path, v):
 
 def microtime_error(rt, obj):
     """Return (message) for the first bad MicroTime field, normalising valid offsets to UTC in place."""
-    for path in MICROTIME_FIELDS.get(rt.key, []):
+    for path in MICROTIME_FIELDS.get(rt.ident, []):
         v = _get(obj, path)
         if v is None:
             continue
@@ -91,7 +91,7 @@ def _default_containers(cs):
 
 
 def default_on_create(rt, obj, store):
-    key = rt.key
+    key = rt.ident
     if key == "/pods":
         spec = obj.setdefault("spec", {})
         _default_containers(spec.get("containers"))
@@ -204,7 +204,7 @@ def validate(rt, obj, old=None):
     c = []
     md = obj.get("metadata") or {}
     name = md.get("name") or ""
-    if old is None and name and not DNS1123_SUB.match(name) and rt.key not in ("/events", "events.k8s.io/events"):
+    if old is None and name and not DNS1123_SUB.match(name) and rt.ident not in ("/events", "events.k8s.io/events"):
         c.append(invalid_value("metadata.name", name, SUB_MSG))
     if old is not None and old["metadata"].get("deletionTimestamp"):
         added = [f for f in md.get("finalizers") or [] if f not in (old["metadata"].get("finalizers") or [])]
@@ -212,7 +212,7 @@ def validate(rt, obj, old=None):
             msg = ("no new finalizers can be added if the object is being deleted, found new finalizers "
                    "[]string{" + ", ".join(f'"{f}"' for f in added) + "}")
             c += [forbidden("metadata.finalizers", msg), forbidden("metadata.finalizers", msg)]
-    k = rt.key
+    k = rt.ident
     if k == "/pods":
         if old is None and not (obj.get("spec") or {}).get("containers"):
             c.append(required("spec.containers"))

@@ -13,7 +13,7 @@ import time
 from aiohttp import web
 
 from . import codec, table
-from .store import Watcher
+from .store import Event, Watcher
 
 
 def _bookmark(rt, rv):
@@ -54,13 +54,19 @@ async def serve(request, srv, rt, ns, match, q, out_type):
     bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
     include = q.get("includeObject") or "Metadata"
     tv = "meta.k8s.io/v1beta1" if out_type == "table-v1beta1" else "meta.k8s.io/v1"
-    filt = make_filter(match)
+    base_filt = make_filter(match)
+
+    def filt(ev):
+        if rt.from_storage:
+            ev = Event(ev.rv, ev.type, rt.out(ev.obj), rt.out(ev.prev))
+        return base_filt(ev)
     min_rv = int(rv_s) if rv_s not in ("", "0") else 0
     watcher = Watcher(rt.key, ns if rt.namespaced else None,
                       lambda ev: None if ev.rv <= min_rv else filt(ev))
     initial, error = [], None
     if rv_s in ("", "0"):
         for o in store.items(rt.key, ns if rt.namespaced else None):
+            o = rt.out(o)
             if match(o):
                 initial.append(("ADDED", o))
     else:

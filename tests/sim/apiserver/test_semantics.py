@@ -215,3 +215,36 @@ def test_events_validation_both_apis(rest, sim_ns):
     r = rest.patch(base + "/n2", {"note": "changed"})
     assert r.status == 422 and r.body["details"]["causes"][0]["message"] == \
         'Invalid value: "changed": field is immutable'
+
+
+def test_events_are_one_resource_through_both_apis(rest, sim_ns):
+    new = {"metadata": {"name": "x1"}, "regarding": {"kind": "Pod", "name": "p", "namespace": sim_ns},
+           "eventTime": "2026-11-25T20:27:24.064523Z", "series": {"count": 2,
+                                                                 "lastObservedTime": "2026-11-25T20:27:24.067822Z"},
+           "reportingController": "medivote.io/operator", "reportingInstance": "op-1", "action": "Shutdown",
+           "reason": "Drain", "type": "Normal", "note": "asked to shut down"}
+    w = rest.watch(f"/api/v1/namespaces/{sim_ns}/events")
+    rest.ok(rest.post(f"/apis/events.k8s.io/v1/namespaces/{sim_ns}/events", new))
+    core = rest.get(f"/api/v1/namespaces/{sim_ns}/events/x1").body
+    assert core["apiVersion"] == "v1" and core["message"] == "asked to shut down"
+    assert core["involvedObject"] == new["regarding"] and core["reportingComponent"] == "medivote.io/operator"
+    assert core["series"] == new["series"] and core["firstTimestamp"] is None
+    ev = w.next()
+    assert ev["type"] == "ADDED" and ev["object"]["message"] == "asked to shut down"
+    w.close()
+    old = {"metadata": {"name": "x2"}, "involvedObject": {"kind": "Pod", "name": "p", "namespace": sim_ns},
+           "reason": "Killing", "message": "stopping", "type": "Normal", "count": 3,
+           "source": {"component": "kubelet"}, "firstTimestamp": "2026-11-25T20:27:24Z",
+           "lastTimestamp": "2026-11-25T20:27:25Z"}
+    rest.ok(rest.post(f"/api/v1/namespaces/{sim_ns}/events", old))
+    n = rest.get(f"/apis/events.k8s.io/v1/namespaces/{sim_ns}/events/x2").body
+    assert n["apiVersion"] == "events.k8s.io/v1" and n["note"] == "stopping" and n["eventTime"] is None
+    assert n["deprecatedSource"] == {"component": "kubelet"} and n["deprecatedCount"] == 3
+    assert n["deprecatedFirstTimestamp"] == "2026-11-25T20:27:24Z"
+    names = [i["metadata"]["name"] for i in rest.get(f"/apis/events.k8s.io/v1/namespaces/{sim_ns}/events",
+                                                     fieldSelector="reason=Killing").body["items"]]
+    assert names == ["x2"]
+    assert rest.ok(rest.patch(f"/apis/events.k8s.io/v1/namespaces/{sim_ns}/events/x1",
+                              {"series": {"count": 3, "lastObservedTime": "2026-11-25T20:28:00.000000Z"}}))[
+        "series"]["count"] == 3
+    assert rest.get(f"/api/v1/namespaces/{sim_ns}/events/x1").body["series"]["count"] == 3
