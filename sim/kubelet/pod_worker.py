@@ -105,6 +105,8 @@ class PodWorker:
 
     def update(self, pod: dict):
         self.pod = pod
+        # Other writers' conditions (readiness gates, DisruptionTarget) may change Ready.
+        self.mark_dirty()
         md = pod["metadata"]
         if md.get("deletionTimestamp"):
             grace = md.get("deletionGracePeriodSeconds")

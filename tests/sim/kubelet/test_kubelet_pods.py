@@ -378,3 +378,18 @@ def test_eviction_keeps_disruption_target_condition(api, kubelet, ns):
     assert final["status"]["phase"] == "Succeeded"                  # exited 0 on SIGTERM
     assert cond(final, "DisruptionTarget") == "True"
     assert cond(final, "Ready") == "False"
+
+
+def test_readiness_gate_holds_ready_until_its_condition_is_true(api, kubelet, ns):
+    gate = "medivote.io/serving"
+    api.create(pods_path(ns), pod_body("gated", [workload("c", None, ["--port", "8080"])],
+                                       readinessGates=[{"conditionType": gate}], terminationGracePeriodSeconds=1))
+    p = wait_pod(api, ns, "gated", lambda p: cond(p, "ContainersReady") == "True")
+    ready = [c for c in p["status"]["conditions"] if c["type"] == "Ready"][0]
+    assert ready["status"] == "False" and ready["reason"] == "ReadinessGatesNotReady"
+    conds = p["status"]["conditions"] + [{"type": gate, "status": "True", "lastProbeTime": None,
+                                          "lastTransitionTime": p["status"]["conditions"][0]["lastTransitionTime"]}]
+    api.patch(pods_path(ns, "gated") + "/status", {"status": {"conditions": conds}})
+    p = wait_pod(api, ns, "gated", lambda p: cond(p, "Ready") == "True", what="Ready once the gate is True")
+    assert cond(p, gate) == "True"
+    api.delete(pods_path(ns, "gated"), gracePeriodSeconds=0)
