@@ -227,7 +227,10 @@ class Api:
             warnings = self._cr_prepare(rt, cand, field_validation)
         validation.check_microtime(rt, cand)
         if rt.key == "/namespaces":
-            cand["spec"] = old.get("spec", {})
+            spec = dict(old.get("spec", {}))
+            if sub == "finalize":  # only namespaces/finalize may change spec.finalizers
+                spec["finalizers"] = list((new.get("spec") or {}).get("finalizers") or [])
+            cand["spec"] = spec
             cand.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         if rt.generation and _spec_part(cand) != _spec_part(old):
             cmd["generation"] = old["metadata"].get("generation", 1) + 1

@@ -106,6 +106,12 @@ def columns(rt):
         return cols
     if rt.printer == "pod":
         return cols + POD_COLUMNS
+    from .printers import NAME_LAST, PRINTERS
+    if rt.group != "events.k8s.io" and rt.plural in PRINTERS:
+        body = [_col(n, t, AGE_DESC if n == "Age" else n, prio) for n, t, prio, _fn in PRINTERS[rt.plural]]
+        if rt.plural in NAME_LAST:
+            return body + [_col("Name", "string", NAME_DESC, 1, fmt="name")]
+        return cols + body
     return cols + [_col("Age", "string", AGE_DESC)]
 
 
@@ -125,6 +131,10 @@ def cells(rt, o):
         return out
     if rt.printer == "pod":
         return [name] + _pod_cells(o)
+    from .printers import NAME_LAST, PRINTERS
+    if rt.group != "events.k8s.io" and rt.plural in PRINTERS:
+        body = [fn(o) for _n, _t, _p, fn in PRINTERS[rt.plural]]
+        return body + [name] if rt.plural in NAME_LAST else [name] + body
     return [name, human_age(o["metadata"].get("creationTimestamp"))]
 
 

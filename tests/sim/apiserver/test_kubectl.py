@@ -230,3 +230,31 @@ def test_get_pods_wide_table_columns(kubectl, rest, sim_ns):
     assert lines[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED", "NODE",
                                 "READINESS", "GATES"]
     assert lines[1].split()[:3] == ["p", "0/1", "Pending"] and lines[1].split()[6] == "n1"
+
+
+def test_builtin_printers_match_kubectl_columns(kubectl, rest, sim_ns):
+    kubectl("apply", "-f", "-", input=SVC.format(ns=sim_ns, target=8080))
+    rest.ok(rest.post(f"/api/v1/namespaces/{sim_ns}/events", {
+        "metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "web", "namespace": sim_ns},
+        "reason": "Killing", "message": "Stopping container app", "type": "Normal"}))
+    svc = kubectl("get", "svc", "-n", sim_ns).stdout.splitlines()
+    assert svc[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert svc[1].split()[:5][:2] == ["web", "ClusterIP"] and svc[1].split()[4] == "80/TCP"
+    ev = kubectl("get", "events", "-n", sim_ns).stdout.splitlines()
+    assert ev[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert ev[1].split()[1:4] == ["Normal", "Killing", "pod/web"]
+    ns = kubectl("get", "ns", sim_ns).stdout.splitlines()
+    assert ns[0].split() == ["NAME", "STATUS", "AGE"] and ns[1].split()[:2] == [sim_ns, "Active"]
+
+
+def test_namespace_finalize_subresource(rest):
+    rest.ok(rest.post("/api/v1/namespaces", {"metadata": {"name": "fin-ns"}}))
+    ns = rest.get("/api/v1/namespaces/fin-ns").body
+    ns["spec"]["finalizers"] = []
+    rest.ok(rest.put("/api/v1/namespaces/fin-ns", ns))
+    assert rest.get("/api/v1/namespaces/fin-ns").body["spec"]["finalizers"] == ["kubernetes"]
+    ns = rest.get("/api/v1/namespaces/fin-ns").body
+    ns["spec"]["finalizers"] = []
+    assert rest.ok(rest.put("/api/v1/namespaces/fin-ns/finalize", ns))["spec"]["finalizers"] == []
+    rest.ok(rest.delete("/api/v1/namespaces/fin-ns"))
+    poll(lambda: rest.get("/api/v1/namespaces/fin-ns").status == 404, 10, "namespace gone")
