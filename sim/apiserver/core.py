@@ -14,9 +14,8 @@ Contracts follow kube-apiserver 1.32 as captured in the reference traces:
 """
 import copy
 import datetime
-import json
 import random
-import string
+import uuid
 
 from . import schema as crschema
 from . import validation
@@ -153,7 +152,7 @@ class Api:
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields",
                   "selfLink"):
             md.pop(k, None)
-        md["uid"] = __import__("uuid").uuid4().__str__()
+        md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = now_rfc3339()
         if rt.generation:
             md["generation"] = 1

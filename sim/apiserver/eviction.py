@@ -32,7 +32,7 @@ def evict(api, registry, ns, name, body, dry_run):
         raise bad_request("the object provided is unrecognized")
     bname = (body.get("metadata") or {}).get("name")
     if bname and bname != name:
-        raise bad_request(f"name in URL does not match name in Eviction object")
+        raise bad_request("name in URL does not match name in Eviction object")
     pod = api.store.get("/pods", ns, name)
     if pod is None:
         raise not_found(pods, name)

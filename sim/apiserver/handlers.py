@@ -9,8 +9,9 @@ import yaml
 from aiohttp import web
 
 from . import codec, eviction, patch as patchlib, table, watch
-from .errors import ApiError, bad_request, invalid, not_found, page_not_found, Cause
+from .errors import ApiError, bad_request, conflict, not_found, page_not_found
 from .selectors import parse_fields, parse_labels
+from .store import now_rfc3339
 
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/apply-patch+yaml": "apply",
@@ -58,7 +59,7 @@ def _dry_run(q):
         return False
     for v in vals:
         if v != "All":
-            raise ApiError(400 if False else 422, "Invalid", f'dryRun: Unsupported value: "{v}": supported values: '
+            raise ApiError(422, "Invalid", f'dryRun: Unsupported value: "{v}": supported values: '
                            '"All"', {"causes": [{"reason": "FieldValueNotSupported",
                                                  "message": f'Unsupported value: "{v}": supported values: "All"',
                                                  "field": "dryRun"}]})
@@ -107,8 +108,8 @@ class Handlers:
             raise not_found(rt, ri.name)
         if sub == "eviction":
             if m != "POST":
-                raise ApiError(405, "MethodNotAllowed", f"the server does not allow this method on the requested "
-                               f"resource", {})
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource", {})
             body = codec.decode_body(rt, await request.read(), request.headers.get("Content-Type"))
             return _json_response(eviction.evict(self.api, self.registry, ns, ri.name, body, _dry_run(q)), 201)
         if sub == "binding" and m == "POST":
@@ -430,7 +431,7 @@ class Handlers:
         pod["spec"]["nodeName"] = target
         conds = [c for c in pod.setdefault("status", {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
         conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": __import__("sim.apiserver.store", fromlist=["x"]).now_rfc3339()})
+                      "lastTransitionTime": now_rfc3339()})
         pod["status"]["conditions"] = conds
         self.api.put_internal(rt, pod)
         return _json_response({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -483,12 +484,10 @@ class Handlers:
             raise bad_request("the object provided is unrecognized")
         rv = (scale.get("metadata") or {}).get("resourceVersion")
         if rv and rv != cur["metadata"]["resourceVersion"]:
-            from .errors import conflict
             raise conflict(rt, name)
         replicas = (scale.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            from .errors import ApiError as E
-            raise E(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
+            raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
                     f'{replicas}: must be greater than or equal to 0',
                     {"name": name, "group": "autoscaling", "kind": "Scale", "causes": [
                         {"reason": "FieldValueInvalid", "message": f"Invalid value: {replicas}: must be greater than "

@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import ssl
-import time
 
 from aiohttp import web
 

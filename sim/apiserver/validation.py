@@ -238,7 +238,7 @@ def validate(rt, obj, old=None):
         spec = obj.get("spec") or {}
         names = spec.get("names") or {}
         if name != f"{names.get('plural')}.{spec.get('group')}":
-            c.append(invalid_value("metadata.name", name, f"must be spec.names.plural+\".\"+spec.group"))
+            c.append(invalid_value("metadata.name", name, "must be spec.names.plural+\".\"+spec.group"))
         if not spec.get("versions"):
             c.append(required("spec.versions", "must have exactly one version marked as storage version"))
         if not names.get("kind"):

@@ -14,7 +14,6 @@ import http.client
 import json
 import os
 import random
-import signal
 import ssl
 import subprocess
 import threading

@@ -1,10 +1,8 @@
 """Transport, authentication, discovery and the admin API: faults, latency, hang, audit log."""
-import json
 import os
-import threading
 import time
 
-from conftest import Rest, poll
+from conftest import Rest
 
 
 def test_kubeconfigs_authenticate_expected_users(sim, rest, sim_ns):

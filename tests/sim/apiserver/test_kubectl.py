@@ -1,6 +1,5 @@
 """The real kubectl (on PATH) against the simulator: CRD + CR apply, printer columns, scale, finalizer wait,
 get -w, apply of changed Pod/Service manifests, server-side dry-run, explain, typed (protobuf) creates."""
-import json
 import os
 import subprocess
 import time

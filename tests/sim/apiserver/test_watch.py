@@ -3,7 +3,6 @@ zero chunk on the wire, legacy watch path, selector transitions, DELETED carryin
 watches, close-all-watches."""
 import json
 import socket
-import ssl
 import time
 
 from conftest import poll
