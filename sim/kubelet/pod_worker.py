@@ -71,7 +71,7 @@ class PodWorker:
         self.init_runners: list[ContainerRunner] = []
         self.main_runners: list[ContainerRunner] = []
         self._tasks: list[asyncio.Task] = []
-        self._finished = False
+        self.frozen_status = False
 
     def _view(self, c: dict, init: bool, old: dict) -> ContainerView:
         v = ContainerView(name=c["name"], image=c.get("image", ""), init=init, sidecar=init and is_sidecar(c))
@@ -94,8 +94,10 @@ class PodWorker:
         self._tasks.append(loop.create_task(self._status_writer()))
         status = self.pod.get("status") or {}
         if status.get("phase") in ("Succeeded", "Failed"):
-            # Already terminal (e.g. after a kubelet restart): nothing to run.
+            # Already terminal (e.g. after a kubelet restart): nothing to run, and the
+            # published status stays as it is (our container views were not rebuilt).
             self.terminal = True
+            self.frozen_status = True
             self.pod_ip = status.get("podIP")
             self._tasks.append(loop.create_task(self._terminate_when_deleted()))
         else:
@@ -324,7 +326,7 @@ class PodWorker:
                 self._dirty.set()
 
     async def _write_status(self, force: bool = False):
-        if self.gone:
+        if self.gone or self.frozen_status:
             return
         st = self.compute_status()
         if st == self._last_written and not force:

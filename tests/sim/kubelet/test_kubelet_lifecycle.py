@@ -138,3 +138,26 @@ def test_sigusr1_makes_the_node_lost_and_sigusr2_brings_it_back(api, start_kubel
         time.sleep(0.2)
     k.proc.send_signal(signal.SIGUSR2)
     poll(lambda: api.get(lease_path)["spec"]["renewTime"] != renew, timeout=5, what="heartbeats resume")
+
+
+def test_restarted_kubelet_leaves_completed_pods_alone(api, start_kubelet, ns, tmp_path):
+    from kubelet_testlib import Watcher
+    k = start_kubelet("sim-adopt-node")
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    api.create(pods, pod_body("done", [{"name": "c", "image": "medivote/exit-now"}], nodeName=k.node_name,
+                              restartPolicy="Never"))
+    api.create(pods, pod_body("runs", [workload("c", None, ["--port", "8080"])], nodeName=k.node_name))
+    done = poll(lambda: (lambda p: p if p and p["status"].get("phase") == "Succeeded" else None)(api.pod(ns, "done")),
+                what="pod Succeeded")
+    ready(api, ns, "runs")
+    assert k.stop() == 0
+    w = Watcher(api, pods)
+    try:
+        start_kubelet("sim-adopt-node", state_dir=k.state_dir, cidr=k.cidr)
+        # The new kubelet has synced once it restarted the running pod's container.
+        poll(lambda: api.pod(ns, "runs")["status"]["containerStatuses"][0]["restartCount"] == 1
+             and ready(api, ns, "runs"), timeout=20, what="running pod restarted by the new kubelet")
+    finally:
+        w.stop()
+    assert [e for e in w.events if e["object"]["metadata"]["name"] == "done"] == []
+    assert api.pod(ns, "done")["status"] == done["status"]
