@@ -59,6 +59,7 @@ json projectPodForOperator(json&& pod) {
   json& specIn = pod["spec"];
   json spec = pick(specIn, {"nodeName", "terminationGracePeriodSeconds"});
   pickEach(spec, specIn, "containers", {"name", "ports", "lifecycle"});
+  pickEach(spec, specIn, "initContainers", {"name", "ports", "restartPolicy"});
   out["spec"] = std::move(spec);
 
   json& statusIn = pod["status"];
@@ -75,7 +76,7 @@ json projectPodForOperator(json&& pod) {
       status["conditions"] = std::move(kept);
     }
   }
-  pickEach(status, statusIn, "containerStatuses", {"name", "ready", "restartCount", "started", "state"});
+  pickEach(status, statusIn, "containerStatuses", {"name", "ready", "restartCount", "started", "state", "lastState"});
   out["status"] = std::move(status);
   return out;
 }

@@ -26,8 +26,10 @@ json stripManagedFields(json&& object);
 // - apiVersion, kind;
 // - metadata: name, namespace, uid, resourceVersion, labels, annotations (without last-applied-configuration),
 //   ownerReferences, deletionTimestamp, deletionGracePeriodSeconds;
-// - spec: nodeName, terminationGracePeriodSeconds, and per container: name, ports, lifecycle;
-// - status: phase, podIP, the Ready condition, and per container status: name, ready, restartCount, started, state.
+// - spec: nodeName, terminationGracePeriodSeconds, per container: name, ports, lifecycle, and per init container:
+//   name, ports, restartPolicy (the agent sidecar's port);
+// - status: phase, podIP, the Ready condition, and per container status: name, ready, restartCount, started, state,
+//   lastState (a restart during a shutdown is seen through it).
 json projectPodForOperator(json&& pod);
 
 // Applies `first`, then `second`.

@@ -1,0 +1,84 @@
+#pragma once
+// The MediVoteService planner: a pure function from what is observed (the resource, its pods, its claims and
+// Service) to what to do next and what status to write. No I/O and no clock: the reconciler gathers the
+// observation, applies the plan, and asks again on the next change. Every branch is unit-tested.
+//
+// The rules, in order:
+// - A pod is "ours" when its controller ownerReference is the resource's uid. Pods named like ours but owned by
+//   something else are never touched; their ordinals are not reused, and the resource is Degraded.
+// - A pod is "shutting down" when it carries a shutdown stage or a deletionTimestamp. It is never available and
+//   never counted as a replica.
+// - Slots: ours and not shutting down, or shutting down to be replaced in place (Upgrade, Replace, External). The
+//   number of slots converges to spec.replicas: scale-up fills the lowest free ordinals; scale-down takes the pods
+//   named in podsToDelete first, then the highest ordinals.
+// - Rolling upgrade: active pods of another revision, at or above the partition, highest ordinal first, one more
+//   only while fewer than maxUnavailable slots are unavailable. A replacement keeps its ordinal (and its claims).
+// - New shutdowns start only while fewer than maxConcurrent of the resource's pods are shutting down.
+// - Deletion of the resource: every pod is shut down (maxConcurrent at a time), nothing is created, and the
+//   finalizer is removed once no pod is left.
+// - An invalid spec creates and starts shutting down nothing (nothing is deleted because of bad input); shutdowns
+//   already under way continue, and a resource being deleted is still emptied, with the defaults where the spec is
+//   unusable, so it never hangs.
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/medivoteservice.h"
+#include "medivote/pod_builder.h"
+#include "util/time_format.h"
+
+namespace mv::medivote {
+
+struct Observation {
+  api::MediVoteService mvs;
+  std::vector<api::FieldError> specErrors;
+  std::vector<json> pods;  // every pod in the namespace whose name or owner relates to the resource
+  bool serviceExists = false;
+  json service;  // the existing Service, when serviceExists
+  std::vector<std::string> existingClaims;  // names of claims that exist in the namespace
+  std::optional<std::string> missingSecret;  // set when spec.shutdown.endpoint.tokenSecretRef names a missing Secret
+  std::vector<std::string> misconfigurations;  // from shutdown answers (401/403/4xx) since the last status
+  // Outcomes (http, sigterm, sigkill, forced) of shutdowns the reconciler saw end, by pod name. A shutdown whose pod
+  // is gone without a known outcome (the operator was down) is completed with the outcome its last stage implies.
+  std::map<std::string, std::string> completedOutcomes;
+  util::WallTime now{};
+};
+
+struct ShutdownOrder {
+  std::string pod;
+  std::string reason;  // ScaleDown, Upgrade, Deletion, Replace
+};
+
+struct PlanEvent {
+  bool warning = false;
+  std::string reason;
+  std::string message;
+};
+
+struct Plan {
+  bool addFinalizer = false;
+  bool removeFinalizer = false;
+  std::vector<json> claimsToCreate;
+  std::vector<json> podsToCreate;
+  std::optional<json> serviceToCreate;
+  std::optional<json> servicePatch;    // merge patch for the existing Service (selector or ports drifted)
+  std::vector<ShutdownOrder> startShutdown;  // pods chosen to go now (they are not shutting down yet)
+  std::vector<std::string> continueShutdown;  // pods already shutting down: drive their stage machine
+  json status;                        // the complete desired status
+  std::vector<PlanEvent> events;
+};
+
+Plan plan(const Observation& observation, const PodSettings& settings);
+
+// Sets a condition in a conditions array, keeping lastTransitionTime when the status did not change.
+void setCondition(json& conditions, const std::string& type, bool status, const std::string& reason,
+                  const std::string& message, int64_t generation, util::WallTime now);
+
+// The status with volatile parts removed, for "did anything change" comparisons.
+bool sameStatus(const json& a, const json& b);
+
+}  // namespace mv::medivote

@@ -1,0 +1,53 @@
+#pragma once
+// What the operator creates for a MediVoteService: its pods (one per ordinal), their claims, and its Service. Pure
+// functions of the resource: the same resource always gives the same objects, so creating them again is harmless
+// (409 AlreadyExists) and comparing them tells what changed.
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/medivoteservice.h"
+
+namespace mv::medivote {
+
+using json = nlohmann::json;
+
+// Settings of the operator that shape pods (from its flags).
+struct PodSettings {
+  std::string agentImage = "medivote/agent:dev";
+  int agentPort = 9901;
+};
+
+inline constexpr std::string_view kAgentContainer = "medivote-agent";
+inline constexpr std::string_view kAgentPortName = "mv-agent";
+
+// The template revision: a stable hash of spec.template and spec.volumeClaimTemplates (10 hex digits).
+std::string templateRevision(const api::MediVoteService& mvs);
+
+std::string podName(const std::string& mvsName, int ordinal);
+// The ordinal of `podName` when it is "<mvsName>-<n>" with n a canonical decimal; -1 otherwise.
+int ordinalOf(const std::string& mvsName, const std::string& podName);
+
+std::string claimName(const std::string& templateName, const std::string& mvsName, int ordinal);
+
+// The label selector of the resource's pods, as a string for status.selector and as a map.
+std::string selectorString(const api::MediVoteService& mvs);
+json selectorLabels(const api::MediVoteService& mvs);
+
+// The pod for `ordinal`: the template, plus the selector, revision, ordinal and serving labels, the tier annotation,
+// the controller ownerReference, terminationGracePeriodSeconds, for critical pods a preStop sleep on the service
+// container, the claims' volumes, and for reach agent the medivote-agent native sidecar.
+json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, const PodSettings& settings);
+
+json buildClaim(const api::MediVoteService& mvs, const json& claimTemplate, int ordinal);
+
+// The Service routing to the resource's serving pods, or null when the template declares no ports.
+json buildService(const api::MediVoteService& mvs);
+
+// The name of the container that serves the endpoint (declares its port), else the first container.
+std::string serviceContainerName(const api::MediVoteService& mvs);
+
+json ownerReference(const api::MediVoteService& mvs);
+
+}  // namespace mv::medivote

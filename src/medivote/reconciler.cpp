@@ -1,0 +1,258 @@
+#include "medivote/reconciler.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "api/names.h"
+#include "runtime/informer/indexers.h"
+#include "util/base64.h"
+#include "util/log.h"
+
+namespace mv::medivote {
+namespace {
+
+using runtime::reconcile::Result;
+constexpr std::chrono::seconds kTokenTtl{10};
+
+std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+std::optional<std::string> podTier(const json& pod) {
+  const json a = pod.value("/metadata/annotations"_json_pointer, json::object());
+  if (a.is_object() && a.contains(std::string(api::kAnnotationTier)) && a[std::string(api::kAnnotationTier)].is_string())
+    return a[std::string(api::kAnnotationTier)].get<std::string>();
+  return std::nullopt;
+}
+
+// The port `name` declares in the pod's own containers (or init containers), or 0.
+int declaredPort(const json& pod, const api::IntOrString& port, bool initContainers) {
+  const json list = pod.value(initContainers ? "/spec/initContainers"_json_pointer : "/spec/containers"_json_pointer,
+                              json::array());
+  json spec = {{"containers", list}};
+  return api::resolveEndpointPort(port, spec).value_or(0);
+}
+
+}  // namespace
+
+MediVoteReconciler::MediVoteReconciler(kube::Client& client, ReconcilerStores stores, shutdown::ShutdownRunner& runner,
+                                       runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings)
+    : client_(client), stores_(stores), runner_(runner), events_(events), clock_(clock), settings_(std::move(settings)) {}
+
+MediVoteReconciler::SecretLookup MediVoteReconciler::lookupToken(const api::MediVoteService& mvs) {
+  SecretLookup out;
+  out.at = clock_.now();
+  const auto& e = mvs.spec.shutdown.endpoint;
+  if (!e || !e->tokenSecretRef) return out;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = tokens_.find(key(mvs.ns, mvs.name));
+    if (it != tokens_.end() && clock_.now() - it->second.at < kTokenTtl) return it->second;
+  }
+  const auto& ref = *e->tokenSecretRef;
+  try {
+    const json secret = client_.get(kube::resources::secrets(), mvs.ns, ref.name);
+    const json data = secret.value("data", json::object());
+    if (!data.is_object() || !data.contains(ref.key) || !data[ref.key].is_string()) {
+      out.problem = fmt::format("Secret {}/{} has no key '{}'", mvs.ns, ref.name, ref.key);
+    } else if (auto decoded = util::base64Decode(data[ref.key].get<std::string>())) {
+      std::string token = *decoded;
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      if (token.empty()) out.problem = fmt::format("Secret {}/{} key '{}' is empty", mvs.ns, ref.name, ref.key);
+      else out.token = std::move(token);
+    } else {
+      out.problem = fmt::format("Secret {}/{} key '{}' is not valid base64", mvs.ns, ref.name, ref.key);
+    }
+  } catch (const kube::ApiError& err) {
+    if (!err.isNotFound()) throw;
+    out.problem = fmt::format("Secret {}/{} (spec.shutdown.endpoint.tokenSecretRef) not found", mvs.ns, ref.name);
+  }
+  std::lock_guard<std::mutex> g(mu_);
+  tokens_[key(mvs.ns, mvs.name)] = out;
+  return out;
+}
+
+std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const api::MediVoteService& mvs, const json& pod,
+                                                                         const SecretLookup& token,
+                                                                         std::string& whyNot) const {
+  const auto& e = mvs.spec.shutdown.endpoint;
+  if (!e) {
+    whyNot = "no shutdown endpoint is declared";
+    return std::nullopt;
+  }
+  shutdown::EndpointRequest r;
+  // Only the pod's own IP, from its status, and only a port the pod itself declares.
+  r.ip = pod.value("/status/podIP"_json_pointer, std::string());
+  if (r.ip.empty()) {
+    whyNot = "the pod has no IP yet";
+    return std::nullopt;
+  }
+  if (e->reach == api::Reach::Agent) {
+    r.port = declaredPort(pod, api::IntOrString::ofString(std::string(kAgentPortName)), true);
+    r.path = "/shutdown";
+    r.method = "POST";
+  } else {
+    r.port = declaredPort(pod, e->port, false);
+    r.path = e->path;
+    r.method = e->method;
+  }
+  if (r.port <= 0) {
+    whyNot = "the pod declares no such port";
+    return std::nullopt;
+  }
+  if (!api::isSafeEndpointPath(r.path)) {
+    whyNot = "the endpoint path is not safe";
+    return std::nullopt;
+  }
+  if (e->tokenSecretRef) {
+    if (!token.token) {
+      whyNot = token.problem;
+      return std::nullopt;
+    }
+    r.bearerToken = token.token;
+  }
+  r.timeout = std::chrono::seconds(e->requestTimeoutSeconds);
+  return r;
+}
+
+bool MediVoteReconciler::applyFinalizer(const api::MediVoteService& mvs, bool add) {
+  json finalizers = json::array();
+  for (const auto& f : mvs.finalizers)
+    if (f != api::kFinalizer) finalizers.push_back(f);
+  if (add) finalizers.push_back(std::string(api::kFinalizer));
+  // The resourceVersion makes the patch conditional: a concurrent change of the list gives a Conflict, not a loss.
+  json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", mvs.resourceVersion}}}};
+  try {
+    client_.patch(kube::resources::mediVoteServices(), mvs.ns, mvs.name, kube::PatchType::Merge, patch);
+    return true;
+  } catch (const kube::ApiError& e) {
+    if (e.isNotFound()) return true;
+    if (e.isConflict()) return false;
+    throw;
+  }
+}
+
+bool MediVoteReconciler::writeStatus(const json& object, const json& status) {
+  json updated = object;
+  updated["status"] = status;
+  try {
+    client_.update(kube::resources::mediVoteServices(), object["metadata"]["namespace"].get<std::string>(), updated,
+                   "status");
+    return true;
+  } catch (const kube::ApiError& e) {
+    if (e.isNotFound()) return true;
+    if (e.isConflict()) return false;  // another writer won: recompute on fresh state
+    throw;
+  }
+}
+
+Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request) {
+  const std::string mvsKey = request.key();
+  const auto object = stores_.mediVoteServices.get(mvsKey);
+  if (!object) {
+    runner_.reapGone(mvsKey, {});
+    return Result::done();
+  }
+  const api::Parsed parsed = api::parseMediVoteService(*object);
+  const api::MediVoteService& mvs = parsed.object;
+
+  Observation o;
+  o.mvs = mvs;
+  o.specErrors = parsed.errors;
+  o.now = clock_.wallNow();
+  std::set<std::string> seen;
+  auto addPod = [&](json pod) {
+    const std::string name = pod.value("/metadata/name"_json_pointer, std::string());
+    if (seen.insert(name).second) o.pods.push_back(std::move(pod));
+  };
+  for (auto& pod : stores_.pods.byIndex(runtime::informer::kControllerOwnerUidIndex, mvs.uid)) addPod(std::move(pod));
+  for (auto& pod : stores_.pods.byIndex(runtime::informer::kLabelIndex,
+                                        runtime::informer::labelIndexValue(std::string(api::kLabelService), mvs.name)))
+    if (pod.value("/metadata/namespace"_json_pointer, std::string()) == mvs.ns) addPod(std::move(pod));
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& pod : conflicts_[mvsKey])
+      if (stores_.pods.get(key(mvs.ns, pod["metadata"]["name"].get<std::string>()))) addPod(pod);
+  }
+  if (const auto service = stores_.services.get(key(mvs.ns, mvs.name))) {
+    o.serviceExists = true;
+    o.service = *service;
+  }
+  const SecretLookup token = lookupToken(mvs);
+  if (!token.problem.empty()) o.missingSecret = token.problem;
+  o.misconfigurations = runner_.takeMisconfigurations(mvsKey);
+
+  std::set<std::string> present;
+  for (const auto& pod : o.pods) present.insert(pod["metadata"]["name"].get<std::string>());
+  for (const auto& c : runner_.reapGone(mvsKey, present)) o.completedOutcomes[c.pod] = std::string(outcomeName(c.outcome));
+
+  const Plan p = plan(o, settings_);
+  const auto owner = runtime::events::ObjectRef::of(*object);
+  for (const auto& e : p.events) events_.record(owner, e.warning, e.reason, e.message);
+  for (const auto& err : parsed.errors)
+    log::warn("invalid MediVoteService spec", {{"field", err.field}, {"error", err.message}});
+
+  if (p.addFinalizer && !applyFinalizer(mvs, true)) return Result::requeue();
+
+  if (p.serviceToCreate) {
+    try {
+      client_.create(kube::resources::services(), mvs.ns, *p.serviceToCreate);
+    } catch (const kube::ApiError& e) {
+      if (!e.isAlreadyExists()) throw;
+    }
+  } else if (p.servicePatch) {
+    client_.patch(kube::resources::services(), mvs.ns, mvs.name, kube::PatchType::Merge, *p.servicePatch);
+  }
+  for (const auto& claim : p.claimsToCreate) {
+    try {
+      client_.create(kube::resources::persistentVolumeClaims(), mvs.ns, claim);
+    } catch (const kube::ApiError& e) {
+      if (!e.isAlreadyExists()) throw;
+    }
+  }
+  for (const auto& pod : p.podsToCreate) {
+    try {
+      client_.create(kube::resources::pods(), mvs.ns, pod);
+      log::info("pod created", {{"pod", pod["metadata"]["name"].get<std::string>()}});
+    } catch (const kube::ApiError& e) {
+      if (!e.isAlreadyExists()) throw;
+      // Someone else's pod holds the name: remember it, so the next plan skips that ordinal and reports it.
+      const json existing = client_.get(kube::resources::pods(), mvs.ns, pod["metadata"]["name"].get<std::string>());
+      std::lock_guard<std::mutex> g(mu_);
+      conflicts_[mvsKey].push_back(existing);
+    }
+  }
+
+  // Drive every pod that is shutting down or chosen to go.
+  std::map<std::string, std::string> reasons;
+  for (const auto& name : p.continueShutdown) reasons[name] = "";
+  for (const auto& order : p.startShutdown) reasons[order.pod] = order.reason;
+  std::optional<util::WallTime> wake;
+  for (const auto& pod : o.pods) {
+    const std::string name = pod["metadata"]["name"].get<std::string>();
+    auto it = reasons.find(name);
+    if (it == reasons.end()) continue;
+    shutdown::DriveInput in;
+    in.pod = pod;
+    in.policy = shutdown::policyFor(mvs, podTier(pod));
+    in.startReason = it->second;
+    in.serviceContainer = serviceContainerName(mvs);
+    in.ownerKey = mvsKey;
+    in.owner = owner;
+    in.target = callTarget(mvs, pod, token, in.unavailableReason);
+    const auto r = runner_.drive(in);
+    if (r.wakeAt && (!wake || *r.wakeAt < *wake)) wake = r.wakeAt;
+  }
+
+  if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
+  if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();
+
+  if (wake) {
+    const auto delay = *wake - clock_.wallNow();
+    return Result::requeueAfter(std::max<util::Clock::Duration>(
+        std::chrono::milliseconds(50), std::chrono::duration_cast<util::Clock::Duration>(delay)));
+  }
+  return Result::done();
+}
+
+}  // namespace mv::medivote

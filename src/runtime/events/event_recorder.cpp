@@ -1,0 +1,114 @@
+#include "runtime/events/event_recorder.h"
+
+#include <fmt/format.h>
+
+#include "util/log.h"
+#include "util/time_format.h"
+
+namespace mv::runtime::events {
+namespace {
+constexpr std::size_t kMaxQueue = 1000;
+constexpr std::chrono::minutes kAggregationWindow{10};
+}  // namespace
+
+ObjectRef ObjectRef::of(const json& object) {
+  ObjectRef r;
+  r.apiVersion = object.value("apiVersion", "");
+  r.kind = object.value("kind", "");
+  const json meta = object.value("metadata", json::object());
+  r.ns = meta.value("namespace", "");
+  r.name = meta.value("name", "");
+  r.uid = meta.value("uid", "");
+  return r;
+}
+
+KubeEventRecorder::KubeEventRecorder(kube::Client& client, util::Clock& clock, std::string component, std::string host)
+    : client_(client), clock_(clock), component_(std::move(component)), host_(std::move(host)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+KubeEventRecorder::~KubeEventRecorder() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void KubeEventRecorder::record(const ObjectRef& object, bool warning, const std::string& reason,
+                               const std::string& message) {
+  log::write(warning ? log::Level::Warn : log::Level::Info, message,
+             {{"event", reason}, {"object", fmt::format("{}/{}", object.kind, object.name)}, {"namespace", object.ns}});
+  std::lock_guard<std::mutex> g(mu_);
+  if (queue_.size() >= kMaxQueue) {
+    log::warn("event dropped: queue full", {{"reason", reason}});
+    return;
+  }
+  queue_.push_back({object, warning, reason, message.substr(0, 1024), clock_.wallNow()});
+  cv_.notify_all();
+}
+
+void KubeEventRecorder::flush() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return (queue_.empty() && inFlight_ == 0) || stopping_; });
+}
+
+void KubeEventRecorder::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything written
+    Pending p = std::move(queue_.front());
+    queue_.pop_front();
+    ++inFlight_;
+    lock.unlock();
+    write(p);
+    lock.lock();
+    --inFlight_;
+    cv_.notify_all();
+  }
+}
+
+void KubeEventRecorder::write(const Pending& p) {
+  const std::string key = fmt::format("{}/{}/{}/{}/{}/{}", p.object.ns, p.object.name, p.object.uid, p.warning,
+                                      p.reason, p.message);
+  const std::string now = util::formatTime(p.time);
+  try {
+    auto it = written_.find(key);
+    if (it != written_.end() && p.time - it->second.last < kAggregationWindow) {
+      it->second.count += 1;
+      it->second.last = p.time;
+      client_.patch(kube::resources::events(), p.object.ns, it->second.name, kube::PatchType::Merge,
+                    {{"count", it->second.count}, {"lastTimestamp", now}});
+      return;
+    }
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(p.time.time_since_epoch()).count();
+    const std::string name = fmt::format("{}.{:x}", p.object.name, static_cast<unsigned long long>(nanos));
+    json ev = {{"apiVersion", "v1"},
+               {"kind", "Event"},
+               {"metadata", {{"name", name}, {"namespace", p.object.ns}}},
+               {"involvedObject",
+                {{"apiVersion", p.object.apiVersion},
+                 {"kind", p.object.kind},
+                 {"namespace", p.object.ns},
+                 {"name", p.object.name},
+                 {"uid", p.object.uid}}},
+               {"reason", p.reason},
+               {"message", p.message},
+               {"type", p.warning ? "Warning" : "Normal"},
+               {"source", {{"component", component_}, {"host", host_}}},
+               {"reportingComponent", component_},
+               {"reportingInstance", host_},
+               {"firstTimestamp", now},
+               {"lastTimestamp", now},
+               {"count", 1}};
+    client_.create(kube::resources::events(), p.object.ns, ev);
+    written_[key] = {name, 1, p.time, p.time};
+    if (written_.size() > 4096) written_.clear();
+  } catch (const std::exception& e) {
+    log::warn("could not write an Event", {{"reason", p.reason}, {"error", e.what()}});
+  }
+}
+
+}  // namespace mv::runtime::events

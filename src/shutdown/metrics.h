@@ -1,0 +1,37 @@
+#pragma once
+// The shutdown metrics:
+// - medivote_shutdown_total{tier,outcome}: finished shutdowns, by the stage that ended them (http, sigterm, sigkill,
+//   forced);
+// - medivote_shutdown_stage_duration_seconds{tier,stage}: how long each stage took (draining, requested, exit,
+//   terminating, total);
+// - medivote_shutdowns_in_progress: pods whose shutdown has started and not ended;
+// - medivote_shutdown_endpoint_calls_total{answer}: endpoint calls by answer kind.
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+#include "shutdown/answer.h"
+#include "shutdown/stage_machine.h"
+
+namespace mv::shutdown {
+
+class ShutdownMetrics {
+ public:
+  explicit ShutdownMetrics(prometheus::Registry& registry);
+
+  void completed(api::Tier tier, Outcome outcome, const ShutdownState& state, WallTime now);
+  void called(const EndpointAnswer& answer);
+  void setInProgress(double n) { inProgress_.Set(n); }
+
+ private:
+  prometheus::Family<prometheus::Counter>& total_;
+  prometheus::Family<prometheus::Histogram>& stageDuration_;
+  prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Gauge& inProgress_;
+};
+
+}  // namespace mv::shutdown

@@ -1,0 +1,268 @@
+#include "shutdown/runner.h"
+
+#include <fmt/format.h>
+
+#include "api/names.h"
+#include "util/log.h"
+
+namespace mv::shutdown {
+namespace {
+
+std::string uidOf(const json& pod) { return pod.value("/metadata/uid"_json_pointer, std::string()); }
+std::string nameOf(const json& pod) { return pod.value("/metadata/name"_json_pointer, std::string()); }
+std::string nsOf(const json& pod) { return pod.value("/metadata/namespace"_json_pointer, std::string()); }
+
+bool isNotFound(const kube::ApiError& e) { return e.isNotFound(); }
+
+}  // namespace
+
+ShutdownRunner::ShutdownRunner(kube::Client& client, EndpointCaller& caller, runtime::events::EventRecorder& events,
+                               ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls)
+    : client_(client), caller_(caller), events_(events), metrics_(metrics), clock_(clock), requeue_(std::move(requeue)) {
+  for (int i = 0; i < std::max(1, maxConcurrentCalls); ++i) workers_.emplace_back([this] { worker(); });
+}
+
+ShutdownRunner::~ShutdownRunner() { stop(); }
+
+void ShutdownRunner::stop() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (stopping_ && workers_.empty()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+PodFacts ShutdownRunner::facts(const DriveInput& input) {
+  PodFacts f = observePod(input.pod, input.serviceContainer);
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = written_.find(f.uid);
+  if (it != written_.end()) {
+    if (f.state == it->second) written_.erase(it);  // the cache caught up
+    else f.state = it->second;                      // the cache lags behind our own write
+  }
+  return f;
+}
+
+void ShutdownRunner::patchState(const json& pod, const ShutdownState& state, bool stopServing) {
+  json patch = {{"metadata", {{"uid", uidOf(pod)}, {"annotations", stateAnnotationsPatch(state)}}}};
+  if (stopServing) patch["metadata"]["labels"][std::string(api::kLabelServing)] = nullptr;
+  client_.patch(kube::resources::pods(), nsOf(pod), nameOf(pod), kube::PatchType::Merge, patch);
+  std::lock_guard<std::mutex> g(mu_);
+  written_[uidOf(pod)] = state;
+}
+
+void ShutdownRunner::emit(const json& pod, const runtime::events::ObjectRef& owner,
+                          const std::vector<EventNote>& notes) {
+  for (const auto& n : notes) {
+    events_.record(runtime::events::ObjectRef::of(pod), n.warning, n.reason, n.message);
+    if (!owner.name.empty()) events_.record(owner, n.warning, n.reason, n.message);
+  }
+}
+
+DriveResult ShutdownRunner::drive(const DriveInput& input) {
+  DriveResult result;
+  PodFacts f = facts(input);
+  const std::string uid = f.uid;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (inFlight_.count(uid)) {
+      result.inProgress = true;
+      result.stage = f.state.stage;
+      return result;
+    }
+  }
+  log::ScopedLogContext ctx(log::Fields{{"pod", fmt::format("{}/{}", nsOf(input.pod), f.name)}});
+  for (int i = 0; i < 8; ++i) {
+    const Step step = decide(f, input.policy, clock_.wallNow(), input.startReason);
+    result.stage = step.state.stage;
+    if (step.kind != Step::Kind::Idle) {
+      std::lock_guard<std::mutex> g(mu_);
+      tracked_[input.ownerKey][f.name] = {input.pod, input.policy, input.serviceContainer, input.owner};
+    }
+    if (step.kind != Step::Kind::Idle && step.kind != Step::Kind::Wait)
+      log::debug("shutdown step", {{"step", std::string(stepKindName(step.kind))},
+                                   {"stage", std::string(stageName(step.state.stage))}});
+    switch (step.kind) {
+      case Step::Kind::Idle:
+        return result;
+      case Step::Kind::UpdateState:
+        // Safe to repeat: a merge patch of annotations (and the removal of a label) converges.
+        try {
+          patchState(input.pod, step.state, step.stopServing);
+        } catch (const kube::ApiError& e) {
+          if (isNotFound(e)) return result;
+          throw;
+        }
+        log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
+        emit(input.pod, input.owner, step.events);
+        f.state = step.state;
+        if (step.stopServing) f.serving = false;
+        result.inProgress = true;
+        continue;
+      case Step::Kind::CallEndpoint: {
+        // The attempt is recorded on the pod before it is made, so a crash between the two makes the next leader
+        // call again (harmless by the endpoint's contract) rather than skip the call.
+        try {
+          patchState(input.pod, step.state, step.stopServing);
+        } catch (const kube::ApiError& e) {
+          if (isNotFound(e)) return result;
+          throw;
+        }
+        emit(input.pod, input.owner, step.events);
+        f.state = step.state;
+        {
+          std::lock_guard<std::mutex> g(mu_);
+          if (stopping_) return result;
+          inFlight_.insert(uid);
+          calls_.push_back({f, input});
+        }
+        cv_.notify_one();
+        updateInProgressGauge();
+        result.inProgress = true;
+        return result;
+      }
+      case Step::Kind::DeletePod: {
+        // Safe to repeat: a second delete keeps (or only shortens) the grace period; the uid precondition keeps it
+        // from ever touching a replacement pod of the same name.
+        kube::DeleteOptions o;
+        o.gracePeriodSeconds = step.graceSeconds;
+        o.preconditionUid = uid;
+        try {
+          client_.remove(kube::resources::pods(), nsOf(input.pod), f.name, o);
+          log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(step.graceSeconds)},
+                                    {"stage", std::string(stageName(step.state.stage))}});
+        } catch (const kube::ApiError& e) {
+          if (!isNotFound(e) && !e.isConflict()) throw;
+        }
+        result.inProgress = true;
+        result.wakeAt = clock_.wallNow() + std::chrono::seconds(5);  // the watch normally wakes us first
+        return result;
+      }
+      case Step::Kind::ForceDeletePod: {
+        kube::DeleteOptions o;
+        o.gracePeriodSeconds = 0;
+        o.preconditionUid = uid;
+        try {
+          client_.remove(kube::resources::pods(), nsOf(input.pod), f.name, o);
+        } catch (const kube::ApiError& e) {
+          if (!isNotFound(e) && !e.isConflict()) throw;
+        }
+        result.inProgress = true;
+        result.wakeAt = step.wakeAt;
+        return result;
+      }
+      case Step::Kind::Wait:
+        result.inProgress = true;
+        result.wakeAt = step.wakeAt;
+        return result;
+      case Step::Kind::Done:
+        result.inProgress = false;
+        return result;
+    }
+  }
+  result.inProgress = true;
+  result.wakeAt = clock_.wallNow() + std::chrono::seconds(1);
+  return result;
+}
+
+void ShutdownRunner::worker() {
+  while (true) {
+    Call call;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !calls_.empty(); });
+      if (calls_.empty()) return;
+      call = std::move(calls_.front());
+      calls_.pop_front();
+    }
+    finishCall(call);
+  }
+}
+
+void ShutdownRunner::finishCall(Call& call) {
+  const DriveInput& input = call.input;
+  log::ScopedLogContext ctx(log::Fields{{"pod", fmt::format("{}/{}", nsOf(input.pod), call.facts.name)}});
+  EndpointAnswer answer = input.target ? caller_.call(*input.target) : unreachable(input.unavailableReason);
+  if (metrics_) metrics_->called(answer);
+  log::info("shutdown endpoint answered", {{"answer", answer.detail}, {"attempt", call.facts.state.attempts}});
+  const AnswerEffect effect = afterAnswer(call.facts, answer, input.policy, clock_.wallNow());
+  try {
+    patchState(input.pod, effect.state, false);
+    emit(input.pod, input.owner, effect.events);
+  } catch (const kube::ApiError& e) {
+    if (!isNotFound(e)) log::warn("could not record the shutdown answer", {{"error", e.what()}});
+  } catch (const std::exception& e) {
+    log::warn("could not record the shutdown answer", {{"error", e.what()}});
+  }
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (effect.misconfiguration) misconfigurations_[input.ownerKey].push_back(*effect.misconfiguration);
+    inFlight_.erase(call.facts.uid);
+  }
+  updateInProgressGauge();
+  if (requeue_) requeue_(input.ownerKey);
+}
+
+std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, const std::set<std::string>& present) {
+  std::vector<Completion> done;
+  std::vector<std::pair<std::string, Tracked>> gone;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = tracked_.find(ownerKey);
+    if (it == tracked_.end()) return done;
+    for (auto p = it->second.begin(); p != it->second.end();) {
+      if (present.count(p->first) || inFlight_.count(uidOf(p->second.pod))) {
+        ++p;
+        continue;
+      }
+      gone.emplace_back(p->first, std::move(p->second));
+      p = it->second.erase(p);
+    }
+    if (it->second.empty()) tracked_.erase(it);
+  }
+  for (auto& [name, t] : gone) {
+    PodFacts f = observePod(t.pod, t.serviceContainer);
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      auto w = written_.find(f.uid);
+      if (w != written_.end()) {
+        f.state = w->second;
+        written_.erase(w);
+      }
+    }
+    f.exists = false;
+    const Step step = decide(f, t.policy, clock_.wallNow());
+    if (step.kind != Step::Kind::Done) continue;
+    if (metrics_) metrics_->completed(t.policy.tier, step.outcome, f.state, clock_.wallNow());
+    emit(t.pod, t.owner, step.events);
+    log::info("shutdown completed", {{"pod", name}, {"outcome", std::string(outcomeName(step.outcome))}});
+    done.push_back({name, step.outcome});
+  }
+  updateInProgressGauge();
+  return done;
+}
+
+std::vector<std::string> ShutdownRunner::takeMisconfigurations(const std::string& ownerKey) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = misconfigurations_.find(ownerKey);
+  if (it == misconfigurations_.end()) return {};
+  auto out = std::move(it->second);
+  misconfigurations_.erase(it);
+  return out;
+}
+
+void ShutdownRunner::updateInProgressGauge() {
+  if (!metrics_) return;
+  std::size_t n = 0;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& [owner, pods] : tracked_) n += pods.size();
+  }
+  metrics_->setInProgress(static_cast<double>(n));
+}
+
+}  // namespace mv::shutdown

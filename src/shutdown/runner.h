@@ -1,0 +1,121 @@
+#pragma once
+// Executes the stage machine's steps for the pods of one or many MediVoteServices: patches the stage state onto the
+// pod, calls the endpoint, deletes the pod, records Events and metrics.
+//
+// Contract:
+// - drive() never blocks on a shutdown endpoint: calls run on the runner's own bounded pool (--max-concurrent-
+//   shutdown-calls), and when one ends the runner patches its answer onto the pod and asks for the owner to be
+//   reconciled again (the `requeue` callback). A slow pod never holds a reconcile worker.
+// - One call per pod at a time: drive() of a pod with a call in flight does nothing.
+// - The informer cache may lag behind the runner's own writes: the runner overlays the stage state it last wrote
+//   for a pod until the cache shows it, so a lagging cache never makes it repeat a stage.
+// - API errors from patches and deletes propagate (as kube::Error) to the reconciler, which retries with back-off.
+//   A pod that vanished (404) is not an error.
+// - Safe to repeat across replicas: every effect is idempotent or recorded first (see stage_machine.cpp), so an old
+//   leader still finishing and a new one starting cannot skip a stage; at worst the endpoint is called twice, which
+//   its contract allows.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+#include "runtime/events/event_recorder.h"
+#include "shutdown/endpoint_caller.h"
+#include "shutdown/metrics.h"
+#include "shutdown/stage_machine.h"
+#include "util/clock.h"
+
+namespace mv::shutdown {
+
+struct DriveInput {
+  json pod;  // as cached
+  ShutdownPolicy policy;
+  std::string startReason;       // non-empty when the planner chose this pod to go now
+  std::string serviceContainer;  // the container whose exit completes the HTTP stage
+  // Where to call; nullopt when the endpoint cannot be called (the pod has no IP, the Secret is missing): the call
+  // then counts as unreachable, and the shutdown escalates within its bounds.
+  std::optional<EndpointRequest> target;
+  std::string unavailableReason;     // why target is nullopt
+  std::string ownerKey;              // "namespace/name" of the MediVoteService, for requeue
+  runtime::events::ObjectRef owner;  // the MediVoteService, for Events
+};
+
+struct DriveResult {
+  Stage stage = Stage::None;
+  bool inProgress = false;             // the pod is shutting down (any stage, or a call in flight)
+  std::optional<WallTime> wakeAt;      // reconcile again no later than this
+};
+
+struct Completion {
+  std::string pod;
+  Outcome outcome;
+};
+
+class ShutdownRunner {
+ public:
+  using Requeue = std::function<void(const std::string& ownerKey)>;
+  ShutdownRunner(kube::Client& client, EndpointCaller& caller, runtime::events::EventRecorder& events,
+                 ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls);
+  ~ShutdownRunner();
+  ShutdownRunner(const ShutdownRunner&) = delete;
+  ShutdownRunner& operator=(const ShutdownRunner&) = delete;
+
+  DriveResult drive(const DriveInput& input);
+
+  // Pods of `ownerKey` that the runner saw shutting down and that are no longer in `present`: their shutdowns are
+  // complete. Records ShutdownCompleted, the outcome metric, and forgets them.
+  std::vector<Completion> reapGone(const std::string& ownerKey, const std::set<std::string>& present);
+
+  // Misconfigurations reported by endpoint answers for `ownerKey` since the last call (then cleared).
+  std::vector<std::string> takeMisconfigurations(const std::string& ownerKey);
+
+  // Stops taking calls and waits for those in flight (their answers are still recorded).
+  void stop();
+
+ private:
+  struct Tracked {
+    json pod;  // last seen
+    ShutdownPolicy policy;
+    std::string serviceContainer;
+    runtime::events::ObjectRef owner;
+  };
+  struct Call {
+    PodFacts facts;  // with the attempt recorded
+    DriveInput input;
+  };
+
+  PodFacts facts(const DriveInput& input);
+  void patchState(const json& pod, const ShutdownState& state, bool stopServing);
+  void emit(const json& pod, const runtime::events::ObjectRef& owner, const std::vector<EventNote>& notes);
+  void worker();
+  void finishCall(Call& call);
+  void updateInProgressGauge();
+
+  kube::Client& client_;
+  EndpointCaller& caller_;
+  runtime::events::EventRecorder& events_;
+  ShutdownMetrics* metrics_;
+  util::Clock& clock_;
+  Requeue requeue_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Call> calls_;
+  std::set<std::string> inFlight_;                 // pod uids with a call queued or running
+  std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
+  std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod name → last seen
+  std::map<std::string, std::vector<std::string>> misconfigurations_;
+  bool stopping_ = false;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace mv::shutdown

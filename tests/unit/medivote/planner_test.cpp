@@ -1,0 +1,356 @@
+#include "medivote/planner.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "api/names.h"
+#include "shutdown/state.h"
+
+using namespace mv::medivote;
+using namespace mv;
+using json = nlohmann::json;
+
+namespace {
+
+const util::WallTime kNow = util::WallTime(std::chrono::seconds(1795642898));
+
+json mvsObject() {
+  return json::parse(R"({
+    "apiVersion": "medivote.io/v1alpha1", "kind": "MediVoteService",
+    "metadata": {"name": "vote", "namespace": "ns", "uid": "mvs-uid", "generation": 2, "resourceVersion": "10",
+                 "finalizers": ["medivote.io/graceful-shutdown"]},
+    "spec": {
+      "replicas": 3,
+      "template": {"metadata": {"labels": {"app": "vote"}},
+                   "spec": {"containers": [{"name": "vote", "image": "medivote/vote:1",
+                                            "ports": [{"name": "http", "containerPort": 8080}]}]}},
+      "shutdown": {"endpoint": {"port": "http", "path": "/shutdown"}, "maxConcurrent": 1}
+    }
+  })");
+}
+
+json makeMvs(int replicas = 3) {
+  json o = mvsObject();
+  o["spec"]["replicas"] = replicas;
+  return o;
+}
+
+Observation observe(const json& mvsJson, std::vector<json> pods = {}) {
+  Observation o;
+  auto parsed = api::parseMediVoteService(mvsJson);
+  o.mvs = parsed.object;
+  o.specErrors = parsed.errors;
+  o.pods = std::move(pods);
+  o.serviceExists = true;
+  o.service = buildService(o.mvs);
+  o.now = kNow;
+  return o;
+}
+
+// A running, Ready pod of the current template at `ordinal`.
+json runningPod(const json& mvsJson, int ordinal, bool ready = true) {
+  auto mvs = api::parseMediVoteService(mvsJson).object;
+  json pod = buildPod(mvs, ordinal, api::Tier::Critical, PodSettings{});
+  pod["metadata"]["uid"] = "pod-uid-" + std::to_string(ordinal);
+  pod["status"] = {{"phase", "Running"},
+                   {"podIP", "127.77.0." + std::to_string(ordinal + 2)},
+                   {"conditions", json::array({{{"type", "Ready"}, {"status", ready ? "True" : "False"}}})}};
+  return pod;
+}
+
+json withStage(json pod, shutdown::Stage stage, std::string_view reason) {
+  shutdown::ShutdownState s;
+  s.stage = stage;
+  s.reason = std::string(reason);
+  s.startedAt = kNow - std::chrono::seconds(5);
+  pod["metadata"]["annotations"].update(shutdown::stateAnnotationsPatch(s));
+  for (auto it = pod["metadata"]["annotations"].begin(); it != pod["metadata"]["annotations"].end();)
+    it = it.value().is_null() ? pod["metadata"]["annotations"].erase(it) : std::next(it);
+  return pod;
+}
+
+std::vector<std::string> names(const std::vector<json>& objects) {
+  std::vector<std::string> out;
+  for (const auto& o : objects) out.push_back(o["metadata"]["name"]);
+  return out;
+}
+
+std::vector<std::string> shutdownPods(const Plan& p) {
+  std::vector<std::string> out;
+  for (const auto& s : p.startShutdown) out.push_back(s.pod + ":" + s.reason);
+  return out;
+}
+
+const json* condition(const Plan& p, const std::string& type) {
+  for (const auto& c : p.status["conditions"])
+    if (c["type"] == type) return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a new resource gets its finalizer, its Service and pods at ordinals 0..n-1") {
+  json mvs = makeMvs(3);
+  mvs["metadata"].erase("finalizers");
+  auto o = observe(mvs);
+  o.serviceExists = false;
+  const Plan p = plan(o, {});
+  CHECK(p.addFinalizer);
+  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-0", "vote-1", "vote-2"});
+  REQUIRE(p.serviceToCreate);
+  CHECK((*p.serviceToCreate)["spec"]["selector"]["medivote.io/serving"] == "true");
+  CHECK(p.startShutdown.empty());
+  CHECK(condition(p, "Progressing")->at("status") == "True");
+  CHECK(condition(p, "Progressing")->at("reason") == "ScalingUp");
+  CHECK(condition(p, "Ready")->at("status") == "False");
+  CHECK(p.status["selector"] == "medivote.io/service=vote");
+  CHECK(p.status["observedGeneration"] == 2);
+  CHECK(p.status["tier"] == "critical");
+}
+
+TEST_CASE("all pods Ready and current: Ready, nothing to do") {
+  json mvs = makeMvs(2);
+  const Plan p = plan(observe(mvs, {runningPod(mvs, 0), runningPod(mvs, 1)}), {});
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.startShutdown.empty());
+  CHECK_FALSE(p.addFinalizer);
+  CHECK(condition(p, "Ready")->at("status") == "True");
+  CHECK(condition(p, "Progressing")->at("status") == "False");
+  CHECK(condition(p, "ShuttingDown")->at("status") == "False");
+  CHECK(p.status["phase"] == "Ready");
+  CHECK(p.status["readyReplicas"] == 2);
+  CHECK(p.status["updatedReplicas"] == 2);
+  CHECK(p.status["currentRevision"] == p.status["updateRevision"]);
+}
+
+TEST_CASE("scale-down takes the highest ordinals, at most maxConcurrent at a time") {
+  json mvs = makeMvs(1);
+  std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)};
+  CHECK(shutdownPods(plan(observe(mvs, pods), {})) == std::vector<std::string>{"vote-2:ScaleDown"});
+  mvs["spec"]["shutdown"]["maxConcurrent"] = 5;
+  CHECK(shutdownPods(plan(observe(mvs, pods), {})) ==
+        std::vector<std::string>{"vote-2:ScaleDown", "vote-1:ScaleDown"});
+  // One already shutting down uses the budget: with maxConcurrent 1 nothing new starts.
+  mvs["spec"]["shutdown"]["maxConcurrent"] = 1;
+  pods[2] = withStage(pods[2], shutdown::Stage::Requested, shutdown::reasons::kScaleDown);
+  const Plan p = plan(observe(mvs, pods), {});
+  CHECK(p.startShutdown.empty());
+  CHECK(p.continueShutdown == std::vector<std::string>{"vote-2"});
+  CHECK(condition(p, "ShuttingDown")->at("message") == "vote-2: Requested");
+  CHECK(p.status["replicas"] == 2);  // a pod shutting down is not a replica
+}
+
+TEST_CASE("podsToDelete names the pods that go first on scale-down") {
+  json mvs = makeMvs(2);
+  mvs["spec"]["podsToDelete"] = {"vote-0"};
+  const Plan p = plan(observe(mvs, {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)}), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:ScaleDown"});
+}
+
+TEST_CASE("scale-up fills the lowest free ordinals") {
+  json mvs = makeMvs(3);
+  const Plan p = plan(observe(mvs, {runningPod(mvs, 1)}), {});
+  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-0", "vote-2"});
+}
+
+TEST_CASE("a pod shutting down for scale-down frees its slot; its ordinal is not reused while it exists") {
+  json mvs = makeMvs(3);
+  std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1),
+                            withStage(runningPod(mvs, 2), shutdown::Stage::Accepted, shutdown::reasons::kScaleDown)};
+  const Plan p = plan(observe(mvs, pods), {});
+  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-3"});
+}
+
+TEST_CASE("rolling upgrade: highest ordinal first, one at a time, next only when the replacement is Ready") {
+  json mvs = makeMvs(3);
+  std::vector<json> old = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)};
+  json changed = mvs;
+  changed["spec"]["template"]["spec"]["containers"][0]["image"] = "medivote/vote:2";
+  Plan p = plan(observe(changed, old), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-2:Upgrade"});
+  CHECK(condition(p, "Progressing")->at("reason") == "RollingUpdate");
+  CHECK(p.status["updatedReplicas"] == 0);
+
+  // vote-2 shutting down keeps its slot: nothing created, nothing else started.
+  old[2] = withStage(old[2], shutdown::Stage::Requested, shutdown::reasons::kUpgrade);
+  p = plan(observe(changed, old), {});
+  CHECK(p.startShutdown.empty());
+  CHECK(p.podsToCreate.empty());
+
+  // vote-2 gone: recreated at ordinal 2 with the new revision.
+  old.pop_back();
+  p = plan(observe(changed, old), {});
+  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-2"});
+  CHECK(p.podsToCreate[0]["spec"]["containers"][0]["image"] == "medivote/vote:2");
+  CHECK(p.startShutdown.empty());
+
+  // The replacement exists but is not Ready: still nothing more.
+  old.push_back(runningPod(changed, 2, /*ready=*/false));
+  p = plan(observe(changed, old), {});
+  CHECK(p.startShutdown.empty());
+
+  // Ready: the next one goes.
+  old[2] = runningPod(changed, 2, true);
+  p = plan(observe(changed, old), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-1:Upgrade"});
+  CHECK(p.status["updatedReplicas"] == 1);
+}
+
+TEST_CASE("rolling upgrade: maxUnavailable 2 takes two at once; partition holds the lower ordinals") {
+  json mvs = makeMvs(4);
+  mvs["spec"]["shutdown"]["maxConcurrent"] = 4;
+  std::vector<json> old = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2), runningPod(mvs, 3)};
+  json changed = mvs;
+  changed["spec"]["template"]["metadata"]["labels"]["v"] = "2";
+  changed["spec"]["updateStrategy"] = {{"maxUnavailable", 2}};
+  CHECK(shutdownPods(plan(observe(changed, old), {})) ==
+        std::vector<std::string>{"vote-3:Upgrade", "vote-2:Upgrade"});
+  changed["spec"]["updateStrategy"] = {{"maxUnavailable", "100%"}, {"partition", 3}};
+  CHECK(shutdownPods(plan(observe(changed, old), {})) == std::vector<std::string>{"vote-3:Upgrade"});
+}
+
+TEST_CASE("a spec changed mid-upgrade rolls every pod not of the newest revision; unready old pods go first") {
+  json v1 = makeMvs(3);
+  json v2 = v1;
+  v2["spec"]["template"]["spec"]["containers"][0]["image"] = "medivote/vote:2";
+  json v3 = v1;
+  v3["spec"]["template"]["spec"]["containers"][0]["image"] = "medivote/vote:3";
+  std::vector<json> pods = {runningPod(v1, 0, /*ready=*/false), runningPod(v1, 1), runningPod(v2, 2)};
+  const Plan p = plan(observe(v3, pods), {});
+  // vote-0 is unready already: replacing it costs no availability, so it goes along with one ready pod.
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:Upgrade"});
+  CHECK(p.status["updatedReplicas"] == 0);
+}
+
+TEST_CASE("deleting the resource shuts every pod down, creates nothing, then releases the finalizer") {
+  json mvs = makeMvs(3);
+  mvs["metadata"]["deletionTimestamp"] = "2026-11-25T21:41:00Z";
+  mvs["spec"]["shutdown"]["maxConcurrent"] = 2;
+  std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)};
+  Plan p = plan(observe(mvs, pods), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:Deletion", "vote-1:Deletion"});
+  CHECK(p.podsToCreate.empty());
+  CHECK_FALSE(p.removeFinalizer);
+  CHECK(p.status["phase"] == "Deleting");
+  p = plan(observe(mvs, {}), {});
+  CHECK(p.removeFinalizer);
+  CHECK_FALSE(p.addFinalizer);
+}
+
+TEST_CASE("an invalid spec creates and deletes nothing and reports Degraded with an Event") {
+  json mvs = makeMvs(1);
+  mvs["spec"]["shutdown"]["endpoint"]["path"] = "http://elsewhere/x";
+  std::vector<json> pods = {runningPod(makeMvs(1), 0), runningPod(makeMvs(1), 1)};
+  const Plan p = plan(observe(mvs, pods), {});
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.startShutdown.empty());
+  CHECK(condition(p, "Degraded")->at("status") == "True");
+  CHECK(condition(p, "Degraded")->at("reason") == "InvalidSpec");
+  CHECK(condition(p, "Degraded")->at("message").get<std::string>().find("spec.shutdown.endpoint.path") !=
+        std::string::npos);
+  REQUIRE_FALSE(p.events.empty());
+  CHECK(p.events[0].warning);
+  CHECK(p.status["phase"] == "Degraded");
+  // The same Degraded message again is not a new Event.
+  json again = mvs;
+  again["status"] = p.status;
+  CHECK(plan(observe(again, pods), {}).events.empty());
+}
+
+TEST_CASE("an invalid spec on a resource being deleted still shuts its pods down") {
+  json mvs = makeMvs(1);
+  mvs["spec"]["shutdown"]["endpoint"]["port"] = 9999;
+  mvs["metadata"]["deletionTimestamp"] = "2026-11-25T21:41:00Z";
+  const Plan p = plan(observe(mvs, {runningPod(makeMvs(1), 0)}), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:Deletion"});
+}
+
+TEST_CASE("pods named like ours but owned by another are never touched, and their ordinals are skipped") {
+  json mvs = makeMvs(2);
+  json foreign = runningPod(mvs, 0);
+  foreign["metadata"]["ownerReferences"][0]["uid"] = "someone-else";
+  const Plan p = plan(observe(mvs, {foreign}), {});
+  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-1", "vote-2"});
+  CHECK(p.startShutdown.empty());
+  CHECK(condition(p, "Degraded")->at("reason") == "PodConflict");
+}
+
+TEST_CASE("our pods with missing labels or odd names are treated as outdated or extra") {
+  json mvs = makeMvs(1);
+  json unlabeled = runningPod(mvs, 0);
+  unlabeled["metadata"]["labels"].erase("medivote.io/revision");
+  Plan p = plan(observe(mvs, {unlabeled}), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:Upgrade"});
+  json odd = runningPod(mvs, 1);
+  odd["metadata"]["name"] = "vote-01";
+  p = plan(observe(mvs, {runningPod(mvs, 0), odd}), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-01:ScaleDown"});
+}
+
+TEST_CASE("a pod stuck Terminating (deleted by someone else) keeps its slot until it is gone") {
+  json mvs = makeMvs(2);
+  json stuck = runningPod(mvs, 1);
+  stuck["metadata"]["deletionTimestamp"] = "2026-11-25T21:40:00Z";
+  const Plan p = plan(observe(mvs, {runningPod(mvs, 0), stuck}), {});
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.continueShutdown == std::vector<std::string>{"vote-1"});
+  CHECK(plan(observe(mvs, {runningPod(mvs, 0)}), {}).podsToCreate.size() == 1);
+}
+
+TEST_CASE("a failed pod is replaced in place") {
+  json mvs = makeMvs(1);
+  json failed = runningPod(mvs, 0);
+  failed["status"]["phase"] = "Failed";
+  const Plan p = plan(observe(mvs, {failed}), {});
+  CHECK(shutdownPods(p) == std::vector<std::string>{"vote-0:Replace"});
+  CHECK(p.podsToCreate.empty());
+}
+
+TEST_CASE("a missing token Secret makes the resource Degraded") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});
+  o.missingSecret = "Secret ns/vote-token (key token) not found";
+  const Plan p = plan(o, {});
+  CHECK(condition(p, "Degraded")->at("reason") == "SecretNotFound");
+}
+
+TEST_CASE("conditions keep lastTransitionTime while their status holds") {
+  json mvs = makeMvs(1);
+  const Plan first = plan(observe(mvs, {runningPod(mvs, 0)}), {});
+  json later = mvs;
+  later["status"] = first.status;
+  auto o = observe(later, {runningPod(mvs, 0)});
+  o.now = kNow + std::chrono::hours(1);
+  const Plan second = plan(o, {});
+  CHECK(condition(second, "Ready")->at("lastTransitionTime") == condition(first, "Ready")->at("lastTransitionTime"));
+  CHECK(sameStatus(first.status, second.status));
+}
+
+TEST_CASE("the shutdown history records each shutdown's stages and its outcome once the pod is gone") {
+  json mvs = makeMvs(1);
+  json going = withStage(runningPod(mvs, 1), shutdown::Stage::Accepted, shutdown::reasons::kScaleDown);
+  Plan p = plan(observe(mvs, {runningPod(mvs, 0), going}), {});
+  REQUIRE(p.status["shutdowns"].size() == 1);
+  CHECK(p.status["shutdowns"][0]["pod"] == "vote-1");
+  CHECK(p.status["shutdowns"][0]["outcome"] == "");
+  json next = mvs;
+  next["status"] = p.status;
+  auto o = observe(next, {runningPod(mvs, 0)});
+  o.completedOutcomes["vote-1"] = "http";
+  p = plan(o, {});
+  CHECK(p.status["shutdowns"][0]["outcome"] == "http");
+  CHECK(p.status["shutdowns"][0]["stages"].back()["stage"] == "Completed");
+  // Without a known outcome (the operator was down), the last stage decides.
+  auto unknown = observe(next, {runningPod(mvs, 0)});
+  CHECK(plan(unknown, {}).status["shutdowns"][0]["outcome"] == "sigterm");
+}
+
+TEST_CASE("the Service is patched when its selector drifted") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});
+  o.service["spec"]["selector"] = {{"app", "other"}};
+  const Plan p = plan(o, {});
+  REQUIRE(p.servicePatch);
+  CHECK((*p.servicePatch)["spec"]["selector"]["medivote.io/service"] == "vote");
+}

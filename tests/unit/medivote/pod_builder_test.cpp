@@ -1,0 +1,107 @@
+#include "medivote/pod_builder.h"
+
+#include <doctest/doctest.h>
+
+#include "api/names.h"
+
+using namespace mv::medivote;
+using namespace mv;
+using json = nlohmann::json;
+
+namespace {
+api::MediVoteService mvs(const std::string& reach = "direct", bool claims = false) {
+  json o = json::parse(R"({
+    "metadata": {"name": "vote", "namespace": "ns", "uid": "u1"},
+    "spec": {"replicas": 2,
+             "template": {"metadata": {"labels": {"app": "vote"}, "annotations": {"a": "b"}},
+                          "spec": {"containers": [{"name": "side", "image": "side:1"},
+                                                  {"name": "vote", "image": "vote:1",
+                                                   "ports": [{"name": "http", "containerPort": 8080}]}]}},
+             "shutdown": {"endpoint": {"port": "http", "path": "/shutdown",
+                                       "tokenSecretRef": {"name": "vote-token"}},
+                          "preStopSleepSeconds": 7, "terminationGracePeriodSeconds": 37}}
+  })");
+  o["spec"]["shutdown"]["endpoint"]["reach"] = reach;
+  if (claims) o["spec"]["volumeClaimTemplates"] = json::array({{{"metadata", {{"name", "data"}}}}});
+  return api::parseMediVoteService(o).object;
+}
+}  // namespace
+
+TEST_CASE("a pod gets its name, labels, tier annotation, owner and grace period") {
+  const json pod = buildPod(mvs(), 1, api::Tier::Critical, {});
+  CHECK(pod["metadata"]["name"] == "vote-1");
+  CHECK(pod["metadata"]["labels"]["app"] == "vote");
+  CHECK(pod["metadata"]["labels"]["medivote.io/service"] == "vote");
+  CHECK(pod["metadata"]["labels"]["medivote.io/serving"] == "true");
+  CHECK(pod["metadata"]["labels"]["medivote.io/ordinal"] == "1");
+  CHECK(pod["metadata"]["labels"]["medivote.io/revision"] == templateRevision(mvs()));
+  CHECK(pod["metadata"]["annotations"]["medivote.io/tier"] == "critical");
+  CHECK(pod["metadata"]["annotations"]["a"] == "b");
+  CHECK(pod["metadata"]["ownerReferences"][0]["uid"] == "u1");
+  CHECK(pod["metadata"]["ownerReferences"][0]["controller"] == true);
+  CHECK(pod["spec"]["terminationGracePeriodSeconds"] == 37);
+}
+
+TEST_CASE("critical pods get a preStop sleep on the service container only; simple pods none") {
+  const json pod = buildPod(mvs(), 0, api::Tier::Critical, {});
+  CHECK_FALSE(pod["spec"]["containers"][0].contains("lifecycle"));
+  CHECK(pod["spec"]["containers"][1]["lifecycle"]["preStop"]["sleep"]["seconds"] == 7);
+  const json simple = buildPod(mvs(), 0, api::Tier::Simple, {});
+  CHECK_FALSE(simple["spec"]["containers"][1].contains("lifecycle"));
+  CHECK(simple["metadata"]["annotations"]["medivote.io/tier"] == "simple");
+}
+
+TEST_CASE("the token never goes into the pod for direct reach") {
+  const json pod = buildPod(mvs("direct"), 0, api::Tier::Critical, {});
+  CHECK(pod.dump().find("vote-token") == std::string::npos);
+  CHECK_FALSE(pod["spec"].contains("initContainers"));
+}
+
+TEST_CASE("reach agent injects the native sidecar with the token Secret mounted into it alone") {
+  PodSettings settings;
+  settings.agentImage = "medivote/agent:test";
+  const json pod = buildPod(mvs("agent"), 0, api::Tier::Critical, settings);
+  REQUIRE(pod["spec"]["initContainers"].size() == 1);
+  const json& agent = pod["spec"]["initContainers"][0];
+  CHECK(agent["name"] == "medivote-agent");
+  CHECK(agent["restartPolicy"] == "Always");
+  CHECK(agent["image"] == "medivote/agent:test");
+  CHECK(agent["volumeMounts"][0]["name"] == "medivote-agent-token");
+  const std::string args = agent["args"].dump();
+  CHECK(args.find("--target-port=8080") != std::string::npos);
+  CHECK(args.find("--target-path=/shutdown") != std::string::npos);
+  for (const auto& c : pod["spec"]["containers"]) CHECK_FALSE(c.contains("volumeMounts"));
+  bool secretVolume = false;
+  for (const auto& v : pod["spec"]["volumes"])
+    if (v.contains("secret") && v["secret"]["secretName"] == "vote-token") secretVolume = true;
+  CHECK(secretVolume);
+}
+
+TEST_CASE("claims are per ordinal and survive the pod: named <claim>-<mvs>-<ordinal>") {
+  const auto m = mvs("direct", true);
+  const json pod = buildPod(m, 2, api::Tier::Critical, {});
+  CHECK(pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "data-vote-2");
+  const json claim = buildClaim(m, m.spec.volumeClaimTemplates[0], 2);
+  CHECK(claim["metadata"]["name"] == "data-vote-2");
+  CHECK_FALSE(claim["metadata"].contains("ownerReferences"));
+}
+
+TEST_CASE("ordinals parse only from canonical names") {
+  CHECK(ordinalOf("vote", "vote-0") == 0);
+  CHECK(ordinalOf("vote", "vote-12") == 12);
+  CHECK(ordinalOf("vote", "vote-01") == -1);
+  CHECK(ordinalOf("vote", "vote-") == -1);
+  CHECK(ordinalOf("vote", "voter-1") == -1);
+  CHECK(ordinalOf("vote", "vote-x") == -1);
+  CHECK(ordinalOf("vote-a", "vote-a-3") == 3);
+}
+
+TEST_CASE("the revision changes with the template and only with it") {
+  auto a = mvs();
+  auto b = mvs();
+  b.spec.replicas = 9;
+  CHECK(templateRevision(a) == templateRevision(b));
+  b.spec.podTemplate["spec"]["containers"][1]["image"] = "vote:2";
+  CHECK(templateRevision(a) != templateRevision(b));
+  CHECK(templateRevision(a).size() == 10);
+}
