@@ -2,7 +2,7 @@
 import os
 import time
 
-from conftest import Rest
+from simlib import Rest
 
 
 def test_kubeconfigs_authenticate_expected_users(sim, rest, sim_ns):

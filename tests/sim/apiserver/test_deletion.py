@@ -1,6 +1,6 @@
 """Deletion: graceful pod deletion, preconditions, DELETE bodies, ownerReferences GC (background, foreground with
 blockOwnerDeletion, orphan), namespace deletion."""
-from conftest import poll
+from simlib import poll
 
 
 def pod(name, node="n1", owner=None, grace=None):

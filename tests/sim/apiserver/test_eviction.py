@@ -1,6 +1,6 @@
 """Eviction API with PodDisruptionBudgets: PDB status, 429 bodies, 201 with DisruptionTarget then graceful delete,
 Pending pods bypassing the budget."""
-from conftest import poll
+from simlib import poll
 
 
 def ready_pod(rest, ns, name, phase="Running"):

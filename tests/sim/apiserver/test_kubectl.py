@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import kubectl_minor, poll
+from simlib import kubectl_minor, poll
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CRD = os.path.join(DATA, "crd-medivoteservice.yaml")

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from conftest import poll
+from simlib import poll
 from test_kubectl import CRD
 
 MVS = "/apis/medivote.io/v1alpha1/namespaces/{ns}/medivoteservices"

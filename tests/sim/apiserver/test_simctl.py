@@ -3,7 +3,7 @@ import os
 import subprocess
 import time
 
-from conftest import SIMCTL, Rest, _alive
+from simlib import SIMCTL, Rest, _alive
 
 
 def test_start_under_3s_and_stop_leaves_nothing(tmp_path):
@@ -60,7 +60,7 @@ def _procs_mentioning(text):
 
 
 def test_start_with_kubelet_runs_pods_and_stop_kills_everything(tmp_path):
-    from conftest import REPO, poll
+    from simlib import REPO, poll
     image_map = os.path.join(REPO, "sim", "testdata", "images.yaml")
     d = tmp_path / "k"
     out = subprocess.run([SIMCTL, "start", "--dir", str(d), "--kubelet-image-map", image_map],

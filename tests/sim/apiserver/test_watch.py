@@ -5,7 +5,7 @@ import json
 import socket
 import time
 
-from conftest import poll
+from simlib import poll
 
 
 def cm(name, labels=None):
