@@ -161,3 +161,23 @@ def test_restarted_kubelet_leaves_completed_pods_alone(api, start_kubelet, ns, t
         w.stop()
     assert [e for e in w.events if e["object"]["metadata"]["name"] == "done"] == []
     assert api.pod(ns, "done")["status"] == done["status"]
+
+
+def test_kubelet_survives_closed_watches_compaction_and_failed_writes(api, sim, start_kubelet, ns):
+    k = start_kubelet("sim-faults-node")
+    pods = f"/api/v1/namespaces/{ns}/pods"
+    # Resuming watches now gets ERROR 410 Expired: the kubelet must relist.
+    assert sim.admin("POST", "compact").status == 200
+    assert sim.admin("POST", "close-watches").status == 200
+    # Its next status writes fail: it must retry.
+    rule = {"method": "PATCH", "path": f"/api/v1/namespaces/{ns}/pods/.*/status", "status": 500, "count": 3}
+    assert sim.admin("POST", "faults", rule).status in (200, 201)
+    api.create(pods, pod_body("p", [workload("c", None, ["--port", "8080"])], nodeName=k.node_name,
+                              terminationGracePeriodSeconds=1))
+    p = ready(api, ns, "p")
+    assert p["status"]["podIP"].startswith(k.cidr.rsplit(".", 1)[0] + ".")
+    audit = sim.admin("GET", "requests").body["items"]
+    mine = [r for r in audit if r["path"].startswith(f"{pods}/p/status")]
+    assert [r["code"] for r in mine][:3] == [500, 500, 500] and mine[-1]["code"] == 200
+    api.delete(f"{pods}/p", gracePeriodSeconds=1)
+    poll(lambda: api.pod(ns, "p") is None, timeout=10, what="pod deleted by the kubelet")
