@@ -15,6 +15,11 @@ import datetime
 import uuid
 
 
+def _order(k):
+    """Sort key of (namespace, name): the etcd key order `namespace/name` (just `name` when cluster-scoped)."""
+    return f"{k[0]}/{k[1]}" if k[0] else k[1]
+
+
 def now_rfc3339():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -82,9 +87,9 @@ class Store:
         return copy.deepcopy(o) if o is not None else None
 
     def items(self, rtkey, ns=None):
-        """Current objects (shared, do not mutate) sorted by (namespace, name)."""
+        """Current objects (shared, do not mutate) in etcd key order (`namespace/name`)."""
         objs = self.objects.get(rtkey, {})
-        keys = sorted(k for k in objs if ns is None or k[0] == ns)
+        keys = sorted((k for k in objs if ns is None or k[0] == ns), key=_order)
         return [objs[k] for k in keys]
 
     def by_uid(self, uid):
@@ -104,7 +109,7 @@ class Store:
                 cur.pop(k, None)
             else:
                 cur[k] = ev.prev
-        return [cur[k] for k in sorted(cur)]
+        return [cur[k] for k in sorted(cur, key=_order)]
 
     # ---- writes --------------------------------------------------------------------------
     def _commit(self, rtkey, type_, obj, prev):

@@ -93,3 +93,24 @@ def test_table_and_partial_metadata(rest, pods):
     p = rest.request("GET", pods, headers={
         "Accept": "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"}).body
     assert p["kind"] == "PartialObjectMetadataList" and len(p["items"]) == 5 and "spec" not in p["items"][0]
+
+
+def test_cluster_wide_paging_in_key_order_across_namespaces(rest):
+    # "a" < "a-b" as tuples but "a-b/..." < "a/..." as keys: paging must follow the key order.
+    import random
+    tag = f"pg{random.randint(0, 99999)}"
+    for ns in (f"{tag}", f"{tag}-b"):
+        rest.ok(rest.post("/api/v1/namespaces", {"metadata": {"name": ns}}))
+        for n in ("x", "z"):
+            rest.ok(rest.post(f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": n, "labels": {"t": tag}}}))
+    seen, cont = [], None
+    while True:
+        q = {"limit": "1", "labelSelector": f"t={tag}"}
+        if cont:
+            q["continue"] = cont
+        b = rest.get("/api/v1/configmaps", **q).body
+        seen += [f"{i['metadata']['namespace']}/{i['metadata']['name']}" for i in b["items"]]
+        cont = b["metadata"].get("continue")
+        if not cont:
+            break
+    assert seen == sorted(seen) and len(seen) == 4 == len(set(seen)), seen
