@@ -26,6 +26,9 @@ MESSAGES = {409: "Operation cannot be fulfilled: injected conflict", 429: "Too m
                  "request"}
 
 
+AUDIT_MAX = 100000
+
+
 class Rule:
     def __init__(self, d):
         self.method = (d.get("method") or "*").upper()
@@ -57,6 +60,12 @@ class Admin:
         self.faults, self.latency = [], []
         self.hang_until = 0.0
         self.requests = []
+
+    def record(self, entry):
+        """Append to the audit log, keeping at most AUDIT_MAX entries (the oldest are dropped)."""
+        self.requests.append(entry)
+        if len(self.requests) > AUDIT_MAX:
+            del self.requests[:len(self.requests) - AUDIT_MAX]
 
     def fault_for(self, method, path_qs):
         for r in self.faults:

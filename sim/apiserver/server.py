@@ -103,7 +103,7 @@ class Server:
         if not ri.is_resource:
             entry["verb"] = request.method.lower()
         if ri.verb == "watch" and user is not None:
-            self.admin.requests.append(entry)  # visible while the watch is open; code set when it ends
+            self.admin.record(entry)  # visible while the watch is open; code set when it ends
         code = 500
         try:
             if user is None and path not in PUBLIC:
@@ -141,7 +141,7 @@ class Server:
         finally:
             entry["code"] = code
             if not (ri.verb == "watch" and user is not None):
-                self.admin.requests.append(entry)
+                self.admin.record(entry)
 
     async def route(self, request, ri):
         path = request.path.rstrip("/") or "/"
