@@ -16,10 +16,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cerrno>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <future>
 
 #include <boost/asio/steady_timer.hpp>
 #include <cpprest/http_client.h>
@@ -38,15 +42,53 @@ constexpr std::size_t kMaxPooledClients = 8;
 // What "no limit" means to cpprest, which needs some timeout.
 constexpr std::chrono::milliseconds kNoLimit = std::chrono::hours(24 * 365);
 
+// The number of threads of cpprest's pool, when this module sized it (0: unknown).
+std::atomic<int> ioPoolThreads{0};
+
+// At exit, cpprest stops its pool with whatever is queued in it, and pplx continuations queued there (for instance
+// the clean-up after a cancelled request) are dropped without being freed. So before that, the queue is let run:
+// a few rounds in which every pool thread runs a marker at the same time (which means that everything queued before
+// the markers has run), each round bounded in time.
+void drainIoPoolAtExit() {
+  const int threads = ioPoolThreads.load();
+  if (threads <= 0) return;
+  auto& service = crossplat::threadpool::shared_instance().service();
+  for (int round = 0; round < 4; ++round) {
+    struct Barrier {
+      std::mutex mu;
+      std::condition_variable cv;
+      int arrived = 0;
+      bool released = false;
+    };
+    auto barrier = std::make_shared<Barrier>();
+    for (int i = 0; i < threads; ++i) {
+      service.post([barrier, threads] {
+        std::unique_lock<std::mutex> lock(barrier->mu);
+        ++barrier->arrived;
+        barrier->cv.notify_all();
+        barrier->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return barrier->released; });
+      });
+    }
+    std::unique_lock<std::mutex> lock(barrier->mu);
+    bool all = barrier->cv.wait_for(lock, std::chrono::milliseconds(500), [&] { return barrier->arrived == threads; });
+    barrier->released = true;
+    barrier->cv.notify_all();
+    if (!all) return;  // a thread is stuck in something long: give up rather than delay exit
+  }
+}
+
 // cpprest's process-wide I/O pool: sized once, before the first client exists.
 void initializeIoPool(int threads) {
   static std::once_flag once;
   std::call_once(once, [threads] {
+    const int n = threads > 0 ? threads : 1;
     try {
-      crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(threads > 0 ? threads : 1));
+      crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(n));
+      ioPoolThreads = n;
     } catch (const std::exception&) {
       // The pool already exists (something used cpprest first); it is fixed either way.
     }
+    std::atexit(&drainIoPoolAtExit);  // registered after the pool exists, so it runs before the pool is destroyed
   });
 }
 
@@ -65,11 +107,27 @@ struct CallState {
 enum class Phase { Headers, Body };
 
 // Cancels the request on every exit but a complete one, so its connection is closed rather than pooled.
+// Then waits (briefly) until cpprest has finished with the reply, so that nothing of the call is left in flight.
 struct CancelUnlessDone {
+  explicit CancelUnlessDone(std::shared_ptr<CallState> s) : state(std::move(s)) {}
   std::shared_ptr<CallState> state;
+  std::optional<http::http_response> reply;  // set once the headers arrived
   bool done = false;
   ~CancelUnlessDone() {
-    if (!done) state->cts.cancel();
+    if (done) return;
+    state->cts.cancel();
+    if (!reply) return;
+    auto finished = std::make_shared<std::promise<void>>();
+    auto future = finished->get_future();
+    reply->content_ready().then([finished](pplx::task<http::http_response> t) {
+      try {
+        t.wait();
+      } catch (...) {
+        // The error was already reported (or is the cancellation itself).
+      }
+      finished->set_value();
+    });
+    future.wait_for(std::chrono::seconds(2));
   }
 };
 
@@ -135,9 +193,10 @@ class CpprestTransport final : public Transport {
 
   HttpResponse send(const HttpRequest& request) override {
     auto state = std::make_shared<CallState>();
-    CancelUnlessDone guard{state};
+    CancelUnlessDone guard(state);
     Deadline deadline(request.timeout, state);
     http::http_response reply = start(request, *state);
+    guard.reply = reply;
     HttpResponse out = head(reply);
     readWhole(reply, request, *state, out.body);
     guard.done = true;
@@ -147,10 +206,11 @@ class CpprestTransport final : public Transport {
   HttpResponse stream(const HttpRequest& request, const std::function<void(std::string_view)>& onData,
                       CancelToken& cancel) override {
     auto state = std::make_shared<CallState>();
-    CancelUnlessDone guard{state};
+    CancelUnlessDone guard(state);
     CancelSubscription subscription(cancel, state);
     if (state->userCancelled) throw TransportError(Kind::Cancelled, describe(request) + ": cancelled before it started");
     http::http_response reply = start(request, *state);
+    guard.reply = reply;
     HttpResponse out = head(reply);
     if (out.status < 200 || out.status > 299) {
       readWhole(reply, request, *state, out.body);
