@@ -1,36 +1,248 @@
 // medivote-controller: the MediVoteService operator. Flags and wiring only; the machinery lives in src/.
-#include <cstring>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
-#include <string_view>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "kube/client.h"
+#include "kube/config.h"
+#include "medivote/reconciler.h"
+#include "runtime/controller/controller.h"
+#include "runtime/events/event_recorder.h"
+#include "runtime/informer/informer.h"
+#include "runtime/informer/owner_keys.h"
+#include "runtime/leaderelection/lease_leader_elector.h"
+#include "runtime/manager/flags.h"
+#include "runtime/manager/manager.h"
+#include "runtime/manager/runnable.h"
+#include "runtime/manager/signals.h"
+#include "runtime/metrics/registry.h"
+#include "shutdown/endpoint_caller.h"
+#include "shutdown/metrics.h"
+#include "shutdown/runner.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 namespace {
 
-constexpr std::string_view kUsage = R"(medivote-controller: runs MediVoteService resources and shuts their pods down by tier.
+using namespace mv;
 
-Usage: medivote-controller [flags]
+// The flags of the MediVote operator itself; the runtime's flags (connection, leader election, metrics, health,
+// logging) are parsed by runtime::manager::parseFlags.
+struct OperatorFlags {
+  medivote::PodSettings pod;
+  int maxConcurrentShutdownCalls = 64;
+};
 
-Connection:
-  --kubeconfig PATH        kubeconfig file (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
-  --context NAME           kubeconfig context to use instead of current-context
-Other:
-  --version                print the version and exit
-  --help                   print this help and exit
+constexpr std::string_view kOperatorUsage = R"(
+MediVote flags:
+  --agent-image=IMAGE                   image of the medivote-agent sidecar injected for reach: agent
+                                        (default medivote/agent:dev)
+  --agent-port=PORT                     port the agent listens on in the pod (default 9901)
+  --max-concurrent-shutdown-calls=N     shutdown endpoint calls in flight at once, across all resources (default 64)
 )";
+
+// Takes the operator's own flags out of `args`; throws std::invalid_argument on a bad value.
+OperatorFlags takeOperatorFlags(std::vector<std::string>& args) {
+  OperatorFlags f;
+  std::vector<std::string> rest;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&](const std::string& name) -> std::optional<std::string> {
+      if (a.rfind(name + "=", 0) == 0) return a.substr(name.size() + 1);
+      if (a == name) {
+        if (i + 1 >= args.size()) throw std::invalid_argument(name + " needs a value");
+        return args[++i];
+      }
+      return std::nullopt;
+    };
+    auto number = [](const std::string& name, const std::string& v, int min, int max) {
+      try {
+        std::size_t used = 0;
+        const int n = std::stoi(v, &used);
+        if (used != v.size() || n < min || n > max) throw std::invalid_argument(v);
+        return n;
+      } catch (const std::exception&) {
+        throw std::invalid_argument(fmt::format("{} must be a number from {} to {}, not '{}'", name, min, max, v));
+      }
+    };
+    if (auto v = value("--agent-image")) {
+      if (v->empty()) throw std::invalid_argument("--agent-image must not be empty");
+      f.pod.agentImage = *v;
+    } else if (auto v = value("--agent-port")) {
+      f.pod.agentPort = number("--agent-port", *v, 1, 65535);
+    } else if (auto v = value("--max-concurrent-shutdown-calls")) {
+      f.maxConcurrentShutdownCalls = number("--max-concurrent-shutdown-calls", *v, 1, 4096);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  args = std::move(rest);
+  return f;
+}
+
+std::string hostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  OperatorFlags op;
+  try {
+    op = takeOperatorFlags(args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "medivote-controller: " << e.what() << "\n";
+    return 2;
+  }
+  auto parsed = runtime::manager::parseFlags(args);
+  if (auto* err = std::get_if<runtime::manager::FlagError>(&parsed)) {
+    std::cerr << "medivote-controller: " << err->message << "\nRun with --help for usage.\n";
+    return 2;
+  }
+  const auto flags = std::get<runtime::manager::Flags>(parsed);
+  if (flags.help) {
+    std::cout << runtime::manager::usage("medivote-controller") << kOperatorUsage;
+    return 0;
+  }
+  if (flags.version) {
+    std::cout << "medivote-controller " << MEDIVOTE_VERSION << "\n";
+    return 0;
+  }
+  log::configure(flags.logLevel, flags.logFormat);
+
+  kube::ConnectionConfig connection;
+  try {
+    kube::LoadOptions lo;
+    if (!flags.kubeconfig.empty()) lo.kubeconfig = flags.kubeconfig;
+    if (!flags.context.empty()) lo.context = flags.context;
+    connection = kube::loadConnectionConfig(lo);
+  } catch (const kube::ConfigError& e) {
+    log::error("cannot load the cluster configuration", {{"error", e.what()}});
+    return 1;
+  }
+  log::info("starting medivote-controller",
+            {{"version", MEDIVOTE_VERSION}, {"server", connection.server}, {"source", connection.source}});
+
+  util::Clock& clock = util::RealClock::instance();
+  runtime::metrics::Registry registry;
+  kube::ClientOptions clientOptions;
+  clientOptions.qps = flags.kubeApiQps;
+  clientOptions.burst = flags.kubeApiBurst;
+  clientOptions.observer = registry.restClient().observer(connection.server);
+  std::unique_ptr<kube::RestClient> client;
+  try {
+    client = kube::makeClient(connection, clock, clientOptions);
+  } catch (const std::exception& e) {
+    log::error("cannot build the API client", {{"error", e.what()}});
+    return 1;
+  }
+
+  // Informers: the operator's pods and Services only (by label), every MediVoteService.
+  using runtime::informer::Informer;
+  using runtime::informer::InformerOptions;
+  const std::string managed = "app.kubernetes.io/managed-by=medivote-operator";
+  InformerOptions mvsOptions;
+  mvsOptions.ns = flags.watchNamespace;
+  mvsOptions.transform = runtime::informer::stripManagedFields;
+  InformerOptions podOptions;
+  podOptions.ns = flags.watchNamespace;
+  podOptions.transform = runtime::informer::projectPodForOperator;
+  podOptions.reflector.labelSelector = managed;
+  InformerOptions serviceOptions;
+  serviceOptions.ns = flags.watchNamespace;
+  serviceOptions.transform = runtime::informer::stripManagedFields;
+  serviceOptions.reflector.labelSelector = managed;
+  Informer mvsInformer(*client, kube::resources::mediVoteServices(), clock, mvsOptions);
+  Informer podInformer(*client, kube::resources::pods(), clock, podOptions);
+  Informer serviceInformer(*client, kube::resources::services(), clock, serviceOptions);
+
+  runtime::events::KubeEventRecorder events(*client, clock, "medivote-controller", hostName());
+  shutdown::ShutdownMetrics shutdownMetrics(registry.prometheus());
+  auto caller = shutdown::makeHttpEndpointCaller();
+
+  runtime::controller::ControllerOptions controllerOptions;
+  controllerOptions.name = "medivoteservice";
+  controllerOptions.maxConcurrentReconciles = flags.maxConcurrentReconciles;
+  controllerOptions.metrics = &registry;
+  runtime::controller::Controller* controllerPtr = nullptr;
+  shutdown::ShutdownRunner runner(
+      *client, *caller, events, &shutdownMetrics, clock,
+      [&](const std::string& key) {
+        if (controllerPtr) controllerPtr->enqueue(runtime::reconcile::Request::fromKey(key, "shutdown call answered"));
+      },
+      op.maxConcurrentShutdownCalls);
+  medivote::MediVoteReconciler reconciler(
+      *client, {mvsInformer.store(), podInformer.store(), serviceInformer.store()}, runner, events, clock, op.pod);
+  runtime::controller::Controller controller(std::move(controllerOptions), reconciler, clock);
+  controllerPtr = &controller;
+
+  auto enqueue = [&](const char* why) {
+    return [&controller, why](const std::string& key) {
+      controller.enqueue(runtime::reconcile::Request::fromKey(key, why));
+    };
+  };
+  mvsInformer.addEventHandler(runtime::informer::enqueueObjectKey(enqueue("MediVoteService changed")));
+  podInformer.addEventHandler(
+      runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("pod changed")));
+  serviceInformer.addEventHandler(
+      runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("Service changed")));
+
+  runtime::manager::Manager manager(runtime::manager::ManagerOptions::fromFlags(flags), clock, registry);
+  for (Informer* inf : {&mvsInformer, &podInformer, &serviceInformer}) {
+    manager.add(runtime::manager::makeRunnable(
+        "informer/" + inf->resource().resource, false, [inf] { inf->start(); },
+        [inf](util::Clock::TimePoint) {
+          inf->stop();
+          return true;
+        }));
+    manager.addCacheSync(inf->resource().resource,
+                         [inf](util::Clock::TimePoint deadline) { return inf->waitForSync(deadline); });
+  }
+  manager.addController(controller);
+
+  std::unique_ptr<runtime::leaderelection::LeaseLeaderElector> elector;
+  if (flags.leaderElect) {
+    runtime::leaderelection::LeaderElectionConfig le;
+    le.leaseNamespace = flags.leaderElectionNamespace.empty() ? connection.namespace_ : flags.leaderElectionNamespace;
+    le.leaseName = flags.leaderElectionId;
+    le.leaseDuration = flags.leaseDuration;
+    le.renewDeadline = flags.renewDeadline;
+    le.retryPeriod = flags.retryPeriod;
+    le.onMasterStatus = registry.leaderElection().statusCallback(flags.leaderElectionId);
+    elector = std::make_unique<runtime::leaderelection::LeaseLeaderElector>(*client, clock, le);
+    manager.setLeaderElector(elector.get());
+    log::info("leader election enabled", {{"lease", le.leaseNamespace + "/" + le.leaseName},
+                                          {"identity", elector->identity()}});
+  }
+
+  runtime::manager::TerminationSignals signals([&](int signo) {
+    log::info("termination signal received: stopping", {{"signal", signo}});
+    manager.requestStop();
+  });
+  const int code = manager.run();
+  runner.stop();
+  events.flush();
+  log::info("medivote-controller stopped", {{"exitCode", code}});
+  if (manager.abandonedWork()) std::_Exit(code);
+  return code;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      return 0;
-    }
-    if (arg == "--version") {
-      std::cout << "medivote-controller " << MEDIVOTE_VERSION << "\n";
-      return 0;
-    }
+  mv::runtime::manager::blockTerminationSignals();
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    mv::log::error("medivote-controller failed", {{"error", e.what()}});
+    return 1;
   }
-  std::cerr << "medivote-controller: the controller is not wired yet; see --help\n";
-  return 2;
 }

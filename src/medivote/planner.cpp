@@ -68,7 +68,8 @@ json stagesOf(const shutdown::ShutdownState& s) {
   auto add = [&](const char* name, const std::optional<util::WallTime>& t) {
     if (t) stages.push_back({{"stage", name}, {"time", util::formatTime(*t)}});
   };
-  add("Draining", s.startedAt);
+  // A simple-tier shutdown starts at Terminating; only the HTTP path drains first.
+  if (s.requestedAt || s.stage == Stage::Draining) add("Draining", s.startedAt);
   add("Requested", s.requestedAt);
   add("Accepted", s.acceptedAt);
   add("Terminating", s.terminatingAt);
