@@ -55,6 +55,9 @@ class ContainerRunner:
         self._probe_kill = asyncio.Event()
         self._killing = False
 
+    def event(self, etype: str, reason: str, message: str):
+        self.w.k.events.emit(self.w.pod, etype, reason, message, self.spec, self.view.init)
+
     # ---- main loop -------------------------------------------------------
     async def run(self):
         try:
@@ -88,6 +91,8 @@ class ContainerRunner:
                 v.ready = False
                 v.started = False
                 w.mark_dirty()
+                self.event("Warning", "BackOff", f"Back-off restarting failed container {v.name} in pod "
+                                                 f"{w.name}_{w.namespace}({w.uid})")
                 if await w.sleep_unless_terminating(delay):
                     return
             v = self.view
@@ -113,13 +118,17 @@ class ContainerRunner:
         if ispec is None:
             msg = (f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
                    f'failed to resolve reference "{image}": {image}: not found')
+            self.event("Warning", "Failed", f'Failed to pull image "{image}": {msg}')
+            self.event("Normal", "BackOff", f'Back-off pulling image "{image}"')
             await self._wait_before_retry("ErrImagePull", msg,
                                           ("ImagePullBackOff", f'Back-off pulling image "{image}"'))
             return False
+        self.event("Normal", "Pulled", f'Container image "{image}" already present on machine')
         v.image_id = f"sim.local/{image.split(':')[0]}@{ispec.digest()}"
         try:
             env = await build_env(w.pod, spec, w.pod_ip, w.host_ip, w.fetch)
         except EnvError as e:
+            self.event("Warning", "Failed", f"Error: {e}")
             await self._wait_before_retry("CreateContainerConfigError", str(e))
             return False
         full_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "HOME": "/root"}
@@ -155,6 +164,8 @@ class ContainerRunner:
             w.mark_dirty()
             await w.sleep_unless_terminating(min(1.0, w.k.backoff_base))
             return False
+        self.event("Normal", "Created", f"Created container: {v.name}")
+        self.event("Normal", "Started", f"Started container {v.name}")
         self.ctx = HandlerContext(pod_ip=w.pod_ip, env=full_env, cwd=cwd, ports=spec.get("ports") or [])
         v.container_id = "sim://" + self.proc.container_id
         v.state, v.reason, v.message = "running", "", ""
@@ -186,10 +197,14 @@ class ContainerRunner:
                     if "readinessProbe" not in spec:
                         v.ready = True
                 else:
+                    self.event("Warning", "Unhealthy", f"Startup probe failed: {msg}")
                     self._probe_kill.set()
             elif kind == "readiness":
                 v.ready = ok and v.started
+                if not ok:
+                    self.event("Warning", "Unhealthy", f"Readiness probe failed: {msg}")
             elif kind == "liveness" and not ok:
+                self.event("Warning", "Unhealthy", f"Liveness probe failed: {msg}")
                 self._probe_kill.set()
             self.w.mark_dirty()
 
@@ -219,7 +234,9 @@ class ContainerRunner:
                     grace = float(spec_grace(self.w.pod))
                     log.info("%s probe failed: killing %s/%s/%s", "startup" if not v.started else "liveness",
                              self.w.namespace, self.w.name, v.name)
-                    await self.kill(time.time() + grace, run_prestop=True)
+                    self.event("Normal", "Killing", f"Container {v.name} failed "
+                                                    f"{'startup' if not v.started else 'liveness'} probe, will be restarted")
+                    await self.kill(time.time() + grace, run_prestop=True, announce=False)
                 probe_kill = loop.create_task(asyncio.sleep(3600))
         finally:
             for t in probes + [probe_kill]:
@@ -237,12 +254,14 @@ class ContainerRunner:
         return exit_code
 
     # ---- termination -----------------------------------------------------
-    async def kill(self, deadline: float, run_prestop: bool):
+    async def kill(self, deadline: float, run_prestop: bool, announce: bool = True):
         p = self.proc
         if p is None or not p.running:
             return
         self._killing = True
         self.kill_deadline = deadline
+        if announce:
+            self.event("Normal", "Killing", f"Stopping container {self.view.name}")
         try:
             hook = ((self.spec.get("lifecycle") or {}).get("preStop"))
             if run_prestop and hook and self.ctx is not None and deadline - time.time() > 0:
@@ -250,6 +269,8 @@ class ContainerRunner:
                 hook_task = asyncio.ensure_future(run_handler(hook, self.ctx, left))
                 exit_task = asyncio.ensure_future(asyncio.shield(p.wait()))
                 await asyncio.wait({hook_task, exit_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+                if hook_task.done() and not hook_task.cancelled() and not hook_task.result()[0]:
+                    self.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {hook_task.result()[1]}")
                 for t in (hook_task, exit_task):
                     t.cancel()
             if not p.running:

@@ -17,6 +17,7 @@ import logging
 import os
 
 from .client import KubeClient
+from .events import EventRecorder
 from .images import ImageMap
 from .ipam import Ipam
 from .layout import Layout
@@ -46,6 +47,8 @@ class Kubelet:
         self.host_ip = host_ip
         self.schedule = schedule
         self.node = NodeAgent(self, heartbeat_interval)
+        self.events = EventRecorder(self)
+        self.scheduler_events = EventRecorder(self, component="default-scheduler")
         self.workers: dict[str, PodWorker] = {}
         self._lost_by_signal = False
         self._active = asyncio.Event()
@@ -85,7 +88,8 @@ class Kubelet:
         if killed:
             log.warning("killed %d orphaned processes of a previous kubelet run", killed)
         self._refresh_lost()
-        tasks = [asyncio.create_task(self._watch_lost_file())]
+        tasks = [asyncio.create_task(self._watch_lost_file()), asyncio.create_task(self.events.run()),
+                 asyncio.create_task(self.scheduler_events.run())]
         await self.gate()
         while True:
             try:
@@ -144,6 +148,9 @@ class Kubelet:
 
     async def _bind(self, pod):
         try:
-            await bind(self.client, pod, self.node_name)
+            if await bind(self.client, pod, self.node_name):
+                md = pod["metadata"]
+                self.scheduler_events.emit(pod, "Normal", "Scheduled",
+                                           f"Successfully assigned {md['namespace']}/{md['name']} to {self.node_name}")
         finally:
             self._binding.discard(pod["metadata"]["uid"])

@@ -393,3 +393,24 @@ def test_readiness_gate_holds_ready_until_its_condition_is_true(api, kubelet, ns
     p = wait_pod(api, ns, "gated", lambda p: cond(p, "Ready") == "True", what="Ready once the gate is True")
     assert cond(p, gate) == "True"
     api.delete(pods_path(ns, "gated"), gracePeriodSeconds=0)
+
+
+def test_kubelet_records_pod_events(api, kubelet, kubeconfig, ns):
+    api.create(pods_path(ns), pod_body("evs", [workload("c", None, ["--port", "8080"])],
+                                       terminationGracePeriodSeconds=2))
+    wait_pod(api, ns, "evs", lambda p: cond(p, "Ready") == "True")
+    api.delete(pods_path(ns, "evs"))
+    wait_gone(api, ns, "evs")
+
+    def reasons():
+        items = api.get(f"/api/v1/namespaces/{ns}/events")["items"]
+        got = {e["reason"]: e for e in items if e["involvedObject"]["name"] == "evs"}
+        return got if {"Scheduled", "Pulled", "Created", "Started", "Killing"} <= set(got) else None
+    got = poll(reasons, timeout=10, what="pod events")
+    assert got["Started"]["message"] == "Started container c"
+    assert got["Started"]["involvedObject"]["fieldPath"] == "spec.containers{c}"
+    assert got["Started"]["source"] == {"component": "kubelet", "host": kubelet.node_name}
+    assert got["Killing"]["message"] == "Stopping container c"
+    assert got["Scheduled"]["message"] == f"Successfully assigned {ns}/evs to {kubelet.node_name}"
+    out = kubectl(kubeconfig, "get", "events", "-n", ns).stdout
+    assert "Started container c" in out and "Stopping container c" in out
