@@ -51,6 +51,7 @@ class EventRecorder:
     async def run(self):
         while True:
             ev = await self._queue.get()
+            await self.k.gate()
             try:
                 await self.k.client.create(f"/api/v1/namespaces/{ev['metadata']['namespace']}/events", ev)
             except Exception as e:  # noqa: BLE001 - events are best effort
