@@ -1,0 +1,224 @@
+"""Helpers of the end-to-end suites: the simulated cluster (API server + kubelet simulators), the operator process,
+MediVoteService manifests, and readers of what the test services recorded on their claims.
+
+Everything goes through the real interfaces: the operator talks to the API server simulator over HTTPS, the tests
+use the real kubectl and the REST API, and pods are real processes run by the kubelet simulator.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "sim"))
+from simlib import REPO, Sim, _alive, poll  # noqa: E402,F401
+
+BUILD = os.path.abspath(os.environ.get("MEDIVOTE_BUILD_DIR", os.path.join(REPO, "build")))
+CONTROLLER = os.path.join(BUILD, "medivote-controller")
+CRD = os.path.join(REPO, "crds", "medivote.io_medivoteservices.yaml")
+
+
+def write_image_map(path):
+    """Maps the test images to local programs, as the kubelet simulator expects (see sim/kubelet)."""
+    py = "/usr/bin/python3"
+    images = {
+        "medivote/workload:1": {"entrypoint": [py, os.path.join(REPO, "sim", "testdata", "workload.py")], "cmd": []},
+        "medivote/workload:2": {"entrypoint": [py, os.path.join(REPO, "sim", "testdata", "workload.py")], "cmd": []},
+        "medivote/scripted:1": {"entrypoint": [py, os.path.join(HERE, "data", "scripted_service.py")], "cmd": []},
+        "medivote/scripted:2": {"entrypoint": [py, os.path.join(HERE, "data", "scripted_service.py")], "cmd": []},
+        "medivote/vote-service:1": {"entrypoint": [os.path.join(BUILD, "workloads", "medivote-vote-service")],
+                                    "cmd": []},
+        "medivote/vote-service:2": {"entrypoint": [os.path.join(BUILD, "workloads", "medivote-vote-service")],
+                                    "cmd": []},
+        "medivote/static-server:1": {"entrypoint": [os.path.join(BUILD, "workloads", "medivote-static-server")],
+                                     "cmd": []},
+        "medivote/agent:dev": {"entrypoint": [os.path.join(BUILD, "medivote-agent")], "cmd": []},
+    }
+    with open(path, "w") as f:
+        yaml.safe_dump({"images": images}, f)
+
+
+class Cluster:
+    """The simulated cluster of a test session, with the CRD applied."""
+
+    def __init__(self, d):
+        self.dir = str(d)
+        os.makedirs(self.dir, exist_ok=True)
+        self.image_map = os.path.join(self.dir, "images.yaml")
+        write_image_map(self.image_map)
+        self.sim = Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
+                       "--bookmark-interval", "5")
+        self.rest = self.sim.rest
+        self.kubectl("apply", "-f", CRD)
+        poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
+
+    def kubectl(self, *args, **kw):
+        return self.sim.kubectl(*args, **kw)
+
+    def apply(self, obj):
+        return self.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
+
+    def pvc_dir(self, ns, claim):
+        return os.path.join(self.sim.dir, "kubelet", "pvc", ns, claim)
+
+    def get(self, path):
+        r = self.rest.get(path)
+        return r.body if r.status == 200 else None
+
+    def mvs(self, ns, name):
+        return self.get(f"/apis/medivote.io/v1alpha1/namespaces/{ns}/medivoteservices/{name}")
+
+    def pods(self, ns, name=None):
+        q = {"labelSelector": f"medivote.io/service={name}"} if name else {}
+        r = self.rest.get(f"/api/v1/namespaces/{ns}/pods", **q)
+        return {p["metadata"]["name"]: p for p in r.body["items"]}
+
+    def events(self, ns):
+        return self.rest.get(f"/api/v1/namespaces/{ns}/events").body["items"]
+
+    def stop(self):
+        self.sim.stop()
+
+
+class Operator:
+    """One medivote-controller process against the cluster (as the operator's service account)."""
+
+    count = 0
+
+    def __init__(self, cluster, *extra, leader_elect=False):
+        Operator.count += 1
+        self.cluster = cluster
+        self.log_path = os.path.join(cluster.dir, f"operator-{Operator.count}.log")
+        self.args = [CONTROLLER, "--kubeconfig", os.path.join(cluster.sim.dir, "operator.kubeconfig"),
+                     "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0",
+                     "--max-concurrent-reconciles=4", "--log-level=debug", *extra]
+        if leader_elect:
+            self.args += ["--leader-elect", "--leader-election-namespace=default",
+                          "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
+                          "--leader-elect-retry-period=500ms"]
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.logf = open(self.log_path, "a")
+        self.proc = subprocess.Popen(self.args, stdout=self.logf, stderr=subprocess.STDOUT)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def wait_leading(self, timeout=20):
+        poll(lambda: "phase=leading" in self.log() or self.proc.poll() is not None, timeout, "the operator to lead")
+        assert self.proc.poll() is None, "operator exited:\n" + self.log()[-3000:]
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=40)
+        self.logf.close()
+
+    def stop(self):
+        self.kill(signal.SIGTERM)
+        return self.proc.returncode
+
+
+def mvs(name, ns, image, replicas=1, tier=None, endpoint=None, shutdown=None, args=(), claims=True, env=(),
+        ready_probe=True, extra_spec=None, annotations=None):
+    """A MediVoteService manifest whose pods run `image` with POD_IP/POD_NAME, and (with claims) a claim "data"
+    mounted at /data, where EVENTS_FILE, STATE_FILE and DATA_DIR point. The kubelet simulator has no mount
+    namespaces: a container reaches its /data mount as "data" from its working directory, hence relative paths."""
+    container = {
+        "name": "app",
+        "image": image,
+        "args": list(args),
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}] + list(env),
+    }
+    if ready_probe:
+        container["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    spec = {"replicas": replicas, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}
+    if claims:
+        container["env"] += [{"name": "EVENTS_FILE", "value": "data/events"},
+                             {"name": "STATE_FILE", "value": "data/state"},
+                             {"name": "DATA_DIR", "value": "data"}]
+        container["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data"},
+                                         "spec": {"accessModes": ["ReadWriteOnce"],
+                                                  "resources": {"requests": {"storage": "1Mi"}}}}]
+    if tier:
+        spec["tier"] = tier
+    sd = dict(shutdown or {})
+    if endpoint:
+        sd["endpoint"] = endpoint
+    if sd:
+        spec["shutdown"] = sd
+    if extra_spec:
+        spec.update(extra_spec)
+    meta = {"name": name, "namespace": ns}
+    if annotations:
+        meta["annotations"] = annotations
+    return {"apiVersion": "medivote.io/v1alpha1", "kind": "MediVoteService", "metadata": meta, "spec": spec}
+
+
+def read_events(path):
+    """[(event, time, pid, detail)] from a file written by scripted_service.py or workload.py."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2:
+                out.append((parts[0], float(parts[1]), parts[2] if len(parts) > 2 else "", " ".join(parts[3:])))
+    return out
+
+
+def first(events, name, detail=None):
+    for e in events:
+        if e[0] == name and (detail is None or e[3] == detail):
+            return e[1]
+    return None
+
+
+def condition(obj, type_):
+    for c in (obj or {}).get("status", {}).get("conditions", []):
+        if c["type"] == type_:
+            return c
+    return None
+
+
+def ready_replicas(cluster, ns, name):
+    obj = cluster.mvs(ns, name)
+    return (obj or {}).get("status", {}).get("readyReplicas", 0)
+
+
+def wait_ready(cluster, ns, name, n, timeout=30):
+    def ok():
+        o = cluster.mvs(ns, name)
+        st = (o or {}).get("status", {})
+        return (st.get("readyReplicas") == n and st.get("replicas") == n and st.get("updatedReplicas") == n
+                and st.get("observedGeneration") == o["metadata"].get("generation"))
+    poll(ok, timeout, f"{ns}/{name} to have {n} ready replicas")
+
+
+def processes_matching(text):
+    """PIDs of live processes whose command line contains `text`."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                state = f.read().split(")")[-1].split()[0]
+        except OSError:
+            continue
+        if text in cmd and state != "Z":
+            pids.append(int(pid))
+    return pids
