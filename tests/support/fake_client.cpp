@@ -253,9 +253,10 @@ void FakeClient::setEmitEvents(bool on) {
   emitEvents_ = on;
 }
 
-void FakeClient::failNext(const std::string& verb, const std::string& resource, std::exception_ptr error) {
+void FakeClient::failNext(const std::string& verb, const std::string& resource, std::exception_ptr error,
+                          std::size_t skip) {
   std::lock_guard<std::mutex> lock(mu_);
-  failures_.emplace_back(verb + " " + resource, std::move(error));
+  failures_.push_back({verb + " " + resource, skip, std::move(error)});
 }
 
 void FakeClient::pushListPage(const std::string& resource, json page) {
@@ -275,12 +276,18 @@ void FakeClient::maybeFail(const std::string& verb, const kube::Resource& r) {
   std::exception_ptr error;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    auto fired = failures_.end();
     for (auto it = failures_.begin(); it != failures_.end(); ++it) {
-      if (it->first == verb + " " + resourceNameOf(r) || it->first == verb + " ") {
-        error = it->second;
-        failures_.erase(it);
-        break;
+      if (it->match != verb + " " + resourceNameOf(r) && it->match != verb + " ") continue;
+      if (it->skip > 0) {
+        --it->skip;
+      } else if (fired == failures_.end()) {
+        fired = it;
       }
+    }
+    if (fired != failures_.end()) {
+      error = fired->error;
+      failures_.erase(fired);
     }
   }
   if (error) std::rethrow_exception(error);

@@ -112,11 +112,13 @@ class FakeClient final : public kube::Client {
   void setEmitEvents(bool on);
 
   // --- scripting ---
-  // The next call of `verb` on `resource` (qualified name; "" = any resource) throws `error`.
-  void failNext(const std::string& verb, const std::string& resource, std::exception_ptr error);
+  // A coming call of `verb` on `resource` (qualified name; "" = any resource) throws `error`: the next one, or
+  // with `skip` the one after `skip` further matching calls have gone through.
+  void failNext(const std::string& verb, const std::string& resource, std::exception_ptr error,
+                std::size_t skip = 0);
   template <typename E>
-  void failNext(const std::string& verb, const std::string& resource, const E& error) {
-    failNext(verb, resource, std::make_exception_ptr(error));
+  void failNext(const std::string& verb, const std::string& resource, const E& error, std::size_t skip = 0) {
+    failNext(verb, resource, std::make_exception_ptr(error), skip);
   }
   // The next list call on `resource` returns `page` as is (after any failNext).
   void pushListPage(const std::string& resource, json page);
@@ -165,7 +167,12 @@ class FakeClient final : public kube::Client {
   long uidCounter_ = 0;
   bool emitEvents_ = true;
   std::vector<Call> calls_;
-  std::vector<std::pair<std::string, std::exception_ptr>> failures_;  // (verb + " " + resource) in order
+  struct Failure {
+    std::string match;  // verb + " " + resource
+    std::size_t skip;
+    std::exception_ptr error;
+  };
+  std::vector<Failure> failures_;  // in the order they were scripted
   std::map<std::string, std::deque<json>> scriptedPages_;
   std::map<std::string, std::vector<json>> listSnapshots_;  // continue token prefix -> snapshot items
   long snapshotCounter_ = 0;

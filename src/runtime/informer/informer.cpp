@@ -24,26 +24,16 @@ void Informer::start() {
 
 void Informer::stop() {
   reflector_.stop();
-  {
-    std::lock_guard<std::mutex> g(syncMu_);
-    stopped_ = true;
-  }
-  syncChanged_.notify_all();
+  syncedOrStopped_.raise();
   std::lock_guard<std::mutex> lock(threadMu_);
   if (thread_.joinable()) thread_.join();
 }
 
-bool Informer::hasSynced() const {
-  std::lock_guard<std::mutex> g(syncMu_);
-  return synced_;
-}
+bool Informer::hasSynced() const { return synced_.raised(); }
 
 bool Informer::waitForSync(util::Clock::TimePoint deadline) {
-  std::unique_lock<std::mutex> lock(syncMu_);
-  while (!synced_ && !stopped_) {
-    if (clock_.waitUntil(syncChanged_, lock, deadline) == std::cv_status::timeout) break;
-  }
-  return synced_;
+  syncedOrStopped_.waitUntil(clock_, deadline);
+  return synced_.raised();
 }
 
 void Informer::addEventHandler(EventHandler handler) {
@@ -127,13 +117,8 @@ void Informer::endList(const std::string& resourceVersion) {
                                         {"added", static_cast<unsigned long>(added)},
                                         {"updated", static_cast<unsigned long>(updated)},
                                         {"deleted", static_cast<unsigned long>(deleted)}});
-  bool first;
-  {
-    std::lock_guard<std::mutex> g(syncMu_);
-    first = !synced_;
-    synced_ = true;
-  }
-  if (first) syncChanged_.notify_all();
+  synced_.raise();
+  syncedOrStopped_.raise();
 }
 
 void Informer::watchEvent(const kube::WatchEvent& event) {

@@ -4,7 +4,7 @@
 //
 // Contract:
 // - start() runs the reflector on a thread of the informer's own; stop() ends it and joins (idempotent; the
-//   destructor calls it).
+//   destructor calls it). An informer runs once: start() after stop() does nothing.
 // - Every object, from a list or a watch event, gets kind and apiVersion set from the resource (list items come
 //   without them), then passes through the transform, before it is cached or shown to a handler.
 // - hasSynced() turns true once the first full list is in the cache and its onAdd calls were made, and stays true
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kube/client.h"
+#include "runtime/informer/clock_signal.h"
 #include "runtime/informer/event_handler.h"
 #include "runtime/informer/indexers.h"
 #include "runtime/informer/reflector.h"
@@ -82,10 +83,8 @@ class Informer final : private ReflectorSink {
   std::mutex handlersMu_;
   std::vector<EventHandler> handlers_;
 
-  mutable std::mutex syncMu_;
-  std::condition_variable syncChanged_;
-  bool synced_ = false;
-  bool stopped_ = false;
+  ClockSignal synced_;
+  ClockSignal syncedOrStopped_;  // what waitForSync() waits for
 
   std::mutex threadMu_;
   std::thread thread_;

@@ -20,7 +20,7 @@ std::function<double()> defaultRandom() {
 
 }  // namespace
 
-std::string_view toString(ReflectorState state) {
+std::string_view stateName(ReflectorState state) {
   switch (state) {
     case ReflectorState::Empty: return "Empty";
     case ReflectorState::InitialListing: return "InitialListing";
@@ -65,11 +65,10 @@ void Reflector::transition(ReflectorState to, std::string_view reason) {
     state_ = to;
     rv = resourceVersion_;
   }
-  wake_.notify_all();
   log::info("reflector state", {{"resource", resource_.qualifiedName()},
                                 {"namespace", ns_},
-                                {"from", toString(from)},
-                                {"to", toString(to)},
+                                {"from", stateName(from)},
+                                {"to", stateName(to)},
                                 {"reason", reason},
                                 {"resourceVersion", rv}});
 }
@@ -86,14 +85,13 @@ void Reflector::run() {
 }
 
 void Reflector::stop() {
-  stopRequested_ = true;
+  stopRequested_.raise();  // first: a watch published after the read below sees stopping() and cancels itself
   std::shared_ptr<kube::CancelToken> cancel;
   {
     std::lock_guard<std::mutex> lock(mu_);
     cancel = watchCancel_;
   }
   if (cancel) cancel->cancel();
-  wake_.notify_all();
 }
 
 void Reflector::step() {
@@ -123,12 +121,13 @@ void Reflector::backOff(ReflectorState retry, std::string_view reason) {
 
 void Reflector::waitOutBackoff() {
   ReflectorState retry;
+  util::Clock::TimePoint until;
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping() && clock_.now() < backoffUntil_) clock_.waitUntil(wake_, lock, backoffUntil_);
+    std::lock_guard<std::mutex> lock(mu_);
     retry = retryState_;
+    until = backoffUntil_;
   }
-  if (stopping()) return;
+  if (stopRequested_.waitUntil(clock_, until)) return;
   transition(retry, "back-off elapsed");
 }
 

@@ -32,6 +32,7 @@
 
 #include "kube/client.h"
 #include "runtime/informer/backoff.h"
+#include "runtime/informer/clock_signal.h"
 #include "util/clock.h"
 
 namespace mv::runtime::informer {
@@ -46,7 +47,7 @@ enum class ReflectorState {
   Stopped,         // stop() was called: run() has returned or is returning
 };
 
-std::string_view toString(ReflectorState state);
+std::string_view stateName(ReflectorState state);
 
 // Where a reflector delivers what it learns. Called on the reflector's thread only.
 class ReflectorSink {
@@ -98,7 +99,7 @@ class Reflector {
   void backOff(ReflectorState retry, std::string_view reason);
   // The one place the state changes.
   void transition(ReflectorState to, std::string_view reason);
-  bool stopping() const { return stopRequested_.load(); }
+  bool stopping() const { return stopRequested_.raised(); }
 
   kube::Client& client_;
   const kube::Resource resource_;
@@ -109,7 +110,6 @@ class Reflector {
   ReconnectBackoff backoff_;
 
   mutable std::mutex mu_;
-  std::condition_variable wake_;
   ReflectorState state_ = ReflectorState::Empty;
   std::string resourceVersion_;
   std::string continueToken_;       // InitialListing: the next page's token
@@ -118,7 +118,7 @@ class Reflector {
   util::Clock::TimePoint backoffUntil_{};
   util::Clock::Duration lastBackoff_{0};
   std::shared_ptr<kube::CancelToken> watchCancel_;
-  std::atomic<bool> stopRequested_{false};
+  ClockSignal stopRequested_;
 };
 
 }  // namespace mv::runtime::informer

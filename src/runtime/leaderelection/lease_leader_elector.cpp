@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 
@@ -66,18 +67,10 @@ LeaseLeaderElector::LeaseLeaderElector(kube::Client& client, util::Clock& clock,
   if (!config_.random) config_.random = defaultRandom();
 }
 
-void LeaseLeaderElector::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopRequested_ = true;
-  }
-  wake_.notify_all();
-}
+void LeaseLeaderElector::stop() { stopRequested_.raise(); }
 
 bool LeaseLeaderElector::waitUntil(util::Clock::TimePoint deadline) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping() && clock_.now() < deadline) clock_.waitUntil(wake_, lock, deadline);
-  return !stopping();
+  return !stopRequested_.waitUntil(clock_, deadline);
 }
 
 void LeaseLeaderElector::setLeading(bool leading) {

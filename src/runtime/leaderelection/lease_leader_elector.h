@@ -17,13 +17,12 @@
 //   time the holder changes.
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "kube/client.h"
+#include "runtime/informer/clock_signal.h"
 #include "runtime/leaderelection/leader_elector.h"
 #include "runtime/leaderelection/lease_record.h"
 #include "util/clock.h"
@@ -79,7 +78,7 @@ class LeaseLeaderElector final : public LeaderElector {
   // Waits on the clock until `deadline` or stop(). Returns false when stopped.
   bool waitUntil(util::Clock::TimePoint deadline);
   void setLeading(bool leading);
-  bool stopping() const { return stopRequested_.load(); }
+  bool stopping() const { return stopRequested_.raised(); }
 
   kube::Client& client_;
   util::Clock& clock_;
@@ -91,9 +90,7 @@ class LeaseLeaderElector final : public LeaderElector {
   util::Clock::TimePoint observedTime_{};
   std::optional<json> lastLease_;  // the Lease as last read or written (its resourceVersion makes updates conditional)
 
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::atomic<bool> stopRequested_{false};
+  informer::ClockSignal stopRequested_;
   std::atomic<bool> leading_{false};
 };
 

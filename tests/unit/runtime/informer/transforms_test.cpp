@@ -1,0 +1,93 @@
+#include "runtime/informer/transforms.h"
+
+#include <doctest/doctest.h>
+
+#include "realistic_pod.h"
+#include "runtime/informer/object_codec.h"
+
+using namespace mv::runtime::informer;
+
+namespace {
+
+json realisticPod() { return json::parse(mv::testing::kRealisticPodJson); }
+
+}  // namespace
+
+TEST_CASE("stripManagedFields drops managedFields and the last-applied annotation, and nothing else") {
+  json pod = realisticPod();
+  pod["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{\"huge\":true}";
+  json expected = pod;
+  expected["metadata"].erase("managedFields");
+  expected["metadata"]["annotations"].erase("kubectl.kubernetes.io/last-applied-configuration");
+  CHECK(stripManagedFields(std::move(pod)) == expected);
+
+  json onlyLastApplied = {{"metadata", {{"name", "x"},
+                                        {"annotations",
+                                         {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}}}}}};
+  CHECK_FALSE(stripManagedFields(std::move(onlyLastApplied))["metadata"].contains("annotations"));
+}
+
+TEST_CASE("projectPodForOperator keeps exactly what the operator reads") {
+  json projected = projectPodForOperator(realisticPod());
+  const json expected = json::parse(R"({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {
+      "name": "backend-7d9f8c6b5-x2k4q", "namespace": "medivote", "uid": "5b3f2c1e-8a7d-4e2b-9c1f-0a1b2c3d4e5f",
+      "resourceVersion": "184467",
+      "labels": {"app": "backend", "app.kubernetes.io/part-of": "medivote", "medivote.io/tier": "critical",
+                 "pod-template-hash": "7d9f8c6b5"},
+      "annotations": {"medivote.io/shutdown-port": "8001", "kubectl.kubernetes.io/restartedAt": "2026-11-25T20:00:00Z"},
+      "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "backend-7d9f8c6b5",
+                           "uid": "0e9d8c7b-6a5f-4e3d-2c1b-0a9f8e7d6c5b", "controller": true,
+                           "blockOwnerDeletion": true}]
+    },
+    "spec": {
+      "nodeName": "node-a", "terminationGracePeriodSeconds": 30,
+      "containers": [{"name": "backend", "ports": [{"name": "http", "containerPort": 8001, "protocol": "TCP"}],
+                      "lifecycle": {"preStop": {"httpGet": {"path": "/internal-shutdown", "port": 8001,
+                                                            "scheme": "HTTP"}}}}]
+    },
+    "status": {
+      "phase": "Running", "podIP": "10.244.1.17",
+      "conditions": [{"type": "Ready", "status": "True"}],
+      "containerStatuses": [{"name": "backend", "ready": true, "restartCount": 0, "started": true,
+                             "state": {"running": {"startedAt": "2026-11-25T20:09:31Z"}}, "lastState": {}}]
+    }
+  })");
+  CHECK(projected == expected);
+}
+
+TEST_CASE("projectPodForOperator keeps sidecar init containers' names, ports and restart policy") {
+  json pod = realisticPod();
+  pod["spec"]["initContainers"] = json::parse(R"([{"name": "agent", "image": "agent:1", "restartPolicy": "Always",
+                                                  "ports": [{"containerPort": 9000}], "env": []}])");
+  CHECK(projectPodForOperator(std::move(pod))["spec"]["initContainers"] ==
+        json::parse(R"([{"name": "agent", "restartPolicy": "Always", "ports": [{"containerPort": 9000}]}])"));
+}
+
+TEST_CASE("projectPodForOperator keeps deletion fields and copes with a bare pod") {
+  json pod = {{"metadata", {{"name", "p"}, {"namespace", "ns"}, {"resourceVersion", "7"},
+                            {"deletionTimestamp", "2026-11-25T20:10:00Z"}, {"deletionGracePeriodSeconds", 30},
+                            {"managedFields", json::array()}}}};
+  json projected = projectPodForOperator(std::move(pod));
+  CHECK(projected["metadata"]["deletionTimestamp"] == "2026-11-25T20:10:00Z");
+  CHECK(projected["metadata"]["deletionGracePeriodSeconds"] == 30);
+  CHECK_FALSE(projected["metadata"].contains("managedFields"));
+  CHECK(projected["spec"] == json::object());
+  CHECK(projected["status"] == json::object());
+}
+
+TEST_CASE("the projected, encoded pod is a small fraction of the pod as sent") {
+  const json pod = realisticPod();
+  const std::size_t full = pod.dump().size();
+  auto encoded = encodeObject(projectPodForOperator(json(pod)));
+  INFO("full " << full << " bytes, cached " << encoded->size() << " bytes");
+  CHECK(encoded->size() * 4 < full);
+  CHECK(decodeObject(*encoded) == projectPodForOperator(json(pod)));
+}
+
+TEST_CASE("compose applies transforms in order") {
+  Transform addA = [](json&& o) { o["trail"].push_back("a"); return std::move(o); };
+  Transform addB = [](json&& o) { o["trail"].push_back("b"); return std::move(o); };
+  CHECK(compose(addA, addB)(json::object())["trail"] == json::array({"a", "b"}));
+}
