@@ -370,3 +370,27 @@ TEST_CASE("CancelToken: callbacks run once on cancel - late subscribers run at o
   CHECK(c == 1);
   token.unsubscribe(idC);  // harmless
 }
+
+TEST_CASE("scripted server: unexpected requests and failed assertions are reported, not hidden") {
+  ScriptedServer server;
+  server.expect(Expect("PUT", "/api/v1/namespaces/a/configmaps/x").header("content-type", "application/json"),
+                Reply::json(200, "{}"));
+  server.expect(Expect("GET", "/expected"), Reply::json(200, "{}"));
+  auto transport = mv::kube::makeCpprestTransport(plainConfig(server));
+  HttpRequest put = get("/api/v1/namespaces/a/configmaps/x");
+  put.method = "PUT";
+  put.headers = {{"Content-Type", "text/plain"}};
+  put.body = "{}";
+  // A header assertion that fails is recorded, and the entry's reply is still played.
+  CHECK(transport->send(put).status == 200);
+  // A request that is not the next one in the script is answered 500 and leaves the entry pending.
+  auto resp = transport->send(get("/surprise"));
+  CHECK(resp.status == 500);
+  CHECK(server.pendingEntries() == 1);
+  auto failures = server.failures();
+  REQUIRE(failures.size() == 2);
+  CHECK(failures[0].find("header content-type is \"text/plain\", expected \"application/json\"") != std::string::npos);
+  CHECK(failures[1].find("unexpected request GET /surprise (expected GET /expected)") != std::string::npos);
+  CHECK(server.requests().size() == 2);
+  CHECK(server.requests()[0].body == "{}");
+}
