@@ -105,7 +105,9 @@ def test_kubectl_delete_waits_for_the_shutdowns_and_leaves_no_process(cluster, n
     operator()
     cluster.apply(simple("web", ns, 2))
     wait_ready(cluster, ns, "web", 2)
-    pids = [p for p in processes_matching("workload.py") if ns in open(f"/proc/{p}/environ", "rb").read().decode(errors="replace")]
+    ips = {p["status"]["podIP"] for p in cluster.pods(ns, "web").values()}
+    pids = [p for p in processes_matching("workload.py")
+            if any(f"POD_IP={ip}\0".encode() in open(f"/proc/{p}/environ", "rb").read() for ip in ips)]
     start = time.monotonic()
     cluster.kubectl("delete", "mvs", "web", "-n", ns, "--timeout=60s")
     assert time.monotonic() - start < 60
