@@ -412,3 +412,15 @@ def test_bad_flags_exit_2(workloads, args):
     svc = workloads.vote_service(*args, wait=False)
     assert svc.wait_exit(5) == 2
     assert not os.path.exists(os.path.join(svc.data_dir, "events.log"))
+
+
+def test_expect_100_continue_gets_an_interim_answer(workloads):
+    svc = workloads.vote_service()
+    body = json.dumps({"id": "cont", "choice": "x"}).encode()
+    with socket.create_connection((svc.host, svc.port), timeout=5) as s:
+        s.sendall(b"POST /votes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body))
+        assert s.recv(4096) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        s.sendall(body)
+        assert s.recv(4096).startswith(b"HTTP/1.1 201 Created")
+    assert svc.http().get("/votes").json["ids"] == ["cont"]

@@ -162,4 +162,15 @@ ParseResult parseRequest(std::string_view buf, Request& out, const Limits& limit
   return done;
 }
 
+bool expectsContinue(std::string_view buf) {
+  const auto headEnd = buf.find("\r\n\r\n");
+  if (headEnd == std::string_view::npos) return false;
+  const std::string head = lower(buf.substr(0, headEnd + 2));
+  for (size_t pos = head.find("\r\nexpect:"); pos != std::string::npos; pos = head.find("\r\nexpect:", pos + 1)) {
+    const auto eol = head.find("\r\n", pos + 2);
+    if (trimOws(std::string_view(head).substr(pos + 9, eol - pos - 9)) == "100-continue") return true;
+  }
+  return false;
+}
+
 }  // namespace mv::workloads::http

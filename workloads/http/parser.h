@@ -29,4 +29,8 @@ struct ParseResult {
 // `out` is meaningful only on Complete (its `peer` is left untouched).
 ParseResult parseRequest(std::string_view buf, Request& out, const Limits& limits = {});
 
+// True when `buf` holds a complete header section that carries "Expect: 100-continue" (the client then waits for
+// an interim 100 before it sends the body).
+bool expectsContinue(std::string_view buf);
+
 }  // namespace mv::workloads::http

@@ -179,6 +179,7 @@ void Server::serve(int fd, net::Address peer) {
     Request req;
     req.peer = peer;
     ParseResult parsed = parseRequest(buf, req, options_.limits);
+    bool continued = false;  // the interim 100 was sent for this request
     auto deadline = Clock::now() + (buf.empty() ? options_.idleTimeout : options_.ioTimeout);
     while (parsed.status == ParseResult::Status::Incomplete) {
       pollfd fds[2] = {{fd, POLLIN, 0}, {wakeRead_, POLLIN, 0}};
@@ -198,6 +199,13 @@ void Server::serve(int fd, net::Address peer) {
       if (buf.empty()) deadline = Clock::now() + options_.ioTimeout;
       buf.append(chunk, static_cast<size_t>(n));
       parsed = parseRequest(buf, req, options_.limits);
+      if (parsed.status == ParseResult::Status::Incomplete && !continued && expectsContinue(buf)) {
+        continued = true;
+        if (!sendAll(fd, "HTTP/1.1 100 Continue\r\n\r\n")) {
+          keepOpen = false;
+          break;
+        }
+      }
     }
     if (!keepOpen) break;
     if (parsed.status == ParseResult::Status::Error) {
