@@ -1,7 +1,6 @@
 #include "kube/tls_context.h"
 
 #include <arpa/inet.h>
-
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -71,10 +70,8 @@ bool isUnknownAuthority(int err) {
     case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
     case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-    case X509_V_ERR_CERT_UNTRUSTED:
-      return true;
-    default:
-      return false;
+    case X509_V_ERR_CERT_UNTRUSTED: return true;
+    default: return false;
   }
 }
 
@@ -88,10 +85,8 @@ bool isClientCertificateAlert(int reason) {
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-    case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
-      return true;
-    default:
-      return false;
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED: return true;
+    default: return false;
   }
 }
 
@@ -117,8 +112,8 @@ std::shared_ptr<TlsPolicy> TlsPolicy::create(const ConnectionConfig& config, con
   p->serverUrl_ = serverUrl;
   p->verifyName_ = config.tlsServerName.empty() ? urlHost : config.tlsServerName;
   unsigned char addr[16];
-  p->verifyNameIsIp_ = inet_pton(AF_INET, p->verifyName_.c_str(), addr) == 1 ||
-                       inet_pton(AF_INET6, p->verifyName_.c_str(), addr) == 1;
+  p->verifyNameIsIp_ =
+      inet_pton(AF_INET, p->verifyName_.c_str(), addr) == 1 || inet_pton(AF_INET6, p->verifyName_.c_str(), addr) == 1;
   p->insecure_ = config.insecureSkipTlsVerify;
 
   if (!config.caPem.empty()) {
@@ -229,12 +224,15 @@ std::optional<TransportError> TlsPolicy::explainEarlyClose() const {
   }
   if (clientChain_.empty())
     return TransportError(TransportError::Kind::TlsClientRejected,
-                          "TLS: " + serverUrl_ + " asked for a client certificate and closed the connection without "
-                          "a reply; it most likely requires a client certificate, and " + source_ + " has none");
+                          "TLS: " + serverUrl_ +
+                              " asked for a client certificate and closed the connection without "
+                              "a reply; it most likely requires a client certificate, and " +
+                              source_ + " has none");
   return TransportError(TransportError::Kind::TlsClientRejected,
-                        "TLS: " + serverUrl_ + " closed the connection right after the TLS handshake, without a "
-                        "reply; it most likely rejected the client certificate " + clientSubject_ + " (" + source_ +
-                        ")");
+                        "TLS: " + serverUrl_ +
+                            " closed the connection right after the TLS handshake, without a "
+                            "reply; it most likely rejected the client certificate " +
+                            clientSubject_ + " (" + source_ + ")");
 }
 
 TransportError TlsPolicy::classify(unsigned long e, const std::string& what) const {
@@ -252,13 +250,13 @@ TransportError TlsPolicy::classify(unsigned long e, const std::string& what) con
 
   if (sslLib && reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
     if (!failure)
-      return TransportError(Kind::Tls, "TLS: the certificate of " + serverUrl_ + " failed verification during " +
-                                           what + at);
+      return TransportError(Kind::Tls,
+                            "TLS: the certificate of " + serverUrl_ + " failed verification during " + what + at);
     const std::string detail = failure->detail.empty() ? "" : "; " + failure->detail;
     if (failure->error == X509_V_ERR_HOSTNAME_MISMATCH || failure->error == X509_V_ERR_IP_ADDRESS_MISMATCH)
       return TransportError(Kind::TlsNameMismatch, "TLS: the server certificate does not name " + verifyName_ +
-                                                       ", the " + (verifyNameIsIp_ ? "address" : "name") +
-                                                       " that " + serverUrl_ + " was dialled as" + detail + at);
+                                                       ", the " + (verifyNameIsIp_ ? "address" : "name") + " that " +
+                                                       serverUrl_ + " was dialled as" + detail + at);
     if (isUnknownAuthority(failure->error)) {
       if (customCa_)
         return TransportError(Kind::TlsUnknownAuthority,
@@ -276,16 +274,18 @@ TransportError TlsPolicy::classify(unsigned long e, const std::string& what) con
 
   if (sslLib && (isClientCertificateAlert(reason) || (reason == SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE && requested))) {
     if (clientChain_.empty())
-      return TransportError(Kind::TlsClientRejected, "TLS: " + serverUrl_ +
-                                                         " requires a client certificate, and " + source_ +
-                                                         " has none (server alert: " + opensslReason(e) + ")");
+      return TransportError(Kind::TlsClientRejected, "TLS: " + serverUrl_ + " requires a client certificate, and " +
+                                                         source_ + " has none (server alert: " + opensslReason(e) +
+                                                         ")");
     return TransportError(Kind::TlsClientRejected, "TLS: " + serverUrl_ + " rejected the client certificate " +
                                                        clientSubject_ + " (server alert: " + opensslReason(e) + ")" +
                                                        at);
   }
   if (sslLib && (reason == SSL_R_WRONG_VERSION_NUMBER || reason == SSL_R_PACKET_LENGTH_TOO_LONG))
-    return TransportError(Kind::Tls, "TLS: " + serverUrl_ + " does not speak TLS (is it a plain http:// server, or "
-                                         "another protocol?): " + opensslReason(e) + at);
+    return TransportError(Kind::Tls, "TLS: " + serverUrl_ +
+                                         " does not speak TLS (is it a plain http:// server, or "
+                                         "another protocol?): " +
+                                         opensslReason(e) + at);
   return TransportError(Kind::Tls, "TLS: " + what + " with " + serverUrl_ + " failed: " + opensslReason(e) + at);
 }
 

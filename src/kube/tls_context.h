@@ -15,13 +15,13 @@
 //   "certificate verify failed". All connections of one transport go to the same server with the same settings, so
 //   the last failure is the one that the failing request met.
 
+#include <openssl/ssl.h>
+
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <openssl/ssl.h>
 
 #include "kube/config.h"
 #include "kube/errors.h"
@@ -60,8 +60,8 @@ class TlsPolicy : public std::enable_shared_from_this<TlsPolicy> {
   TlsPolicy() = default;
 
   struct VerifyFailure {
-    int error = 0;        // X509_V_ERR_*
-    std::string detail;   // a sentence about the certificate (subject, issuer, names)
+    int error = 0;       // X509_V_ERR_*
+    std::string detail;  // a sentence about the certificate (subject, issuer, names)
   };
 
   static int verifyChain(X509_STORE_CTX* storeCtx, void* arg);

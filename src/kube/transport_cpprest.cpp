@@ -14,20 +14,20 @@
 //   OpenSSL error code for TLS failures (classified by TlsPolicy). Failures after the headers arrived mean the body
 //   was cut short (Protocol), unless they are a cancellation or a timeout.
 
+#include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
+
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <cerrno>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <future>
-
-#include <boost/asio/steady_timer.hpp>
-#include <cpprest/http_client.h>
-#include <pplx/threadpool.h>
 
 #include "kube/tls_context.h"
 #include "kube/transport.h"
@@ -208,7 +208,8 @@ class CpprestTransport final : public Transport {
     auto state = std::make_shared<CallState>();
     CancelUnlessDone guard(state);
     CancelSubscription subscription(cancel, state);
-    if (state->userCancelled) throw TransportError(Kind::Cancelled, describe(request) + ": cancelled before it started");
+    if (state->userCancelled)
+      throw TransportError(Kind::Cancelled, describe(request) + ": cancelled before it started");
     http::http_response reply = start(request, *state);
     guard.reply = reply;
     HttpResponse out = head(reply);
@@ -328,7 +329,9 @@ class CpprestTransport final : public Transport {
     }
   }
 
-  std::string describe(const HttpRequest& request) const { return request.method + " " + server_ + request.pathAndQuery; }
+  std::string describe(const HttpRequest& request) const {
+    return request.method + " " + server_ + request.pathAndQuery;
+  }
 
   // The TransportError for an exception that cpprest raised during `phase` of `request`.
   TransportError translate(std::exception_ptr error, const HttpRequest& request, const CallState& state,
@@ -349,8 +352,7 @@ class CpprestTransport final : public Transport {
     } catch (const web::uri_exception& e) {
       return TransportError(Kind::Protocol, what + ": the request path is not a valid URI: " + e.what());
     } catch (const std::exception& e) {
-      return TransportError(phase == Phase::Body ? Kind::Protocol : Kind::ConnectionFailed,
-                            what + ": " + e.what());
+      return TransportError(phase == Phase::Body ? Kind::Protocol : Kind::ConnectionFailed, what + ": " + e.what());
     }
   }
 
@@ -358,9 +360,8 @@ class CpprestTransport final : public Transport {
                                    const HttpRequest& request, Phase phase) const {
     const std::string detail = " (" + cpprestText + ")";
     // cpprest reports a broken pipe while writing the request as "host unreachable"; undo that.
-    const int code = cpprestCode == EHOSTUNREACH && cpprestText.find("write request") != std::string::npos
-                         ? EPIPE
-                         : cpprestCode;
+    const int code =
+        cpprestCode == EHOSTUNREACH && cpprestText.find("write request") != std::string::npos ? EPIPE : cpprestCode;
     if (tls_ && detail::TlsPolicy::isOpensslError(code)) {
       TransportError e =
           tls_->classify(static_cast<unsigned long>(code), phase == Phase::Headers ? "the TLS handshake or the "
@@ -373,19 +374,16 @@ class CpprestTransport final : public Transport {
     }
     switch (code) {
       case ETIMEDOUT:
-        return TransportError(Kind::Timeout, what + ": nothing received for " +
-                                                 std::to_string(request.timeout.count()) + " ms" + detail);
-      case ECANCELED:
-        return TransportError(Kind::Cancelled, what + ": cancelled" + detail);
+        return TransportError(
+            Kind::Timeout, what + ": nothing received for " + std::to_string(request.timeout.count()) + " ms" + detail);
+      case ECANCELED: return TransportError(Kind::Cancelled, what + ": cancelled" + detail);
       case ECONNREFUSED:
       case EHOSTUNREACH:  // cpprest reports a refused connection as "host unreachable"
       case ENETUNREACH:
       case EADDRNOTAVAIL:
-        return TransportError(Kind::ConnectionFailed,
-                              what + ": cannot connect to " + server_ + " (connection refused or host unreachable)" +
-                                  detail);
-      default:
-        break;
+        return TransportError(Kind::ConnectionFailed, what + ": cannot connect to " + server_ +
+                                                          " (connection refused or host unreachable)" + detail);
+      default: break;
     }
     if (cpprestText.find("resolv") != std::string::npos)
       return TransportError(Kind::ConnectionFailed, what + ": cannot resolve the host of " + server_ + detail);
@@ -394,8 +392,9 @@ class CpprestTransport final : public Transport {
     if (tls_ && closed && phase == Phase::Headers)
       if (auto e = tls_->explainEarlyClose()) return TransportError(e->kind(), what + ": " + e->what() + detail);
     if (phase == Phase::Body)
-      return TransportError(Kind::Protocol, what + (code == 0 ? ": the response body is malformed"
-                                                              : ": the response body was cut short") + detail);
+      return TransportError(
+          Kind::Protocol,
+          what + (code == 0 ? ": the response body is malformed" : ": the response body was cut short") + detail);
     if (closed)
       return TransportError(Kind::ConnectionFailed,
                             what + ": the connection was closed before a complete reply arrived" + detail);

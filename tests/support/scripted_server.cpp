@@ -3,15 +3,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -632,8 +631,7 @@ bool ScriptedServer::play(Connection& c, const Reply& reply) {
           return false;
         }
         break;
-      case Reply::Step::Kind::Close:
-        return false;
+      case Reply::Step::Kind::Close: return false;
       case Reply::Step::Kind::Hang:
         // Drain whatever the client sends until it leaves or the server stops.
         while (c.readSome(stop_)) c.in.clear();

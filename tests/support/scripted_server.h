@@ -59,7 +59,7 @@ struct RecordedRequest {
   std::string clientCertSubject;  // one-line subject of the client certificate ("CN=admin, O=..."), empty if none
   std::string clientCertCommonName;
   std::string tlsServerName;  // the SNI the client sent, empty if none
-  int connection = 0;  // 1-based number of the connection it came on, in accept order
+  int connection = 0;         // 1-based number of the connection it came on, in accept order
 
   std::string header(const std::string& lowerName) const {
     auto it = headers.find(lowerName);
@@ -90,8 +90,8 @@ class Reply {
   // Reads the request and never answers; the connection stays open until the client leaves or the server stops.
   static Reply hang();
 
-  Reply& chunk(std::string data);            // one HTTP chunk, flushed at once
-  Reply& bytes(std::string data);            // raw bytes on the wire
+  Reply& chunk(std::string data);             // one HTTP chunk, flushed at once
+  Reply& bytes(std::string data);             // raw bytes on the wire
   Reply& delay(std::chrono::milliseconds d);  // pause before the next step
   // Waits until the test opens `gate`. If it is not opened within `timeout`, a failure is recorded and the
   // connection is closed (so a client that buffers shows up as a failure, not a hang).
@@ -115,10 +115,10 @@ class Reply {
 };
 
 struct Expect {
-  std::string method;       // empty: any method
+  std::string method;        // empty: any method
   std::string pathAndQuery;  // exact match, unless `pathMatches` is set
   std::function<bool(const std::string&)> pathMatches;
-  Headers headers;  // each must be present with exactly this value (keys lower-case)
+  Headers headers;                  // each must be present with exactly this value (keys lower-case)
   std::optional<std::string> body;  // exact body
   std::function<bool(const std::string&)> bodyMatches;
 

@@ -98,10 +98,8 @@ CertPtr newCert(EVP_PKEY* key, const std::string& cn, const std::vector<std::str
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 2L * 24 * 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
   for (const auto& o : orgs)
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(o.c_str()), -1, -1,
-                               0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
-                             0);
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(o.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   if (!X509_set_pubkey(cert.get(), key)) fail("X509_set_pubkey");
   return cert;
 }
@@ -130,9 +128,9 @@ CertAndKey issue(const CertAndKey& ca, const CertSpec& spec) {
   CertPtr cert = newCert(key.get(), spec.commonName, spec.organizations);
   X509_set_issuer_name(cert.get(), X509_get_subject_name(caCert.get()));
   addExtension(cert.get(), caCert.get(), NID_basic_constraints, "critical,CA:FALSE");
-  addExtension(cert.get(), caCert.get(), NID_key_usage,
-               spec.keyType == KeyType::Rsa2048 ? "critical,digitalSignature,keyEncipherment"
-                                                : "critical,digitalSignature");
+  addExtension(
+      cert.get(), caCert.get(), NID_key_usage,
+      spec.keyType == KeyType::Rsa2048 ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature");
   addExtension(cert.get(), caCert.get(), NID_ext_key_usage, spec.serverAuth ? "serverAuth" : "clientAuth");
   addExtension(cert.get(), caCert.get(), NID_subject_key_identifier, "hash");
   addExtension(cert.get(), caCert.get(), NID_authority_key_identifier, "keyid:always");

@@ -40,13 +40,13 @@ CertAndKey makeCa(const std::string& commonName, KeyType keyType = KeyType::EcP2
 CertAndKey issue(const CertAndKey& ca, const CertSpec& spec);
 
 struct TestPki {
-  CertAndKey ca;              // CN=medivote-test-ca
-  CertAndKey server;          // CN=kube-apiserver, SAN DNS:localhost, IP:127.0.0.1, signed by `ca`
-  CertAndKey wrongNameServer; // CN=wrong-name, SAN DNS:wrong.example.com, IP:10.255.0.1, signed by `ca`
-  CertAndKey otherCa;         // CN=unrelated-ca: a second, unrelated CA
-  CertAndKey otherServer;     // same names as `server`, signed by `otherCa`
-  CertAndKey client;          // CN=admin, O=system:masters, clientAuth, EC key (PKCS#8), signed by `ca`
-  CertAndKey otherClient;     // CN=intruder, clientAuth, signed by `otherCa`
+  CertAndKey ca;               // CN=medivote-test-ca
+  CertAndKey server;           // CN=kube-apiserver, SAN DNS:localhost, IP:127.0.0.1, signed by `ca`
+  CertAndKey wrongNameServer;  // CN=wrong-name, SAN DNS:wrong.example.com, IP:10.255.0.1, signed by `ca`
+  CertAndKey otherCa;          // CN=unrelated-ca: a second, unrelated CA
+  CertAndKey otherServer;      // same names as `server`, signed by `otherCa`
+  CertAndKey client;           // CN=admin, O=system:masters, clientAuth, EC key (PKCS#8), signed by `ca`
+  CertAndKey otherClient;      // CN=intruder, clientAuth, signed by `otherCa`
 
   static const TestPki& shared();
   // CN=admin-rsa, O=system:masters, clientAuth, RSA key (traditional PEM), signed by shared().ca. Generated on first

@@ -3,7 +3,6 @@
 // errors that say which of these failed.
 
 #include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -135,8 +134,8 @@ TEST_CASE("TLS: the IP SAN 127.0.0.1 and the DNS SAN localhost are accepted") {
   server.expect(Expect("GET", "/by-name"), Reply::json(200, "{}"));
   auto byIp = mv::kube::makeCpprestTransport(trusting(server.url(), pki.ca.certPem));
   CHECK(byIp->send(get("/by-ip")).status == 200);
-  auto byName = mv::kube::makeCpprestTransport(
-      trusting("https://localhost:" + std::to_string(server.port()), pki.ca.certPem));
+  auto byName =
+      mv::kube::makeCpprestTransport(trusting("https://localhost:" + std::to_string(server.port()), pki.ca.certPem));
   CHECK(byName->send(get("/by-name")).status == 200);
   CHECK(server.failures().empty());
   auto requests = server.requests();
@@ -166,8 +165,9 @@ TEST_CASE("TLS: a server signed by another CA is refused, even when that CA is i
   auto e = expectTransportError([&] { transport->send(get("/never")); });
   ::unlink(path);
   CHECK(e.kind() == Kind::TlsUnknownAuthority);
-  CHECK(contains(e.what(), "not signed by the configured certificate authority (certificate-authority of "
-                           "kubeconfig /tmp/test-kubeconfig (context kind-medivote))"));
+  CHECK(contains(e.what(),
+                 "not signed by the configured certificate authority (certificate-authority of "
+                 "kubeconfig /tmp/test-kubeconfig (context kind-medivote))"));
   CHECK(contains(e.what(), "CN=unrelated-ca"));
   CHECK(server.requests().size() == 1);  // only the control request got through
 }
@@ -294,10 +294,13 @@ TEST_CASE("TLS: streaming over TLS delivers pieces as they arrive") {
   auto transport = mv::kube::makeCpprestTransport(trusting(server.url(), pki.ca.certPem));
   CancelToken cancel;
   std::string got;
-  transport->stream(get("/watch"), [&](std::string_view d) {
-    got += d;
-    if (got == "one\n") gate->open();
-  }, cancel);
+  transport->stream(
+      get("/watch"),
+      [&](std::string_view d) {
+        got += d;
+        if (got == "one\n") gate->open();
+      },
+      cancel);
   CHECK(got == "one\ntwo\n");
   CHECK(server.failures().empty());
 }

@@ -1,8 +1,9 @@
 // The cpprest transport against the scripted server: plain HTTP requests and replies, streaming as data arrives,
 // cancellation, failures of every kind, and timeouts. TLS is covered in tls_test.cpp.
 
-#include <doctest/doctest.h>
+#include "kube/transport.h"
 
+#include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +15,6 @@
 #include <mutex>
 #include <thread>
 
-#include "kube/transport.h"
 #include "support/scripted_server.h"
 
 using namespace std::chrono_literals;
@@ -119,7 +119,8 @@ TEST_CASE("send: consecutive requests reuse pooled connections") {
 TEST_CASE("send: a body larger than maxBodyBytes is refused") {
   ScriptedServer server;
   server.expect(Expect("GET", "/big"), Reply::json(200, std::string(1000, 'x')));
-  server.expect(Expect("GET", "/chunked"), Reply::chunked(200).chunk(std::string(60, 'y')).chunk(std::string(60, 'y')).end());
+  server.expect(Expect("GET", "/chunked"),
+                Reply::chunked(200).chunk(std::string(60, 'y')).chunk(std::string(60, 'y')).end());
   mv::kube::TransportOptions options;
   options.maxBodyBytes = 100;
   auto transport = mv::kube::makeCpprestTransport(plainConfig(server), options);
@@ -146,14 +147,17 @@ TEST_CASE("stream: each piece reaches onData while the server still holds the ne
   std::vector<Clock::time_point> arrivals;
   bool piece2SeenBeforeGate = false;
 
-  HttpResponse resp = transport->stream(get("/api/v1/pods?watch=true"), [&](std::string_view data) {
-    received += data;
-    arrivals.push_back(Clock::now());
-    if (!gate->isOpen()) {
-      piece2SeenBeforeGate = received.size() > piece1.size();
-      if (received.size() >= piece1.size()) gate->open();
-    }
-  }, cancel);
+  HttpResponse resp = transport->stream(
+      get("/api/v1/pods?watch=true"),
+      [&](std::string_view data) {
+        received += data;
+        arrivals.push_back(Clock::now());
+        if (!gate->isOpen()) {
+          piece2SeenBeforeGate = received.size() > piece1.size();
+          if (received.size() >= piece1.size()) gate->open();
+        }
+      },
+      cancel);
   auto ended = Clock::now();
 
   CHECK(resp.status == 200);
@@ -174,8 +178,8 @@ TEST_CASE("stream: a non-2xx reply is returned whole and onData is not called") 
   auto transport = mv::kube::makeCpprestTransport(plainConfig(server));
   CancelToken cancel;
   int calls = 0;
-  HttpResponse resp = transport->stream(get("/api/v1/pods?watch=true&resourceVersion=1"),
-                                        [&](std::string_view) { ++calls; }, cancel);
+  HttpResponse resp = transport->stream(
+      get("/api/v1/pods?watch=true&resourceVersion=1"), [&](std::string_view) { ++calls; }, cancel);
   CHECK(resp.status == 410);
   CHECK(resp.body == status);
   CHECK(calls == 0);
@@ -199,12 +203,15 @@ TEST_CASE("stream: cancel() from another thread ends the stream within a second"
     }
   });
   auto e = expectTransportError([&] {
-    transport->stream(get("/watch", 3s), [&](std::string_view) {
-      std::lock_guard<std::mutex> lock(mu);
-      if (!firstPiece) firstPieceAt = Clock::now();
-      firstPiece = true;
-      cv.notify_all();
-    }, cancel);
+    transport->stream(
+        get("/watch", 3s),
+        [&](std::string_view) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!firstPiece) firstPieceAt = Clock::now();
+          firstPiece = true;
+          cv.notify_all();
+        },
+        cancel);
   });
   auto endedAt = Clock::now();
   canceller.join();
@@ -229,9 +236,9 @@ TEST_CASE("stream: an exception from onData ends the stream and propagates") {
   server.expect(Expect("GET", "/watch"), Reply::chunked(200).chunk("a").stall());
   auto transport = mv::kube::makeCpprestTransport(plainConfig(server));
   CancelToken cancel;
-  CHECK_THROWS_WITH_AS(
-      transport->stream(get("/watch", 3s), [](std::string_view) { throw std::logic_error("stop here"); }, cancel),
-      "stop here", std::logic_error);
+  CHECK_THROWS_WITH_AS(transport->stream(
+                           get("/watch", 3s), [](std::string_view) { throw std::logic_error("stop here"); }, cancel),
+                       "stop here", std::logic_error);
 }
 
 TEST_CASE("stream: the server closing in the middle of a chunk is a body cut short") {
@@ -242,8 +249,10 @@ TEST_CASE("stream: the server closing in the middle of a chunk is a body cut sho
   auto transport = mv::kube::makeCpprestTransport(plainConfig(server));
   CancelToken cancel;
   std::string received;
-  auto e = expectTransportError(
-      [&] { transport->stream(get("/watch"), [&](std::string_view d) { received += d; }, cancel); });
+  auto e = expectTransportError([&] {
+    transport->stream(
+        get("/watch"), [&](std::string_view d) { received += d; }, cancel);
+  });
   CHECK((e.kind() == Kind::Protocol || e.kind() == Kind::ConnectionFailed));
   CHECK(received.rfind("{\"type\":\"ADDED\"}\n", 0) == 0);
 }
@@ -262,8 +271,8 @@ TEST_CASE("send: the server closing in the middle of a Content-Length body is a 
   const std::string body(200, 'z');
   // Headers plus 50 of the 200 body bytes.
   const std::string headers = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n";
-  server.expect(Expect("GET", "/x"), Reply::status(200, body, {{"Content-Type", "application/json"}})
-                                         .cutAfter(headers.size() + 50));
+  server.expect(Expect("GET", "/x"),
+                Reply::status(200, body, {{"Content-Type", "application/json"}}).cutAfter(headers.size() + 50));
   auto transport = mv::kube::makeCpprestTransport(plainConfig(server));
   auto e = expectTransportError([&] { transport->send(get("/x")); });
   CHECK((e.kind() == Kind::Protocol || e.kind() == Kind::ConnectionFailed));
@@ -337,7 +346,10 @@ TEST_CASE("stream: a silence longer than the request timeout is a timeout - stea
   CancelToken cancel;
   std::string got;
   // 600 ms in all, but never 300 ms without data.
-  CHECK(transport->stream(get("/steady", 300ms), [&](std::string_view d) { got += d; }, cancel).status == 200);
+  CHECK(transport
+            ->stream(
+                get("/steady", 300ms), [&](std::string_view d) { got += d; }, cancel)
+            .status == 200);
   CHECK(got == "xxxxxx");
   auto start = Clock::now();
   auto e = expectTransportError([&] { transport->stream(get("/silent", 300ms), ignoreData, cancel); });
