@@ -1,0 +1,447 @@
+// The real medivote-agent binary (MEDIVOTE_AGENT_BINARY), started per test on 127.0.0.1 port 0, in front of a fake
+// service on loopback: authentication, forwarding (and from which address), the answers it relays, 502, the
+// "done" state once the service's port closes, token file reloads, and a prompt exit 0 on SIGTERM.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "net/http_client.h"
+#include "net/http_server.h"
+
+extern char** environ;
+
+using namespace mv::net;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A temporary token file, removed at the end.
+class TokenFile {
+ public:
+  explicit TokenFile(const std::string& content) {
+    char dir[] = "/tmp/agent-test-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    dir_ = dir;
+    path_ = dir_ + "/token";
+    write(content);
+  }
+  ~TokenFile() {
+    std::remove(path_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  // Replaces the file atomically, as a Secret volume update does.
+  void write(const std::string& content) {
+    std::string tmp = path_ + ".tmp";
+    std::ofstream(tmp) << content;
+    REQUIRE(std::rename(tmp.c_str(), path_.c_str()) == 0);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+// A fake service on loopback, served by its own thread until stop() or destruction. It records every request with
+// its TCP peer and answers with the configured response.
+class FakeService {
+ public:
+  explicit FakeService(ServerResponse response, const char* ip = "127.0.0.1", int port = 0)
+      : response_(std::move(response)) {
+    server_.emplace(*parseIpLiteral(ip, static_cast<std::uint16_t>(port)),
+                    [this](const ServerRequest& r) { return handle(r); });
+    port_ = server_->localAddress().port();
+    REQUIRE(::pipe(wake_) == 0);
+    thread_ = std::thread([this] {
+      while (!server_->serveOnce(1s, wake_[0])) {
+      }
+    });
+  }
+  ~FakeService() {
+    stop();
+    ::close(wake_[0]);
+    ::close(wake_[1]);
+  }
+  // Stops serving and closes the listening socket: the port is closed afterwards.
+  void stop() {
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+    (void)!::write(wake_[1], "x", 1);
+    thread_.join();
+    server_.reset();
+  }
+  int port() const { return port_; }
+  std::vector<ServerRequest> requests() const {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
+  std::atomic<int> delayMs{0};
+
+ private:
+  ServerResponse handle(const ServerRequest& r) {
+    {
+      std::lock_guard lock(mu_);
+      requests_.push_back(r);
+    }
+    // A slow service, that stop() interrupts.
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(delayMs.load());
+    while (!stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+    return response_;
+  }
+
+  ServerResponse response_;
+  std::optional<HttpServer> server_;
+  std::atomic<bool> stopping_{false};
+  int port_ = 0;
+  int wake_[2] = {-1, -1};
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<ServerRequest> requests_;
+};
+
+// The agent process. Its stderr is collected by a thread; the destructor kills it (SIGKILL) if it still runs.
+class Agent {
+ public:
+  explicit Agent(std::vector<std::string> args, std::vector<std::string> extraEnv = {}) {
+    int pipeFds[2];
+    REQUIRE(::pipe2(pipeFds, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipeFds[1], 2);
+    std::vector<std::string> argvStrings = {MEDIVOTE_AGENT_BINARY};
+    argvStrings.insert(argvStrings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argvStrings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> envStrings;
+    for (char** e = environ; *e; ++e)
+      if (!std::string_view(*e).starts_with("POD_IP=")) envStrings.emplace_back(*e);
+    envStrings.insert(envStrings.end(), extraEnv.begin(), extraEnv.end());
+    std::vector<char*> envp;
+    for (auto& e : envStrings) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    started_ = std::chrono::steady_clock::now();
+    int rc = posix_spawn(&pid_, MEDIVOTE_AGENT_BINARY, &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pipeFds[1]);
+    REQUIRE(rc == 0);
+    readFd_ = pipeFds[0];
+    reader_ = std::thread([this] {
+      char buf[1024];
+      ssize_t n;
+      while ((n = ::read(readFd_, buf, sizeof(buf))) > 0) {
+        std::lock_guard lock(mu_);
+        log_.append(buf, static_cast<std::size_t>(n));
+      }
+    });
+  }
+  ~Agent() {
+    if (!exitStatus_) {
+      ::kill(pid_, SIGKILL);
+      int status;
+      ::waitpid(pid_, &status, 0);
+    }
+    reader_.join();
+    ::close(readFd_);
+  }
+
+  std::string log() const {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+  // Polls the log for `text` until the deadline.
+  bool waitForLog(const std::string& text, std::chrono::milliseconds within = 3s) const {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (std::chrono::steady_clock::now() < until) {
+      if (log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
+  }
+  // The port from the "listening on 127.0.0.1:PORT" line.
+  int port() {
+    if (port_ == 0) {
+      REQUIRE(waitForLog("listening on 127.0.0.1:"));
+      std::string l = log();
+      port_ = std::stoi(l.substr(l.find("listening on 127.0.0.1:") + 23));
+    }
+    return port_;
+  }
+  // Waits for the process to exit; its wait status, or nullopt if it still runs at the deadline.
+  std::optional<int> waitExit(std::chrono::milliseconds within) {
+    auto until = std::chrono::steady_clock::now() + within;
+    while (!exitStatus_ && std::chrono::steady_clock::now() < until) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) exitStatus_ = status;
+      else std::this_thread::sleep_for(2ms);
+    }
+    return exitStatus_;
+  }
+  void signal(int sig) { ::kill(pid_, sig); }
+
+ private:
+  pid_t pid_ = -1;
+  int readFd_ = -1;
+  int port_ = 0;
+  std::optional<int> exitStatus_;
+  std::chrono::steady_clock::time_point started_;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::string log_;
+};
+
+std::vector<std::string> agentArgs(const TokenFile& token, int targetPort, std::vector<std::string> more = {}) {
+  std::vector<std::string> a = {"--listen", "127.0.0.1:0", "--token-file", token.path(), "--target-port",
+                                std::to_string(targetPort)};
+  a.insert(a.end(), more.begin(), more.end());
+  return a;
+}
+
+ClientResult call(int port, const std::string& method, const std::string& path, std::optional<std::string> token) {
+  ClientRequest r;
+  r.ip = "127.0.0.1";
+  r.port = port;
+  r.method = method;
+  r.target = path;
+  r.timeout = 10s;
+  if (token) r.headers.push_back({"Authorization", "Bearer " + *token});
+  return httpCall(r);
+}
+
+// A port that nothing listens on (it was just closed).
+int closedPort() {
+  HttpServer s(*parseIpLiteral("127.0.0.1", 0), [](const ServerRequest&) { return ServerResponse(); });
+  return s.localAddress().port();
+}
+
+ServerResponse jsonReply(int status, std::string body = R"({"status":"success"})") {
+  return ServerResponse::json(status, std::move(body));
+}
+
+}  // namespace
+
+TEST_CASE("healthz answers without authentication and the token is never logged") {
+  TokenFile token("s3cret-token\n");
+  Agent agent(agentArgs(token, closedPort()));
+  ClientResult r = call(agent.port(), "GET", "/healthz", std::nullopt);
+  REQUIRE(r.ok());
+  CHECK(r.reply.status == 200);
+  CHECK(r.reply.body == "ok");
+  CHECK(call(agent.port(), "POST", "/healthz", std::nullopt).reply.status == 405);
+  CHECK(call(agent.port(), "GET", "/other", "s3cret-token").reply.status == 404);
+  CHECK(call(agent.port(), "POST", "/shutdown", "wrong").reply.status == 401);
+  CHECK(agent.log().find("s3cret-token") == std::string::npos);
+}
+
+TEST_CASE("POST /shutdown without the right bearer token is 401 and never reaches the service") {
+  TokenFile token("s3cret-token");
+  FakeService service(jsonReply(200));
+  Agent agent(agentArgs(token, service.port()));
+  for (std::optional<std::string> presented :
+       {std::optional<std::string>(), std::optional<std::string>("wrong"), std::optional<std::string>("s3cret-toke"),
+        std::optional<std::string>("s3cret-token2")}) {
+    ClientResult r = call(agent.port(), "POST", "/shutdown", presented);
+    REQUIRE(r.ok());
+    CHECK(r.reply.status == 401);
+    CHECK(r.reply.header("www-authenticate").value() == "Bearer");
+  }
+  ClientRequest basic;
+  basic.ip = "127.0.0.1";
+  basic.port = agent.port();
+  basic.method = "POST";
+  basic.target = "/shutdown";
+  basic.headers.push_back({"Authorization", "Basic s3cret-token"});
+  CHECK(httpCall(basic).reply.status == 401);
+  CHECK(call(agent.port(), "GET", "/shutdown", std::nullopt).reply.status == 401);
+  CHECK(service.requests().empty());
+}
+
+TEST_CASE("an accepted shutdown is forwarded once, from loopback, without the caller's token") {
+  TokenFile token("s3cret-token");
+  FakeService service(jsonReply(200));
+  Agent agent(agentArgs(token, service.port(), {"--target-path", "/internal-shutdown"}));
+  ClientResult r = call(agent.port(), "POST", "/shutdown", "s3cret-token");
+  REQUIRE(r.ok());
+  CHECK(r.reply.status == 200);
+  CHECK(r.reply.body.find(R"("forwarded":true)") != std::string::npos);
+  CHECK(r.reply.body.find(R"("status":200)") != std::string::npos);
+  auto seen = service.requests();
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0].method == "POST");
+  CHECK(seen[0].path == "/internal-shutdown");
+  CHECK(seen[0].peer.isLoopback());
+  CHECK(seen[0].peer.ip() == "127.0.0.1");
+  CHECK(!seen[0].header("authorization"));
+  CHECK(!seen[0].header("x-forwarded-for"));
+
+  ClientResult state = call(agent.port(), "GET", "/shutdown", "s3cret-token");
+  CHECK(state.reply.body == R"({"state":"forwarded","serviceStatus":200})");
+}
+
+TEST_CASE("a busy service's status and Retry-After are relayed and the state stays idle") {
+  TokenFile token("t");
+  FakeService service([] {
+    auto r = jsonReply(409, R"({"error":"busy"})");
+    r.headers.push_back({"Retry-After", "4"});
+    return r;
+  }());
+  Agent agent(agentArgs(token, service.port(), {"--target-method", "PUT"}));
+  ClientResult r = call(agent.port(), "POST", "/shutdown", "t");
+  REQUIRE(r.ok());
+  CHECK(r.reply.status == 409);
+  CHECK(r.reply.header("retry-after").value() == "4");
+  CHECK(service.requests().at(0).method == "PUT");
+  CHECK(call(agent.port(), "GET", "/shutdown", "t").reply.body == R"({"state":"idle","serviceStatus":409})");
+}
+
+TEST_CASE("an unreachable service gives 502") {
+  TokenFile token("t");
+  Agent agent(agentArgs(token, closedPort()));
+  ClientResult r = call(agent.port(), "POST", "/shutdown", "t");
+  REQUIRE(r.ok());
+  CHECK(r.reply.status == 502);
+  CHECK(r.reply.body.find(R"("forwarded":false)") != std::string::npos);
+  CHECK(r.reply.body.find("connection refused") != std::string::npos);
+  CHECK(call(agent.port(), "GET", "/shutdown", "t").reply.body == R"({"state":"idle","serviceStatus":0})");
+}
+
+TEST_CASE("a service that does not answer in time gives 502 with the timeout") {
+  TokenFile token("t");
+  FakeService service(jsonReply(200));
+  service.delayMs = 3000;
+  Agent agent(agentArgs(token, service.port(), {"--target-timeout-seconds", "1"}));
+  auto start = std::chrono::steady_clock::now();
+  ClientResult r = call(agent.port(), "POST", "/shutdown", "t");
+  CHECK(std::chrono::steady_clock::now() - start < 2500ms);
+  REQUIRE(r.ok());
+  CHECK(r.reply.status == 502);
+  CHECK(r.reply.body.find("timeout after 1s") != std::string::npos);
+}
+
+TEST_CASE("the state becomes done once the service's port closes") {
+  TokenFile token("t");
+  FakeService service(jsonReply(200));
+  Agent agent(agentArgs(token, service.port()));
+  REQUIRE(call(agent.port(), "POST", "/shutdown", "t").reply.status == 200);
+  // Still listening: the agent must not report done.
+  std::this_thread::sleep_for(300ms);
+  CHECK(call(agent.port(), "GET", "/shutdown", "t").reply.body == R"({"state":"forwarded","serviceStatus":200})");
+  service.stop();
+  auto until = std::chrono::steady_clock::now() + 3s;
+  std::string body;
+  while (std::chrono::steady_clock::now() < until) {
+    body = call(agent.port(), "GET", "/shutdown", "t").reply.body;
+    if (body.find("done") != std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(body == R"({"state":"done","serviceStatus":200})");
+  // A repeated request after the service is gone is answered as done, not as a failure.
+  ClientResult again = call(agent.port(), "POST", "/shutdown", "t");
+  CHECK(again.reply.status == 200);
+  CHECK(again.reply.body == R"({"forwarded":false,"state":"done"})");
+}
+
+TEST_CASE("loopback falls back to ::1, loopback-ipv4 does not") {
+  TokenFile token("t");
+  FakeService service(jsonReply(200), "::1");
+  {
+    Agent agent(agentArgs(token, service.port()));
+    ClientResult r = call(agent.port(), "POST", "/shutdown", "t");
+    CHECK(r.reply.status == 200);
+    CHECK(r.reply.body.find("[::1]:") != std::string::npos);
+    REQUIRE(service.requests().size() == 1);
+    CHECK(service.requests()[0].peer.ip() == "::1");
+  }
+  Agent ipv4(agentArgs(token, service.port(), {"--target", "loopback-ipv4"}));
+  CHECK(call(ipv4.port(), "POST", "/shutdown", "t").reply.status == 502);
+  CHECK(service.requests().size() == 1);
+}
+
+TEST_CASE("pod-ip targets the address in POD_IP") {
+  TokenFile token("t");
+  FakeService service(jsonReply(202), "127.0.0.2");
+  Agent agent(agentArgs(token, service.port(), {"--target", "pod-ip"}), {"POD_IP=127.0.0.2"});
+  ClientResult r = call(agent.port(), "POST", "/shutdown", "t");
+  CHECK(r.reply.status == 202);
+  CHECK(r.reply.body.find("\"target\":\"127.0.0.2:") != std::string::npos);
+  // Reached only through 127.0.0.2 (the kernel picks 127.0.0.1 as the source address on lo).
+  CHECK(service.requests().size() == 1);
+
+  Agent noPodIp(agentArgs(token, service.port(), {"--target", "pod-ip"}));
+  auto status = noPodIp.waitExit(3s);
+  REQUIRE(status);
+  CHECK(WEXITSTATUS(*status) == 2);
+}
+
+TEST_CASE("a changed token file is re-read") {
+  TokenFile token("first");
+  FakeService service(jsonReply(200));
+  Agent agent(agentArgs(token, service.port()));
+  CHECK(call(agent.port(), "GET", "/shutdown", "first").reply.status == 200);
+  token.write("second\n");
+  CHECK(call(agent.port(), "GET", "/shutdown", "first").reply.status == 401);
+  CHECK(call(agent.port(), "GET", "/shutdown", "second").reply.status == 200);
+  token.write("");
+  CHECK(call(agent.port(), "GET", "/shutdown", "").reply.status == 401);
+  CHECK(call(agent.port(), "GET", "/shutdown", "second").reply.status == 401);
+}
+
+TEST_CASE("SIGTERM ends the agent at once with status 0, even during a forwarded call") {
+  TokenFile token("t");
+  SUBCASE("idle") {
+    Agent agent(agentArgs(token, closedPort()));
+    agent.port();
+    auto start = std::chrono::steady_clock::now();
+    agent.signal(SIGTERM);
+    auto status = agent.waitExit(2s);
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 500ms);
+  }
+  SUBCASE("forwarding") {
+    FakeService service(jsonReply(200));
+    service.delayMs = 3000;
+    Agent agent(agentArgs(token, service.port(), {"--target-timeout-seconds", "30"}));
+    int port = agent.port();
+    std::thread caller([port] { call(port, "POST", "/shutdown", "t"); });
+    REQUIRE(agent.waitForLog("POST /shutdown from 127.0.0.1"));
+    auto start = std::chrono::steady_clock::now();
+    agent.signal(SIGTERM);
+    auto status = agent.waitExit(2s);
+    caller.join();
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 500ms);
+  }
+}
+
+TEST_CASE("bad command lines exit 2") {
+  TokenFile token("t");
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--token-file", token.path()},
+           {"--target-port", "80"},
+           {"--token-file", token.path(), "--target-port", "80", "--listen", "localhost:9901"},
+           {"--token-file", token.path(), "--target-port", "80", "--target-path", "http://evil/"},
+           {"--token-file", token.path(), "--target-port", "80", "--target", "elsewhere"},
+           {"--token-file", token.path(), "--target-port", "0"},
+           {"--token-file", token.path(), "--target-port", "80", "--bogus", "1"}}) {
+    Agent agent(args);
+    auto status = agent.waitExit(3s);
+    REQUIRE(status);
+    CHECK(WIFEXITED(*status));
+    CHECK(WEXITSTATUS(*status) == 2);
+  }
+}
