@@ -1,6 +1,19 @@
 #include "runtime/metrics/rest_client_metrics.h"
 
+#include <cctype>
+
 namespace mv::runtime::metrics {
+
+std::string httpMethodOf(const std::string& verb) {
+  if (verb == "get" || verb == "list" || verb == "watch") return "GET";
+  if (verb == "create") return "POST";
+  if (verb == "update") return "PUT";
+  if (verb == "patch") return "PATCH";
+  if (verb == "delete" || verb == "deletecollection") return "DELETE";
+  std::string upper = verb;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return upper;
+}
 
 RestClientMetrics::RestClientMetrics(prometheus::Registry& registry)
     : requests_(prometheus::BuildCounter()
@@ -22,8 +35,9 @@ void RestClientMetrics::observe(const std::string& host, const std::string& verb
   static const prometheus::Histogram::BucketBoundaries buckets{0.005, 0.025, 0.1, 0.25, 0.5, 1.0,
                                                                2.0,   4.0,   8.0, 15.0, 30.0, 60.0};
   const std::string codeLabel = code > 0 ? std::to_string(code) : "<error>";
-  requests_.Add({{"code", codeLabel}, {"method", verb}, {"host", host}}).Increment();
-  duration_.Add({{"verb", verb}, {"host", host}}, buckets).Observe(seconds);
+  const std::string method = httpMethodOf(verb);
+  requests_.Add({{"code", codeLabel}, {"method", method}, {"host", host}}).Increment();
+  duration_.Add({{"verb", method}, {"host", host}}, buckets).Observe(seconds);
 }
 
 }  // namespace mv::runtime::metrics

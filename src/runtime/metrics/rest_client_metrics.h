@@ -2,6 +2,8 @@
 // client-go's REST client metrics, fed by kube::ClientOptions::observer:
 //   rest_client_requests_total{code,method,host}      counter; code "<error>" when no reply came back
 //   rest_client_request_duration_seconds{verb,host}   histogram, client-go's buckets (5 ms .. 60 s)
+// As in client-go, both `method` and `verb` hold the HTTP method (GET, POST, PUT, PATCH, DELETE): the API client's
+// verbs (get, list, watch, create, update, patch, delete) are mapped to it.
 
 #include <functional>
 #include <string>
@@ -12,6 +14,9 @@
 #include <prometheus/registry.h>
 
 namespace mv::runtime::metrics {
+
+// The HTTP method of an API client verb ("list" -> "GET"); an unknown verb is upper-cased.
+std::string httpMethodOf(const std::string& verb);
 
 class RestClientMetrics {
  public:

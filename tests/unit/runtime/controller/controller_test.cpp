@@ -10,10 +10,12 @@
 
 #include <doctest/doctest.h>
 
+#include "../workqueue/fake_clock.h"
+
 #include "util/log.h"
 
 using namespace std::chrono_literals;
-using mv::util::FakeClock;
+using mv::test::FakeClock;
 using mv::runtime::controller::Controller;
 using mv::runtime::controller::ControllerOptions;
 using mv::runtime::metrics::Registry;

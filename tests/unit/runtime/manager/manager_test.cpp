@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include "../workqueue/fake_clock.h"
+
 #include "../health/http_get.h"
 
 using namespace std::chrono_literals;
@@ -20,7 +22,7 @@ using mv::runtime::reconcile::Reconciler;
 using mv::runtime::reconcile::Request;
 using mv::runtime::reconcile::Result;
 using mv::test::httpGet;
-using mv::util::FakeClock;
+using mv::test::FakeClock;
 using Phase = Manager::Phase;
 
 namespace {

@@ -22,8 +22,8 @@ TEST_CASE("Registry: every runtime metric name appears in the exposition once us
   mv::util::FakeClock clock;
   mv::runtime::workqueue::WorkQueue queue(clock, nullptr, registry.workqueues().forQueue("medivoteservice"));
   queue.add("ns/a");
-  registry.restClient().observe("10.0.0.1:6443", "GET", 200, 0.03);
-  registry.restClient().observe("10.0.0.1:6443", "PUT", 0, 1.5);
+  registry.restClient().observe("10.0.0.1:6443", "list", 200, 0.03);
+  registry.restClient().observer("10.0.0.1:6443")("update", 0, 1.5);
   registry.leaderElection().statusCallback("medivote-operator")(true);
 
   const std::string text = registry.scrapeText();
@@ -88,4 +88,16 @@ TEST_CASE("MetricsServer serves /metrics on a loopback port, and a bad address i
   CHECK_THROWS_WITH_AS(MetricsServer(registry, "127.0.0.1", server.port()), doctest::Contains("cannot listen"),
                        std::runtime_error);
   CHECK_THROWS_WITH_AS(MetricsServer(registry, "::1", 0), doctest::Contains("IPv6"), std::runtime_error);
+}
+
+TEST_CASE("REST client metrics label requests with the HTTP method of the client's verb, as client-go") {
+  using mv::runtime::metrics::httpMethodOf;
+  CHECK(httpMethodOf("get") == "GET");
+  CHECK(httpMethodOf("list") == "GET");
+  CHECK(httpMethodOf("watch") == "GET");
+  CHECK(httpMethodOf("create") == "POST");
+  CHECK(httpMethodOf("update") == "PUT");
+  CHECK(httpMethodOf("patch") == "PATCH");
+  CHECK(httpMethodOf("delete") == "DELETE");
+  CHECK(httpMethodOf("options") == "OPTIONS");
 }

@@ -5,8 +5,10 @@
 
 #include <doctest/doctest.h>
 
+#include "fake_clock.h"
+
 using namespace std::chrono_literals;
-using mv::util::FakeClock;
+using mv::test::FakeClock;
 using namespace mv::runtime::workqueue;
 
 namespace {
