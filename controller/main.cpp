@@ -189,6 +189,8 @@ int run(int argc, char** argv) {
       controller.enqueue(runtime::reconcile::Request::fromKey(key, why));
     };
   };
+  // First, so the runner knows a deleted pod's final container status before its owner is reconciled.
+  podInformer.addEventHandler({{}, {}, [&runner](const nlohmann::json& lastKnown) { runner.podDeleted(lastKnown); }});
   mvsInformer.addEventHandler(runtime::informer::enqueueObjectKey(enqueue("MediVoteService changed")));
   podInformer.addEventHandler(
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("pod changed")));

@@ -81,6 +81,8 @@ class ContainerRunner:
             if w.terminating.is_set() or w.terminal or not self.should_restart(exit_code):
                 return
             await w.k.gate()
+            if await self._deleted_meanwhile():
+                return
             delay = self.backoff.next_delay(self.view.finished_at or time.time())
             if delay > 0:
                 v = self.view
@@ -98,6 +100,20 @@ class ContainerRunner:
             v = self.view
             v.last_state = {"terminated": v.terminated_dict()} if v.state == "terminated" else v.last_state
             v.restart_count += 1
+
+    async def _deleted_meanwhile(self) -> bool:
+        """Reads the pod afresh before a restart: a deletion the watch has not delivered yet (the simulator runs on
+        a loaded machine) must not let a container that exited by itself come back. A real kubelet's view is current
+        within milliseconds; this keeps the simulator's as current when it restarts something."""
+        w = self.w
+        try:
+            pod = await w.k.client.get(f"/api/v1/namespaces/{w.namespace}/pods/{w.name}")
+        except Exception as e:  # noqa: BLE001 - a failed read changes nothing: restart as before
+            return getattr(e, "code", None) == 404
+        if pod is None:
+            return True
+        meta = pod.get("metadata") or {}
+        return meta.get("uid") != w.uid or bool(meta.get("deletionTimestamp"))
 
     async def _wait_before_retry(self, reason, message, backoff_reason=None):
         """Waiting state for a failed pull/config: reason now, backoff_reason during the back-off."""

@@ -180,7 +180,7 @@ Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request)
   }
   const SecretLookup token = lookupToken(mvs);
   if (!token.problem.empty()) o.missingSecret = token.problem;
-  o.misconfigurations = runner_.takeMisconfigurations(mvsKey);
+  o.misconfigurations = runner_.recentMisconfigurations(mvsKey);
 
   std::set<std::string> present;
   for (const auto& pod : o.pods) present.insert(pod["metadata"]["name"].get<std::string>());

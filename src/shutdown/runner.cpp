@@ -1,5 +1,7 @@
 #include "shutdown/runner.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api/names.h"
@@ -36,9 +38,23 @@ void ShutdownRunner::stop() {
   workers_.clear();
 }
 
+void ShutdownRunner::keepGracefulDeletion(PodFacts& f) {
+  if (!f.deletionTimestamp) return;
+  auto it = deletions_.find(f.uid);
+  if (it == deletions_.end()) {
+    if (f.deletionGracePeriodSeconds > 0) deletions_[f.uid] = {*f.deletionTimestamp, f.deletionGracePeriodSeconds};
+    return;
+  }
+  if (f.deletionGracePeriodSeconds == 0) {
+    f.deletionTimestamp = it->second.first;
+    f.deletionGracePeriodSeconds = it->second.second;
+  }
+}
+
 PodFacts ShutdownRunner::facts(const DriveInput& input) {
   PodFacts f = observePod(input.pod, input.serviceContainer);
   std::lock_guard<std::mutex> g(mu_);
+  keepGracefulDeletion(f);
   auto it = written_.find(f.uid);
   if (it != written_.end()) {
     if (f.state == it->second) written_.erase(it);  // the cache caught up
@@ -193,14 +209,30 @@ void ShutdownRunner::finishCall(Call& call) {
   try {
     patchState(input.pod, effect.state, false);
     emit(input.pod, input.owner, effect.events);
+    // Delete at once when the answer allows it (accepted, or escalated): the service exits within about a second
+    // of accepting, and a kubelet restarts a container that exits while its pod is not being deleted. Waiting for
+    // the next reconcile of a busy owner could let that restart happen.
+    PodFacts after = call.facts;
+    after.state = effect.state;
+    const Step next = decide(after, input.policy, clock_.wallNow());
+    if (next.kind == Step::Kind::DeletePod) {
+      kube::DeleteOptions o;
+      o.gracePeriodSeconds = next.graceSeconds;
+      o.preconditionUid = call.facts.uid;
+      client_.remove(kube::resources::pods(), nsOf(input.pod), call.facts.name, o);
+      log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(next.graceSeconds)},
+                                {"stage", std::string(stageName(next.state.stage))}});
+    }
   } catch (const kube::ApiError& e) {
-    if (!isNotFound(e)) log::warn("could not record the shutdown answer", {{"error", e.what()}});
+    if (!isNotFound(e) && !e.isConflict()) log::warn("could not record the shutdown answer", {{"error", e.what()}});
   } catch (const std::exception& e) {
     log::warn("could not record the shutdown answer", {{"error", e.what()}});
   }
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (effect.misconfiguration) misconfigurations_[input.ownerKey].push_back(*effect.misconfiguration);
+    if (effect.misconfiguration)
+      misconfigurations_[input.ownerKey].insert(misconfigurations_[input.ownerKey].begin(),
+                                                {clock_.wallNow(), *effect.misconfiguration});
     inFlight_.erase(call.facts.uid);
   }
   updateInProgressGauge();
@@ -233,25 +265,48 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
         f.state = w->second;
         written_.erase(w);
       }
+      keepGracefulDeletion(f);
+      deletions_.erase(f.uid);
     }
     f.exists = false;
     const Step step = decide(f, t.policy, clock_.wallNow());
     if (step.kind != Step::Kind::Done) continue;
     if (metrics_) metrics_->completed(t.policy.tier, step.outcome, f.state, clock_.wallNow());
     emit(t.pod, t.owner, step.events);
-    log::info("shutdown completed", {{"pod", name}, {"outcome", std::string(outcomeName(step.outcome))}});
+    log::info("shutdown completed",
+              {{"pod", name},
+               {"outcome", std::string(outcomeName(step.outcome))},
+               {"stage", std::string(stageName(f.state.stage))},
+               {"escalation", f.state.escalation},
+               {"exitCode", f.exitCode ? std::to_string(*f.exitCode) : "unknown"},
+               {"exitedAt", f.exitedAt ? util::formatTimeMillis(*f.exitedAt) : "unknown"},
+               {"deletionTimestamp", f.deletionTimestamp ? util::formatTimeMillis(*f.deletionTimestamp) : "none"}});
     done.push_back({name, step.outcome});
   }
   updateInProgressGauge();
   return done;
 }
 
-std::vector<std::string> ShutdownRunner::takeMisconfigurations(const std::string& ownerKey) {
+void ShutdownRunner::podDeleted(const json& lastKnown) {
+  const std::string name = nameOf(lastKnown);
+  const std::string uid = uidOf(lastKnown);
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto& [owner, pods] : tracked_) {
+    auto it = pods.find(name);
+    if (it != pods.end() && uidOf(it->second.pod) == uid) it->second.pod = lastKnown;
+  }
+}
+
+std::vector<std::string> ShutdownRunner::recentMisconfigurations(const std::string& ownerKey) {
   std::lock_guard<std::mutex> g(mu_);
   auto it = misconfigurations_.find(ownerKey);
   if (it == misconfigurations_.end()) return {};
-  auto out = std::move(it->second);
-  misconfigurations_.erase(it);
+  const WallTime cutoff = clock_.wallNow() - kMisconfigurationMemory;
+  auto& list = it->second;
+  list.erase(std::remove_if(list.begin(), list.end(), [&](const auto& m) { return m.first < cutoff; }), list.end());
+  std::vector<std::string> out;
+  for (const auto& m : list) out.push_back(m.second);
+  if (list.empty()) misconfigurations_.erase(it);
   return out;
 }
 

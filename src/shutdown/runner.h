@@ -75,8 +75,14 @@ class ShutdownRunner {
   // complete. Records ShutdownCompleted, the outcome metric, and forgets them.
   std::vector<Completion> reapGone(const std::string& ownerKey, const std::set<std::string>& present);
 
-  // Misconfigurations reported by endpoint answers for `ownerKey` since the last call (then cleared).
-  std::vector<std::string> takeMisconfigurations(const std::string& ownerKey);
+  // The last known state of a deleted pod (the informer's onDelete): a tracked pod's final container status (exit
+  // code, signal, time) decides its outcome. Call it before the owner is reconciled.
+  void podDeleted(const json& lastKnown);
+
+  // Misconfigurations reported by endpoint answers for `ownerKey` in the last kMisconfigurationMemory (newest
+  // first), so that a status write lost to a conflict does not lose them.
+  std::vector<std::string> recentMisconfigurations(const std::string& ownerKey);
+  static constexpr std::chrono::minutes kMisconfigurationMemory{10};
 
   // Stops taking calls and waits for those in flight (their answers are still recorded).
   void stop();
@@ -94,6 +100,9 @@ class ShutdownRunner {
   };
 
   PodFacts facts(const DriveInput& input);
+  // The first graceful deletion seen for a pod stays its deletion: the kubelet's final grace-0 delete resets
+  // deletionTimestamp to "now" and the grace to 0, which would hide when SIGTERM came. Caller holds mu_.
+  void keepGracefulDeletion(PodFacts& f);
   void patchState(const json& pod, const ShutdownState& state, bool stopServing);
   void emit(const json& pod, const runtime::events::ObjectRef& owner, const std::vector<EventNote>& notes);
   void worker();
@@ -112,8 +121,9 @@ class ShutdownRunner {
   std::deque<Call> calls_;
   std::set<std::string> inFlight_;                 // pod uids with a call queued or running
   std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
+  std::map<std::string, std::pair<WallTime, long>> deletions_;  // pod uid → first graceful deletion seen
   std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod name → last seen
-  std::map<std::string, std::vector<std::string>> misconfigurations_;
+  std::map<std::string, std::vector<std::pair<WallTime, std::string>>> misconfigurations_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };
