@@ -2,7 +2,7 @@
 # The test command of the README: installs and builds (scripts/setup.sh), then runs every suite:
 #   1. the C++ unit tests (CTest),
 #   2. the same unit tests built with -fsanitize=address,undefined,
-#   3. the simulator suites and the end-to-end suites (pytest, real kubectl, real processes).
+#   3. the pytest suites: simulators, reference workloads, end to end, packaging (real kubectl, real processes).
 # Ends with one line "total: N passed, N failed". Exit status 0 only when every suite passed.
 #   MEDIVOTE_SKIP_SANITIZE=1 skips suite 2 (for quick local runs; CI never sets it).
 set -uo pipefail
@@ -33,11 +33,12 @@ if [ "${MEDIVOTE_SKIP_SANITIZE:-0}" != 1 ]; then
     status=1
 fi
 
-if [ -d tests/sim ] || [ -d tests/e2e ]; then
-  echo "== simulator and end-to-end suites"
-  suites=()
-  for d in tests/sim tests/e2e; do [ -d "$d" ] && suites+=("$d"); done
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$results/pytest.xml" "${suites[@]}" || status=1
+suites=()
+for d in tests/sim tests/workloads tests/e2e tests/packaging; do [ -d "$d" ] && suites+=("$d"); done
+if [ ${#suites[@]} -gt 0 ]; then
+  echo "== pytest suites: ${suites[*]}"
+  MEDIVOTE_BUILD_DIR="$root/build" /usr/bin/python3 -m pytest -q -p no:cacheprovider -rfE \
+    --junitxml="$results/pytest.xml" "${suites[@]}" || status=1
 fi
 
 /usr/bin/python3 scripts/junit_total.py "$results"/*.xml || status=1
