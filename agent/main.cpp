@@ -6,7 +6,8 @@
 // Process contract:
 // - exit 2 on a bad command line, 1 when it cannot listen; 0 on SIGTERM or SIGINT, at once, even in the middle of a
 //   forwarded call (a native sidecar must outlive the main container, then stop without delay);
-// - single-threaded; the first log line is "listening on ADDR:PORT" once the socket accepts connections.
+// - single-threaded: a forwarded call (at most --target-timeout-seconds) holds other requests, /healthz included;
+// - the log line "listening on ADDR:PORT; ..." is written once the socket accepts connections.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>

@@ -131,7 +131,6 @@ class Agent {
     std::vector<char*> envp;
     for (auto& e : envStrings) envp.push_back(e.data());
     envp.push_back(nullptr);
-    started_ = std::chrono::steady_clock::now();
     int rc = posix_spawn(&pid_, MEDIVOTE_AGENT_BINARY, &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(pipeFds[1]);
@@ -169,13 +168,15 @@ class Agent {
     }
     return false;
   }
-  // The port from the "listening on 127.0.0.1:PORT" line.
+  // The address of the "listening on ADDR:PORT;" line.
+  std::string listening() {
+    REQUIRE(waitForLog("listening on "));
+    std::string l = log();
+    auto from = l.find("listening on ") + 13;
+    return l.substr(from, l.find(';', from) - from);
+  }
   int port() {
-    if (port_ == 0) {
-      REQUIRE(waitForLog("listening on 127.0.0.1:"));
-      std::string l = log();
-      port_ = std::stoi(l.substr(l.find("listening on 127.0.0.1:") + 23));
-    }
+    if (port_ == 0) port_ = std::stoi(listening().substr(listening().rfind(':') + 1));
     return port_;
   }
   // Waits for the process to exit; its wait status, or nullopt if it still runs at the deadline.
@@ -195,7 +196,6 @@ class Agent {
   int readFd_ = -1;
   int port_ = 0;
   std::optional<int> exitStatus_;
-  std::chrono::steady_clock::time_point started_;
   std::thread reader_;
   mutable std::mutex mu_;
   std::string log_;
@@ -425,6 +425,20 @@ TEST_CASE("SIGTERM ends the agent at once with status 0, even during a forwarded
     CHECK(WIFEXITED(*status));
     CHECK(WEXITSTATUS(*status) == 0);
     CHECK(std::chrono::steady_clock::now() - start < 500ms);
+  }
+}
+
+TEST_CASE("--listen takes IPv6, bracketed or as $(POD_IP):PORT expands") {
+  TokenFile token("t");
+  for (const char* listen : {"[::1]:0", "::1:0"}) {
+    Agent agent({"--listen", listen, "--token-file", token.path(), "--target-port", "80"});
+    std::string address = agent.listening();
+    CHECK(address.starts_with("[::1]:"));
+    ClientRequest r;
+    r.ip = "::1";
+    r.port = std::stoi(address.substr(address.rfind(':') + 1));
+    r.target = "/healthz";
+    CHECK(httpCall(r).reply.status == 200);
   }
 }
 
