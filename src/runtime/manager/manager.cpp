@@ -203,18 +203,25 @@ Manager::SyncOutcome Manager::waitForCaches() {
 
 void Manager::startElector() {
   electorThread_ = std::thread([this] {
-    elector_->run(
-        [this] {
-          std::lock_guard<std::mutex> g(mu_);
-          leading_ = true;
-          changed_.notify_all();
-        },
-        [this] {
-          std::lock_guard<std::mutex> g(mu_);
-          leading_ = false;
-          if (!stopRequested_) lost_ = true;
-          changed_.notify_all();
-        });
+    auto onStopped = [this] {
+      std::lock_guard<std::mutex> g(mu_);
+      leading_ = false;
+      if (!stopRequested_) lost_ = true;
+      changed_.notify_all();
+    };
+    try {
+      elector_->run(
+          [this] {
+            std::lock_guard<std::mutex> g(mu_);
+            leading_ = true;
+            changed_.notify_all();
+          },
+          onStopped);
+    } catch (const std::exception& e) {
+      // An elector that fails can no longer vouch for the leadership: treat it as lost.
+      log::error("leader election failed", {{"error", e.what()}});
+      onStopped();
+    }
     std::lock_guard<std::mutex> g(mu_);
     electorDone_ = true;
     changed_.notify_all();

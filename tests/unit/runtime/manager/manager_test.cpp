@@ -369,3 +369,21 @@ TEST_CASE("Manager: servers can be disabled") {
   CHECK(manager.metricsPort() == 0);
   CHECK(manager.healthProbePort() == 0);
 }
+
+TEST_CASE("Manager: an elector that throws counts as lost leadership: exit 1, never a crash") {
+  FakeClock clock;
+  Registry registry;
+  struct ThrowingElector final : mv::runtime::leaderelection::LeaderElector {
+    void run(std::function<void()>, std::function<void()>) override { throw std::runtime_error("lease API gone"); }
+    void stop() override {}
+    bool isLeader() const override { return false; }
+  } elector;
+  TestReconciler reconciler;
+  Controller controller(controllerOptions(registry), reconciler, clock);
+  Manager manager(loopbackOptions(), clock, registry);
+  manager.setLeaderElector(&elector);
+  manager.addController(controller);
+  controller.enqueue({"prod", "a", ""});
+  CHECK(manager.run() == Manager::kExitError);
+  CHECK(reconciler.count() == 0);
+}
