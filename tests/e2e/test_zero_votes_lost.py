@@ -1,0 +1,223 @@
+"""Issue 8 §5 end to end: no acknowledged vote is lost when critical vote-service pods go away.
+
+Each scenario runs the reference vote service (build/workloads/medivote-vote-service) as a critical MediVoteService
+(reach direct, bearer token from a Secret, votes on a volumeClaimTemplate) on the kubelet simulator, under a load
+of a few hundred votes per second sent straight to the serving pods (votes_load.VoteLoad). Afterwards every vote
+acknowledged with a 2xx must be in the union of the saved states: votes.json of every claim, plus, for pods still
+running at the end, what they hold (GET /votes). Each test prints `votes: acknowledged=N persisted=N lost=N`.
+
+The control run does the same scale-down with the HTTP stage off (tier simple, --no-save-on-sigterm) and must
+lose votes: that proves the tally can fail.
+"""
+import base64
+import os
+import signal
+
+import pytest
+
+from e2elib import mvs, poll, wait_ready
+from votes_load import VoteLoad, claims_votes, live_votes, tally
+
+IMAGE = "medivote/vote-service:1"
+TOKEN = "e2e-zero-votes-lost-token"
+RATE = 300  # votes per second
+TIMEOUTS = {"preStopSleepSeconds": 2, "terminationGracePeriodSeconds": 10, "exitTimeoutSeconds": 5,
+            "refusalTimeoutSeconds": 20, "forceDeleteAfterSeconds": 60, "maxConcurrent": 2}
+
+
+def vote_service(name, ns, replicas=3, image=IMAGE, args=(), tier="critical", **shutdown):
+    """The vote service as a MediVoteService. critical: the operator calls POST /shutdown on the pod IP with the
+    token of the Secret `<name>-token`; simple: no endpoint, SIGTERM only."""
+    env = [{"name": "SHUTDOWN_TOKEN", "valueFrom": {"secretKeyRef": {"name": f"{name}-token", "key": "token"}}}]
+    if tier == "critical":
+        endpoint = {"port": "http", "path": "/shutdown", "method": "POST", "reach": "direct",
+                    "tokenSecretRef": {"name": f"{name}-token", "key": "token"}, "requestTimeoutSeconds": 2}
+        sd = dict(TIMEOUTS, **shutdown)
+    else:
+        endpoint, sd = None, dict({"terminationGracePeriodSeconds": 5, "maxConcurrent": 2}, **shutdown)
+    obj = mvs(name, ns, image, replicas=replicas, tier=tier, endpoint=endpoint, shutdown=sd, env=env,
+              args=["--exit-delay-ms", "200", *args])
+    container = obj["spec"]["template"]["spec"]["containers"][0]
+    container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1}
+    return obj
+
+
+def create_token(cluster, ns, name):
+    cluster.rest.ok(cluster.rest.post(f"/api/v1/namespaces/{ns}/secrets", {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-token"},
+        "data": {"token": base64.b64encode(TOKEN.encode()).decode()}}))
+
+
+@pytest.fixture
+def votes(cluster, ns, capsys):
+    """start(name) -> a running VoteLoad on ns/name; finish(load) stops it, gathers the saved state, prints the
+    tally line and returns the Tally. Every load is stopped at teardown."""
+    loads = []
+
+    def start(name, rate=RATE):
+        load = VoteLoad(cluster.rest, ns, name, rate=rate).start()
+        loads.append(load)
+        return load
+
+    def finish(load, label):
+        load.stop()
+        saved = set()
+        per_claim = claims_votes(os.path.join(cluster.sim.dir, "kubelet", "pvc", ns))
+        for ids in per_claim.values():
+            saved |= ids
+        for pod in cluster.pods(ns, load.service).values():
+            ip = pod.get("status", {}).get("podIP")
+            if ip and not pod["metadata"].get("deletionTimestamp") and pod["status"].get("phase") == "Running":
+                saved |= live_votes(ip)
+        t = tally(load.acknowledged, saved)
+        t.per_claim = {c: len(ids) for c, ids in per_claim.items()}
+        with capsys.disabled():
+            print(f"\n[{label}] {t.line()} (sent={load.sent} retried={load.retries} per claim={t.per_claim})")
+        return t
+
+    start.finish = finish
+    yield start
+    for load in loads:
+        load.stop()
+
+
+def claim_events(cluster, ns, claim):
+    """The event names of a claim's events.log (written by the vote service, across its pods), in order."""
+    path = os.path.join(cluster.pvc_dir(ns, claim), "events.log")
+    with open(path) as f:
+        events = [line.split()[1] for line in f if len(line.split()) > 1]
+    return events
+
+
+def assert_http_stage(cluster, ns, claim):
+    ev = claim_events(cluster, ns, claim)
+    assert "shutdown-requested" in ev and "saved" in ev, (claim, ev)
+    first_request = ev.index("shutdown-requested")
+    assert "sigterm" not in ev[:ev.index("saved", first_request)], f"{claim}: SIGTERM before the save: {ev}"
+
+
+def outcomes(cluster, ns, name):
+    return {h["pod"]: h["outcome"] for h in cluster.mvs(ns, name)["status"].get("shutdowns", [])}
+
+
+def run(cluster, ns, votes, replicas=3, **kw):
+    create_token(cluster, ns, "vote")
+    cluster.apply(vote_service("vote", ns, replicas, **kw))
+    wait_ready(cluster, ns, "vote", replicas)
+    load = votes("vote")
+    load.wait_acked(RATE)  # about a second of votes, spread over every pod
+    return load
+
+
+def test_scale_3_to_1_loses_no_vote(cluster, ns, operator, votes):
+    operator()
+    load = run(cluster, ns, votes)
+    cluster.kubectl("scale", "mvs/vote", "--replicas=1", "-n", ns)
+    poll(lambda: sorted(cluster.pods(ns, "vote")) == ["vote-0"], 40, "vote-1 and vote-2 to go")
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "scale 3 to 1")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    assert t.per_claim["data-vote-1"] > 0 and t.per_claim["data-vote-2"] > 0, "the removed pods took votes"
+    for claim in ("data-vote-1", "data-vote-2"):
+        assert_http_stage(cluster, ns, claim)
+    assert outcomes(cluster, ns, "vote") == {"vote-1": "http", "vote-2": "http"}
+
+
+def test_rolling_upgrade_of_3_replicas_loses_no_vote(cluster, ns, operator, votes):
+    operator()
+    load = run(cluster, ns, votes)
+    cluster.apply(vote_service("vote", ns, 3, image="medivote/vote-service:2"))
+    wait_ready(cluster, ns, "vote", 3, timeout=60)
+    poll(lambda: all(p["spec"]["containers"][0]["image"] == "medivote/vote-service:2"
+                     for p in cluster.pods(ns, "vote").values()), 10, "every pod upgraded")
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "rolling upgrade")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    for i in range(3):
+        assert_http_stage(cluster, ns, f"data-vote-{i}")
+    assert set(outcomes(cluster, ns, "vote").values()) == {"http"}
+
+
+def test_deleting_the_medivoteservice_loses_no_vote(cluster, ns, operator, votes):
+    operator()
+    load = run(cluster, ns, votes)
+    cluster.kubectl("delete", "mvs", "vote", "-n", ns, "--timeout=60s")
+    assert cluster.pods(ns, "vote") == {}
+    t = votes.finish(load, "delete the MediVoteService")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    for i in range(3):
+        assert t.per_claim[f"data-vote-{i}"] > 0
+        assert_http_stage(cluster, ns, f"data-vote-{i}")
+
+
+def test_kubectl_delete_pod_loses_no_vote(cluster, ns, operator, votes):
+    operator()
+    load = run(cluster, ns, votes)
+    uid = cluster.pods(ns)["vote-1"]["metadata"]["uid"]
+    cluster.kubectl("delete", "pod", "vote-1", "-n", ns, "--wait=false")
+    poll(lambda: cluster.pods(ns).get("vote-1", {}).get("metadata", {}).get("uid") not in (None, uid), 40,
+         "vote-1 to be replaced")
+    wait_ready(cluster, ns, "vote", 3)
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "kubectl delete pod")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    assert_http_stage(cluster, ns, "data-vote-1")
+    assert outcomes(cluster, ns, "vote") == {"vote-1": "http"}
+
+
+def test_operator_sigkilled_mid_scale_down_then_restarted_loses_no_vote(cluster, ns, operator, votes):
+    op = operator()
+    # Busy for 2 s when asked: the first pod stays in stage Requested long enough to be caught there.
+    load = run(cluster, ns, votes, args=["--busy-on-shutdown-seconds", "2"])
+    cluster.kubectl("scale", "mvs/vote", "--replicas=1", "-n", ns)
+
+    def stage():
+        pod = cluster.pods(ns, "vote").get("vote-2", {})
+        return (pod.get("metadata", {}).get("annotations") or {}).get("medivote.io/shutdown-stage")
+    poll(lambda: stage() == "Requested", 15, "vote-2 in stage Requested")
+    op.kill(signal.SIGKILL)
+    assert op.proc.returncode == -signal.SIGKILL
+    load.wait_acked(RATE // 4)  # votes keep flowing while no operator runs
+    operator()
+    poll(lambda: sorted(cluster.pods(ns, "vote")) == ["vote-0"], 40, "vote-1 and vote-2 to go")
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "operator SIGKILLed mid-scale-down")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    for claim in ("data-vote-1", "data-vote-2"):
+        assert_http_stage(cluster, ns, claim)
+    assert outcomes(cluster, ns, "vote") == {"vote-1": "http", "vote-2": "http"}
+
+
+def test_a_service_busy_for_3s_when_asked_loses_no_vote(cluster, ns, operator, votes):
+    operator()
+    load = run(cluster, ns, votes, args=["--busy-on-shutdown-seconds", "3"])
+    cluster.kubectl("scale", "mvs/vote", "--replicas=2", "-n", ns)
+    poll(lambda: sorted(cluster.pods(ns, "vote")) == ["vote-0", "vote-1"], 40, "vote-2 to go")
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "busy for 3 s when asked")
+    assert t.lost == 0, sorted(t.missing)[:20]
+    path = os.path.join(cluster.pvc_dir(ns, "data-vote-2"), "events.log")
+    with open(path) as f:
+        lines = [line.split() for line in f]
+    refused = [int(w[0]) for w in lines if w[1] == "shutdown-refused"]
+    accepted = [int(w[0]) for w in lines if w[1] == "shutdown-requested"]
+    assert refused and accepted, lines
+    assert accepted[0] - refused[0] >= 3000 - 100, "accepted only once the 3 s busy window ended"
+    assert_http_stage(cluster, ns, "data-vote-2")
+    assert outcomes(cluster, ns, "vote") == {"vote-2": "http"}
+    assert any(e["reason"] == "ShutdownRefused" for e in cluster.events(ns))
+
+
+def test_control_run_without_the_http_stage_loses_votes(cluster, ns, operator, votes):
+    """The same scale-down as test_scale_3_to_1_loses_no_vote, tier simple, with a service that does not save on
+    SIGTERM: the votes of the removed pods are lost, so the tally above can fail."""
+    operator()
+    load = run(cluster, ns, votes, tier="simple", args=["--no-save-on-sigterm"])
+    cluster.kubectl("scale", "mvs/vote", "--replicas=1", "-n", ns)
+    poll(lambda: sorted(cluster.pods(ns, "vote")) == ["vote-0"], 40, "vote-1 and vote-2 to go")
+    load.wait_acked(RATE // 2)
+    t = votes.finish(load, "control: tier simple, no save on SIGTERM")
+    assert t.lost > 0, "the control run must lose the votes of the removed pods"
+    for claim in ("data-vote-1", "data-vote-2"):
+        assert t.per_claim.get(claim, 0) == 0
+        assert "save-skipped" in claim_events(cluster, ns, claim) or "sigterm" in claim_events(cluster, ns, claim)
