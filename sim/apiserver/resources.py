@@ -99,6 +99,12 @@ BUILTINS = [
               "reportingController"], storage="/events", to_storage=_events.to_core, from_storage=_events.from_core),
     R("coordination.k8s.io", "v1", "leases", "Lease"),
     R("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=["pdb"], status=True),
+    R("apps", "v1", "deployments", "Deployment", short=["deploy"], status=True, categories=["all"]),
+    R("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=["netpol"]),
+    R("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False),
+    R("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", namespaced=False),
+    R("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    R("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     R("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", namespaced=False,
       short=["crd", "crds"], status=True, categories=["api-extensions"]),
 ]

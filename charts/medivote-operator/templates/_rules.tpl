@@ -1,0 +1,36 @@
+{{/*
+The operator's permissions on what it manages (used by the ClusterRole, or by the Role in namespace-scoped mode).
+Each rule is a request the operator makes; tests/packaging/test_rbac.py fails on a missing or an unused one.
+*/}}
+{{- define "medivote-operator.rules" }}
+rules:
+# MediVoteServices: informer (list, watch); the finalizer is added and removed with update.
+- apiGroups: ["medivote.io"]
+  resources: ["medivoteservices"]
+  verbs: ["list", "watch", "update"]
+# The status (replicas, conditions, shutdown history) is written with a merge patch on /status.
+- apiGroups: ["medivote.io"]
+  resources: ["medivoteservices/status"]
+  verbs: ["patch"]
+# Pods: informer (list, watch); created per ordinal; re-read before a replacement; annotated with the shutdown
+# stage (patch); deleted with the grace period of their tier.
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+# The Service of each MediVoteService: informer, created, patched (selector, ports).
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["list", "watch", "create", "patch"]
+# One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's).
+- apiGroups: [""]
+  resources: ["persistentvolumeclaims"]
+  verbs: ["create"]
+# The bearer token of a shutdown endpoint (spec.shutdown.endpoint.tokenSecretRef): read only, by name.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+# core/v1 Events about MediVoteServices and pods; a repeated event is patched (count, lastTimestamp).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
