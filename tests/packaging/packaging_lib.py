@@ -1,0 +1,165 @@
+"""Helpers of the packaging suites: the deploy/ manifests as objects, the operator's Deployment arguments adapted to
+a local process, an RBAC evaluator for Roles and ClusterRoles, and the simulated cluster of tests/e2e/e2elib.py.
+
+RBAC evaluation follows the Kubernetes authorizer for resource requests: a request (verb, apiGroup, resource,
+subresource, namespace, name) is allowed when a rule bound to the user matches its apiGroup, `resource` or
+`resource/subresource`, verb and, when the rule lists resourceNames, its name (a create or a collection request
+has no name and so never matches a rule with resourceNames). A ClusterRoleBinding's rules hold in every namespace;
+a RoleBinding's only in its own.
+"""
+import glob
+import os
+import sys
+
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+from e2elib import (BUILD, CONTROLLER, REPO, Operator, first, mvs, poll, processes_matching,  # noqa: E402,F401
+                    read_events, wait_ready, write_image_map)
+import e2elib  # noqa: E402
+
+DEPLOY = os.path.join(REPO, "deploy")
+DEPLOY_NAMESPACED = os.path.join(DEPLOY, "namespaced")
+CHART = os.path.join(REPO, "charts", "medivote-operator")
+OPERATOR_NAMESPACE = "medivote-system"
+OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NAMESPACE}:medivote-operator"
+AGENT = os.path.join(BUILD, "medivote-agent")
+
+
+class Cluster(e2elib.Cluster):
+    """e2elib's cluster, whose kubelet also runs the agent image that deploy/ names (medivote/agent:<version>)."""
+
+    def __init__(self, d):
+        self.dir = str(d)
+        os.makedirs(self.dir, exist_ok=True)
+        self.image_map = os.path.join(self.dir, "images.yaml")
+        write_image_map(self.image_map)
+        with open(self.image_map) as f:
+            images = yaml.safe_load(f)
+        images["images"][deployment_agent_image()] = {"entrypoint": [AGENT], "cmd": []}
+        with open(self.image_map, "w") as f:
+            yaml.safe_dump(images, f)
+        self.sim = e2elib.Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
+                              "--bookmark-interval", "5")
+        self.rest = self.sim.rest
+        self.kubectl("apply", "-f", e2elib.CRD)
+        poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
+
+    def ensure_namespace(self, name):
+        r = self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        assert r.status in (201, 409), r
+
+    def audit(self):
+        return self.sim.admin("GET", "requests").body["items"]
+
+    def clear_audit(self):
+        assert self.sim.admin("DELETE", "requests").status == 200
+
+
+def load_docs(folder):
+    """Every object of the NN-*.yaml files of `folder` (deploy/ or deploy/namespaced/), in file order."""
+    docs = []
+    for path in sorted(glob.glob(os.path.join(folder, "[0-9][0-9]-*.yaml"))):
+        with open(path) as f:
+            docs += [d for d in yaml.safe_load_all(f) if d]
+    return docs
+
+
+def find(docs, kind, name=None):
+    out = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert out, f"no {kind} {name or ''} in the manifests"
+    return out[0] if name else out
+
+
+def deployment(folder=DEPLOY):
+    return find(load_docs(folder), "Deployment", "medivote-operator")
+
+
+def container_args(folder=DEPLOY):
+    return list(deployment(folder)["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def deployment_agent_image(folder=DEPLOY):
+    for a in container_args(folder):
+        if a.startswith("--agent-image="):
+            return a.split("=", 1)[1]
+    raise AssertionError("the Deployment passes no --agent-image")
+
+
+def local_args(folder=DEPLOY, lease=None):
+    """The Deployment's arguments for a process on this machine: ephemeral loopback ports instead of :8080/:8081
+    (e2elib.Operator adds those), and shorter lease timings when `lease` = (duration, renew, retry) is given.
+    Everything else (leader election id and namespace, watch namespace, agent image, concurrency) is kept."""
+    out = []
+    replaced = {"--metrics-bind-address", "--health-probe-bind-address", "--log-level", "--max-concurrent-reconciles"}
+    timing = {"--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period"}
+    for a in container_args(folder):
+        key = a.split("=", 1)[0]
+        if key in replaced or (lease and key in timing):
+            continue
+        out.append(a)
+    if lease:
+        out += [f"--leader-elect-lease-duration={lease[0]}", f"--leader-elect-renew-deadline={lease[1]}",
+                f"--leader-elect-retry-period={lease[2]}"]
+    return out
+
+
+# ---- RBAC ------------------------------------------------------------------------------------------------------
+
+def grants_for(docs, namespace=OPERATOR_NAMESPACE, name="medivote-operator"):
+    """[(scope, rule)] bound to the ServiceAccount: scope None for cluster-wide, else the RoleBinding's namespace."""
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d
+             for d in docs if d["kind"] in ("Role", "ClusterRole")}
+    out = []
+    for b in docs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if not any(s.get("kind") == "ServiceAccount" and s.get("name") == name and s.get("namespace") == namespace
+                   for s in b.get("subjects", [])):
+            continue
+        ref = b["roleRef"]
+        scope = b["metadata"].get("namespace") if b["kind"] == "RoleBinding" else None
+        role_ns = scope if ref["kind"] == "Role" else None
+        role = roles.get((ref["kind"], role_ns, ref["name"]))
+        assert role, f"{b['kind']} {b['metadata']['name']} refers to a missing {ref['kind']} {ref['name']}"
+        out += [(scope, r) for r in role.get("rules", [])]
+    return out
+
+
+def _matches(rule, req):
+    if not ({"*", req["apiGroup"]} & set(rule.get("apiGroups", []))):
+        return False
+    res = req["resource"] + ("/" + req["subresource"] if req.get("subresource") else "")
+    if not ({"*", res} & set(rule.get("resources", []))):
+        return False
+    if not ({"*", req["verb"]} & set(rule.get("verbs", []))):
+        return False
+    names = rule.get("resourceNames")
+    if names:
+        return bool(req.get("name")) and req["verb"] != "create" and req["name"] in names
+    return True
+
+
+def allowed(grants, req):
+    """The grants (scope, rule) that allow the request; empty when none does."""
+    return [(scope, rule) for scope, rule in grants
+            if (scope is None or scope == req.get("namespace")) and _matches(rule, req)]
+
+
+def permission(req):
+    """(verb, apiGroup, resource, subresource) of an audit record."""
+    return (req["verb"], req["apiGroup"], req["resource"], req.get("subresource") or "")
+
+
+def granted_permissions(grants):
+    """{(verb, apiGroup, resource, subresource)} that the rules grant (no wildcards expected: they would be reported
+    as such)."""
+    out = set()
+    for _scope, rule in grants:
+        for g in rule.get("apiGroups", []):
+            for r in rule.get("resources", []):
+                res, _, sub = r.partition("/")
+                for v in rule.get("verbs", []):
+                    out.add((v, g, res, sub))
+    return out
