@@ -1,5 +1,7 @@
 #include "runtime/informer/informer.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 
 #include "runtime/informer/object_key.h"
@@ -117,6 +119,9 @@ void Informer::endList(const std::string& resourceVersion) {
                                         {"added", static_cast<unsigned long>(added)},
                                         {"updated", static_cast<unsigned long>(updated)},
                                         {"deleted", static_cast<unsigned long>(deleted)}});
+  // The list's pages (raw JSON trees, several times the size of what is cached) are freed by now; give the pages
+  // of the heap they occupied back to the OS, so that the RSS reflects the cache and not the listing's peak.
+  malloc_trim(0);
   synced_.raise();
   syncedOrStopped_.raise();
 }

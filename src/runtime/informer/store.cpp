@@ -103,7 +103,11 @@ std::size_t Store::encodedBytes() const {
 
 void Store::indexLocked(const std::string* key, const json& object) {
   for (std::size_t i = 0; i < indexers_.size(); ++i) {
-    for (auto& value : indexers_[i].second(object)) indices_[i][std::move(value)].insert(key);
+    for (auto& value : indexers_[i].second(object)) {
+      KeySet& keys = indices_[i][std::move(value)];
+      auto at = std::lower_bound(keys.begin(), keys.end(), key);
+      if (at == keys.end() || *at != key) keys.insert(at, key);
+    }
   }
 }
 
@@ -112,8 +116,10 @@ void Store::unindexLocked(const std::string* key, const json& object) {
     for (const auto& value : indexers_[i].second(object)) {
       auto it = indices_[i].find(value);
       if (it == indices_[i].end()) continue;
-      it->second.erase(key);
-      if (it->second.empty()) indices_[i].erase(it);
+      KeySet& keys = it->second;
+      auto at = std::lower_bound(keys.begin(), keys.end(), key);
+      if (at != keys.end() && *at == key) keys.erase(at);
+      if (keys.empty()) indices_[i].erase(it);
     }
   }
 }
@@ -156,9 +162,16 @@ std::vector<Store::Change> Store::replace(Snapshot&& snapshot) {
     auto [it, inserted] = items.emplace(key, pending.data);
     (void)inserted;
     bytes += pending.data->size();
-    for (auto& [position, value] : pending.indexValues) indices[position][std::move(value)].insert(&it->first);
+    for (auto& [position, value] : pending.indexValues) indices[position][std::move(value)].push_back(&it->first);
   }
   snapshot.entries_.clear();
+  for (auto& index : indices) {
+    for (auto& [value, keys] : index) {
+      std::sort(keys.begin(), keys.end());
+      keys.erase(std::unique(keys.begin(), keys.end()), keys.end());  // an indexer may repeat a value
+      keys.shrink_to_fit();
+    }
+  }
 
   std::vector<Change> changes;
   std::unique_lock lock(mu_);

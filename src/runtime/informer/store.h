@@ -18,7 +18,6 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -80,7 +79,10 @@ class Store {
   std::vector<Change> replace(Snapshot&& snapshot);
 
  private:
-  using KeySet = std::unordered_set<const std::string*>;  // points at the keys of items_ (stable node addresses)
+  // The keys filed under one index value: pointers to the keys of items_ (stable node addresses), sorted by address.
+  // A sorted vector costs 8 bytes per entry where a hash set costs ~40, which matters for the label index
+  // (several values per object, many of them unique).
+  using KeySet = std::vector<const std::string*>;
   using Index = std::unordered_map<std::string, KeySet>;
 
   std::size_t indexPosition(const std::string& indexName) const;
