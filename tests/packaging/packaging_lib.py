@@ -89,10 +89,11 @@ def deployment_agent_image(folder=DEPLOY):
 
 def local_args(folder=DEPLOY, lease=None):
     """The Deployment's arguments for a process on this machine: ephemeral loopback ports instead of :8080/:8081
-    (e2elib.Operator adds those), and shorter lease timings when `lease` = (duration, renew, retry) is given.
+    (e2elib.Operator adds those), logfmt (e2elib reads the log for "phase=leading"), and shorter lease timings when `lease` = (duration, renew, retry) is given.
     Everything else (leader election id and namespace, watch namespace, agent image, concurrency) is kept."""
     out = []
-    replaced = {"--metrics-bind-address", "--health-probe-bind-address", "--log-level", "--max-concurrent-reconciles"}
+    replaced = {"--metrics-bind-address", "--health-probe-bind-address", "--log-level", "--log-format",
+                "--max-concurrent-reconciles"}
     timing = {"--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period"}
     for a in container_args(folder):
         key = a.split("=", 1)[0]

@@ -4,14 +4,15 @@ Each rule is a request the operator makes; tests/packaging/test_rbac.py fails on
 */}}
 {{- define "medivote-operator.rules" }}
 rules:
-# MediVoteServices: informer (list, watch); the finalizer is added and removed with update.
+# MediVoteServices: informer (list, watch); the finalizer is added and removed with a merge patch conditional on
+# the resourceVersion.
 - apiGroups: ["medivote.io"]
   resources: ["medivoteservices"]
-  verbs: ["list", "watch", "update"]
-# The status (replicas, conditions, shutdown history) is written with a merge patch on /status.
+  verbs: ["list", "watch", "patch"]
+# The status (replicas, conditions, shutdown history) is written with an update of /status.
 - apiGroups: ["medivote.io"]
   resources: ["medivoteservices/status"]
-  verbs: ["patch"]
+  verbs: ["update"]
 # Pods: informer (list, watch); created per ordinal; re-read before a replacement; annotated with the shutdown
 # stage (patch); deleted with the grace period of their tier.
 - apiGroups: [""]
