@@ -18,6 +18,7 @@ import copy
 import datetime
 import json
 import os
+import random
 import secrets
 import signal
 import subprocess
@@ -265,6 +266,7 @@ class Demo:
         self.sim_started = False
         self.load = None
         self.timeline = None
+        self.kubelet = None
 
     # -- helpers ---------------------------------------------------------------------------------------------------
     def kubectl(self, *args, input=None, show=True):
@@ -328,6 +330,21 @@ class Demo:
                     docs.append(d)
         return yaml.safe_dump_all(docs)
 
+    def start_kubelet(self, cidr):
+        """The kubelet simulator as `simctl start --kubelet-image-map` runs it, but with its own pod CIDR: pods bind
+        $POD_IP:8080, and another simulated cluster on this machine (a test session, another demo) hands out
+        addresses from the default 127.77.0.0/16. Its pid goes where `simctl stop` finds it."""
+        os.makedirs(os.path.join(self.simdir, "kubelet"), exist_ok=True)
+        with open(os.path.join(self.simdir, "kubelet.log"), "w") as log:
+            p = subprocess.Popen(["/usr/bin/python3", "-m", "sim.kubelet", "--kubeconfig",
+                                  os.path.join(self.simdir, "kubelet.kubeconfig"), "--node-name", "sim-node-1",
+                                  "--state-dir", os.path.join(self.simdir, "kubelet"), "--image-map", self.image_map(),
+                                  "--pod-cidr", cidr], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with open(os.path.join(self.simdir, "kubelet.pid"), "w") as f:
+            f.write(str(p.pid))
+        self.kubelet = p
+
     # -- the story -------------------------------------------------------------------------------------------------
     def run(self):
         for tool in ("kubectl",):
@@ -337,14 +354,15 @@ class Demo:
             if not os.path.exists(os.path.join(self.build, binary)):
                 raise RuntimeError(f"{self.build}/{binary} is missing: run scripts/setup.sh")
 
+        cidr = f"127.{random.choice([x for x in range(100, 250) if x != 77])}.0.0/16"
         self.out.step("Start the simulated cluster: API server + kubelet (pods are local processes)",
-                      f"sim/simctl start --dir {self.simdir} --kubelet-image-map images.yaml")
-        r = subprocess.run([os.path.join(REPO, "sim", "simctl"), "start", "--dir", self.simdir,
-                            "--kubelet-image-map", self.image_map()], capture_output=True, text=True, timeout=60,
-                           cwd=REPO)
+                      f"sim/simctl start --dir {self.simdir}; python3 -m sim.kubelet --pod-cidr {cidr} ...")
+        r = subprocess.run([os.path.join(REPO, "sim", "simctl"), "start", "--dir", self.simdir], capture_output=True,
+                           text=True, timeout=60, cwd=REPO)
         self.sim_started = True
         if r.returncode != 0:
             raise RuntimeError(f"simctl start failed: {r.stderr.strip()}")
+        self.start_kubelet(cidr)
         self.rest = Rest(self.kubeconfig)
         self.kubectl("apply", "-f", os.path.join(REPO, "crds", "medivote.io_medivoteservices.yaml"))
         poll(lambda: self.rest.get("/apis/medivote.io/v1alpha1/medivoteservices").status == 200, 20,
@@ -440,6 +458,14 @@ class Demo:
             except subprocess.TimeoutExpired:
                 self.operator.kill()
                 self.operator.wait()
+        if self.kubelet and self.kubelet.poll() is None:
+            # Stopped (and reaped) here first: `simctl stop` would take an unreaped child for a live process.
+            self.kubelet.send_signal(signal.SIGTERM)  # it SIGKILLs every container it started, then exits
+            try:
+                self.kubelet.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.kubelet.pid, signal.SIGKILL)
+                self.kubelet.wait()
         if self.sim_started:
             subprocess.run([os.path.join(REPO, "sim", "simctl"), "stop", "--dir", self.simdir],
                            capture_output=True, timeout=60)
