@@ -37,16 +37,12 @@ std::cv_status FakeClock::waitUntil(std::condition_variable& cv, std::unique_loc
     ++waiting_;
   }
   waitersChanged_.notify_all();
-  // advance() never touches the waiter's condition variable (it may be gone by then): the waiter re-reads fake time
-  // every kRecheck of real time, so an advance() past its deadline wakes it within that interval.
-  std::cv_status result = std::cv_status::no_timeout;
-  while (true) {
-    if (now() >= deadline) {
-      result = std::cv_status::timeout;
-      break;
-    }
-    if (cv.wait_for(lock, kRecheck) == std::cv_status::no_timeout) break;
-  }
+  // advance() never touches the waiter's condition variable (it may be gone by then): the waiter waits at most
+  // kRecheck of real time and then returns, as a spurious wake-up when its deadline has not passed. Callers loop on
+  // their predicate (the Clock contract), so a notification is never lost: either it ends the wait, or the caller
+  // re-checks its predicate within kRecheck.
+  cv.wait_for(lock, kRecheck);
+  const std::cv_status result = now() >= deadline ? std::cv_status::timeout : std::cv_status::no_timeout;
   {
     std::lock_guard<std::mutex> g(mu_);
     --waiting_;

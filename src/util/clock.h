@@ -47,7 +47,8 @@ class RealClock final : public Clock {
 // A clock that moves only when a test calls advance(). Waiters blocked in waitUntil() are woken by advance(), so a
 // test can fire every timer up to a point by hand. Thread-safe.
 //
-// A waiter whose deadline is passed by advance() wakes within kRecheck of real time.
+// A waiter whose deadline is passed by advance() wakes within kRecheck of real time; waitUntil() returns after at most
+// kRecheck of real time in any case (a spurious wake-up, which the Clock contract allows).
 class FakeClock final : public Clock {
  public:
   FakeClock();
