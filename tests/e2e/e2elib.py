@@ -222,3 +222,161 @@ def processes_matching(text):
         if text in cmd and state != "Z":
             pids.append(int(pid))
     return pids
+
+
+# --- The controller runtime's tests (issue 5, tests/e2e/test_runtime.py) and the benchmarks (bench/) ---------------
+
+INFORMER_PROBE = os.path.join(BUILD, "tests", "tools", "medivote-informer-probe")
+OPERATOR_USER = "system:serviceaccount:medivote-system:medivote-operator"
+
+
+class ApiServerOnly:
+    """An API server simulator of its own, without kubelet, with the MediVoteService CRD applied. It has what an
+    Operator needs (dir, sim, rest, kubectl), and its faults, compactions and closed watches disturb nobody else."""
+
+    def __init__(self, d, *sim_args):
+        self.dir = str(d)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sim = Sim(os.path.join(self.dir, "sim"), *sim_args)
+        self.rest = self.sim.rest
+        self.kubectl("apply", "-f", CRD)
+        poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
+
+    def kubectl(self, *args, **kw):
+        return self.sim.kubectl(*args, **kw)
+
+    def admin(self, method, path, body=None):
+        r = self.sim.admin(method, path, body)
+        assert r.status in (200, 201, 204), r
+        return r.body
+
+    def audit(self, user=None, resource=None):
+        """The audit log's items, optionally only one user's and one resource's."""
+        items = self.admin("GET", "requests")["items"]
+        return [i for i in items if (user is None or i["user"] == user)
+                and (resource is None or i.get("resource") == resource)]
+
+    def stop(self):
+        self.sim.stop()
+
+
+class OperatorAs(Operator):
+    """An Operator that connects with another kubeconfig (e.g. the admin one), so that the audit log tells two
+    replicas apart by user."""
+
+    def __init__(self, cluster, kubeconfig, *extra, **kw):
+        self._kubeconfig = kubeconfig
+        super().__init__(cluster, *extra, **kw)
+
+    def start(self):
+        self.args[self.args.index("--kubeconfig") + 1] = self._kubeconfig
+        super().start()
+
+
+def log_records(text):
+    """Parses logfmt lines (the operator's default log format) into dicts; other lines are skipped."""
+    import shlex
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("ts="):
+            continue
+        try:
+            parts = shlex.split(line)
+        except ValueError:
+            continue
+        out.append(dict(p.split("=", 1) for p in parts if "=" in p))
+    return out
+
+
+def log_time(record):
+    """The wall-clock time (seconds since the epoch) of a parsed log record ("ts=2026-11-25T22:40:01.123Z")."""
+    import calendar
+    ts = record["ts"]
+    base, frac = ts.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000.0
+
+
+def proc_status(pid):
+    """{field: kB} of the memory lines of /proc/<pid>/status (VmRSS, VmHWM, RssAnon, RssFile, ...)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                out[k] = int(v.split()[0])
+            elif k == "Threads":
+                out[k] = int(v)
+    return out
+
+
+class InformerProbe:
+    """tests/tools/medivote-informer-probe: one runtime informer, asked over stdin what it holds (see its source for
+    the protocol). `dump()` returns {"cache": {key: rv}, "seen": {key: rv}, "anomalies": [...], "info": {...}}."""
+
+    def __init__(self, kubeconfig, resource, *args, log_path):
+        import queue
+        import threading
+        if not os.path.exists(INFORMER_PROBE):
+            raise AssertionError(f"{INFORMER_PROBE} is not built: run scripts/setup.sh")
+        self.log_path = log_path
+        self.logf = open(log_path, "a")
+        self.proc = subprocess.Popen([INFORMER_PROBE, "--kubeconfig", kubeconfig, "--resource", resource, *args],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.logf, text=True)
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _answer(self, command, timeout):
+        import queue
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        out = []
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"informer probe: no answer to {command!r} within {timeout}s")
+            if line is None:
+                raise AssertionError(f"informer probe exited (code {self.proc.poll()}):\n{self.log()[-3000:]}")
+            out.append(line)
+            if line.startswith("end"):
+                return out
+
+    def dump(self, timeout=10):
+        d = {"cache": {}, "seen": {}, "anomalies": [], "info": {}}
+        for line in self._answer("dump", timeout):
+            kind, _, rest = line.partition(" ")
+            if kind in ("cache", "seen"):
+                key, rv = rest.rsplit(" ", 1)
+                d[kind][key] = rv
+            elif kind == "anomaly":
+                d["anomalies"].append(rest)
+            elif kind == "end":
+                d["info"] = dict(p.split("=", 1) for p in rest.split())
+        return d
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        """Asks it to quit; returns the exit code (SIGKILL after 10 s)."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self.logf.close()
+        return self.proc.returncode
