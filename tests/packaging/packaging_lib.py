@@ -72,6 +72,18 @@ def find(docs, kind, name=None):
     return out[0] if name else out
 
 
+def object_path(d):
+    """The REST path of a manifest's object (the kinds of deploy/)."""
+    group_version = d["apiVersion"]
+    plural = {"Deployment": "deployments", "NetworkPolicy": "networkpolicies", "Service": "services",
+              "ServiceAccount": "serviceaccounts", "PodDisruptionBudget": "poddisruptionbudgets", "Role": "roles",
+              "RoleBinding": "rolebindings", "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
+              "Namespace": "namespaces", "CustomResourceDefinition": "customresourcedefinitions"}[d["kind"]]
+    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+    ns = d["metadata"].get("namespace")
+    return f"{base}{'/namespaces/' + ns if ns else ''}/{plural}/{d['metadata']['name']}"
+
+
 def deployment(folder=DEPLOY):
     return find(load_docs(folder), "Deployment", "medivote-operator")
 

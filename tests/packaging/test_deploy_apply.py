@@ -7,7 +7,7 @@ import os
 import pytest
 import yaml
 
-from packaging_lib import DEPLOY, DEPLOY_NAMESPACED, load_docs
+from packaging_lib import DEPLOY, DEPLOY_NAMESPACED, load_docs, object_path
 from simlib import Sim
 
 
@@ -20,17 +20,6 @@ def sim(tmp_path):
 
 def names(docs):
     return {f"{d['kind'].lower()}/{d['metadata']['name']}" for d in docs}
-
-
-def object_path(d):
-    group_version = d["apiVersion"]
-    plural = {"Deployment": "deployments", "NetworkPolicy": "networkpolicies", "Service": "services",
-              "ServiceAccount": "serviceaccounts", "PodDisruptionBudget": "poddisruptionbudgets", "Role": "roles",
-              "RoleBinding": "rolebindings", "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
-              "Namespace": "namespaces", "CustomResourceDefinition": "customresourcedefinitions"}[d["kind"]]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    ns = d["metadata"].get("namespace")
-    return f"{base}{'/namespaces/' + ns if ns else ''}/{plural}/{d['metadata']['name']}"
 
 
 @pytest.mark.parametrize("folder", [DEPLOY, DEPLOY_NAMESPACED], ids=["cluster-wide", "namespaced"])
