@@ -35,8 +35,10 @@ def vote_service(name, ns, replicas=3, image=IMAGE, args=(), tier="critical", **
         sd = dict(TIMEOUTS, **shutdown)
     else:
         endpoint, sd = None, dict({"terminationGracePeriodSeconds": 5, "maxConcurrent": 2}, **shutdown)
+    # The service exits 1 s after accepting, as the real ones do: the operator deletes the pod meanwhile. A shorter
+    # delay races the kubelet, which restarts a container that exits before its pod is deleted.
     obj = mvs(name, ns, image, replicas=replicas, tier=tier, endpoint=endpoint, shutdown=sd, env=env,
-              args=["--exit-delay-ms", "200", *args])
+              args=["--exit-delay-ms", "1000", *args])
     container = obj["spec"]["template"]["spec"]["containers"][0]
     container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1}
     return obj
