@@ -406,7 +406,7 @@ class Demo:
         self.kubectl("scale", f"mvs/{VOTE}", "--replicas=2", "-n", NS, show=False)
         poll(lambda: sorted(self.pods(VOTE)) == [f"{VOTE}-0", f"{VOTE}-1"], 60, f"{VOTE}-2 to go", interval=0.1)
         self.wait_ready(VOTE, 2)
-        self.vote_rate(1.0)
+        self.vote_rate(2.0)
 
         self.out.step(f"Upgrade the vote service: image {UPGRADE_IMAGE} (a rolling upgrade, one pod at a time)",
                       f"kubectl patch mvs/{VOTE} --type json -p '[{{\"op\": \"replace\", "
@@ -417,7 +417,7 @@ class Demo:
         self.wait_ready(VOTE, 2, timeout=90)
         poll(lambda: all(p["spec"]["containers"][0]["image"] == UPGRADE_IMAGE for p in self.pods(VOTE).values()),
              20, "every pod upgraded")
-        self.vote_rate(1.0)
+        self.vote_rate(2.0)
 
         self.out.step("Delete both services (vote-service: HTTP shutdown first; static-server: SIGTERM)",
                       f"kubectl delete mvs {VOTE} {STATIC} -n {NS}")
