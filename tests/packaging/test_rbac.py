@@ -100,9 +100,17 @@ def run_scenarios(cluster, operators, folder, ns):
     return records
 
 
+def denied_requests(records, grants):
+    return sorted({(permission(r), r["namespace"], r["name"], r["path"]) for r in records
+                   if r["resource"] and not allowed(grants, r)})
+
+
+def unused_permissions(records, grants):
+    return granted_permissions(grants) - {permission(r) for r in records} - set(EXCEPTIONS)
+
+
 def check_allowed(records, grants):
-    denied = sorted({(permission(r), r["namespace"], r["name"], r["path"]) for r in records
-                     if r["resource"] and not allowed(grants, r)})
+    denied = denied_requests(records, grants)
     assert not denied, "requests the roles would deny:\n" + "\n".join(map(str, denied))
 
 
@@ -127,7 +135,7 @@ def test_the_cluster_wide_roles_allow_exactly_what_the_operator_does(cluster, op
     for p in sorted(used):
         print("  ", p, sum(1 for r in records if permission(r) == p))
     assert set(EXCEPTIONS) <= granted_permissions(grants), "an exception for a permission no longer granted"
-    unused = granted_permissions(grants) - used - set(EXCEPTIONS)
+    unused = unused_permissions(records, grants)
     assert not unused, f"granted but never used (remove them or document an exception): {sorted(unused)}"
     assert not [p for p in granted_permissions(grants) if "*" in p], "no wildcards"
 
@@ -159,3 +167,26 @@ def test_the_evaluator_denies_what_the_rules_do_not_grant():
     namespaced = grants_for(load_docs(DEPLOY_NAMESPACED))
     assert allowed(namespaced, dict(req, namespace="medivote"))
     assert not allowed(namespaced, dict(req, namespace="elsewhere"))
+
+
+def test_the_check_reports_a_missing_and_an_extra_permission():
+    def record(verb, resource, ns="medivote", name="", group="", sub=""):
+        return {"verb": verb, "apiGroup": group, "resource": resource, "subresource": sub, "namespace": ns,
+                "name": name, "path": f"/{resource}"}
+    docs = load_docs(DEPLOY)
+    grants = grants_for(docs)
+    # Every granted permission used once: nothing unused, nothing denied.
+    records = [record(v, r, name="x", group=g, sub=sub, ns=OPERATOR_NAMESPACE if r == "leases" else "medivote")
+               for v, g, r, sub in granted_permissions(grants)]
+    for rec in records:
+        if rec["resource"] == "leases":
+            rec["name"] = "medivote-operator-leader"
+    assert denied_requests(records, grants) == []
+    assert unused_permissions(records, grants) == set()
+    # The operator starts listing Secrets: denied.
+    assert [d[0] for d in denied_requests(records + [record("list", "secrets")], grants)] == [
+        ("list", "", "secrets", "")]
+    # A role grants more than the operator uses: reported.
+    role = find(docs, "ClusterRole", "medivote-operator")
+    role["rules"].append({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]})
+    assert unused_permissions(records, grants_for(docs)) == {("get", "", "configmaps", "")}
