@@ -58,3 +58,12 @@ def test_a_dry_run_into_a_missing_namespace_fails_as_on_a_real_server(sim, tmp_p
     f.write_text(yaml.safe_dump(sa))
     r = sim.kubectl("apply", "--dry-run=server", "-f", str(f), check=False)
     assert r.returncode != 0 and 'namespaces "nowhere" not found' in r.stderr
+
+
+@pytest.mark.parametrize("folder", [DEPLOY, DEPLOY_NAMESPACED], ids=["cluster-wide", "namespaced"])
+def test_a_plain_apply_on_a_fresh_cluster_needs_no_preparation(sim, folder):
+    # kubectl takes the files in name order: the CRD and the Namespaces (00-, 01-) exist before anything in them.
+    r = sim.kubectl("apply", "-f", folder, check=False)
+    assert r.returncode == 0, r.stderr
+    for d in load_docs(folder):
+        assert sim.rest.get(object_path(d)).status == 200, object_path(d)
