@@ -272,3 +272,25 @@ def test_the_network_policy_admits_only_the_operator_to_the_agent_port():
             assert not p["port"] <= 9901 <= p["endPort"], p
     tcp = sorted((p["port"], p["endPort"]) for p in others["ports"] if p["protocol"] == "TCP")
     assert tcp == [(1, 9900), (9902, 65535)]
+
+
+def test_the_values_schema_describes_every_value_and_refuses_typos(helm_run):
+    import json
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        schema = json.load(f)
+    defs = schema["definitions"]
+
+    def node(path):
+        s = schema
+        for part in path.split("."):
+            s = s["properties"][part]
+            s = defs[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s
+        return s
+    for key, _, _ in value_keys():
+        node(key)  # KeyError: a value the schema does not describe
+    for args, message in ((("--set", "replicaCount=two"), "replicaCount: Invalid type"),
+                          (("--set", "replicas=3"), "Additional property replicas is not allowed"),
+                          (("--set", "logFormat=text"), "logFormat"),
+                          (("--set", "leaderElection.leaseDuration=15"), "leaseDuration")):
+        r = helm_run("template", "medivote-operator", CHART, *args, check=False)
+        assert r.returncode != 0 and message in r.stderr, (args, r.stderr)
