@@ -144,6 +144,7 @@ class Api:
         if rt.is_cr:
             warnings = self._cr_prepare(rt, obj, field_validation)
         validation.check_microtime(rt, obj)
+        validation.normalize(rt, obj)
         if rt.status and not keep_status and rt.key != "/pods":
             obj.pop("status", None)
         if rt.key == "/pods" and not keep_status:
@@ -225,6 +226,7 @@ class Api:
         if rt.is_cr:
             warnings = self._cr_prepare(rt, cand, field_validation)
         validation.check_microtime(rt, cand)
+        validation.normalize(rt, cand)
         if rt.key == "/namespaces":
             spec = dict(old.get("spec", {}))
             if sub == "finalize":  # only namespaces/finalize may change spec.finalizers

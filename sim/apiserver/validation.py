@@ -2,6 +2,7 @@
 
 `default_on_create(rt, obj, store)` fills server defaults; `validate(rt, obj, old)` returns Causes (422);
 `check_microtime(rt, obj)` raises the 400 decode error for MicroTime fields without 6 fractional digits."""
+import base64
 import datetime
 import random
 import re
@@ -88,6 +89,16 @@ def _default_containers(cs):
                 if isinstance(pr.get("httpGet"), dict):
                     pr["httpGet"].setdefault("path", "/")
                     pr["httpGet"].setdefault("scheme", "HTTP")
+
+
+def normalize(rt, obj):
+    """Conversions the real API server makes on every write: a Secret's stringData is merged into data (base64),
+    over keys of the same name, and is never stored."""
+    if rt.ident == "/secrets" and isinstance(obj.get("stringData"), dict):
+        data = obj.get("data") or {}
+        for k, v in obj.pop("stringData").items():
+            data[k] = base64.b64encode(str(v).encode()).decode()
+        obj["data"] = data
 
 
 def default_on_create(rt, obj, store):

@@ -207,11 +207,10 @@ void ShutdownRunner::finishCall(Call& call) {
   log::info("shutdown endpoint answered", {{"answer", answer.detail}, {"attempt", call.facts.state.attempts}});
   const AnswerEffect effect = afterAnswer(call.facts, answer, input.policy, clock_.wallNow());
   try {
-    patchState(input.pod, effect.state, false);
-    emit(input.pod, input.owner, effect.events);
-    // Delete at once when the answer allows it (accepted, or escalated): the service exits within about a second
-    // of accepting, and a kubelet restarts a container that exits while its pod is not being deleted. Waiting for
-    // the next reconcile of a busy owner could let that restart happen.
+    // Delete at once when the answer allows it (accepted, or escalated), even before the answer is recorded: the
+    // service exits within about a second of accepting, and a kubelet restarts a container that exits while its
+    // pod is not being deleted. Safe in this order too: after a crash between the two, the next leader finds the
+    // pod deleted in stage Requested and calls again, which the endpoint's contract allows.
     PodFacts after = call.facts;
     after.state = effect.state;
     const Step next = decide(after, input.policy, clock_.wallNow());
@@ -219,10 +218,16 @@ void ShutdownRunner::finishCall(Call& call) {
       kube::DeleteOptions o;
       o.gracePeriodSeconds = next.graceSeconds;
       o.preconditionUid = call.facts.uid;
-      client_.remove(kube::resources::pods(), nsOf(input.pod), call.facts.name, o);
-      log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(next.graceSeconds)},
-                                {"stage", std::string(stageName(next.state.stage))}});
+      try {
+        client_.remove(kube::resources::pods(), nsOf(input.pod), call.facts.name, o);
+        log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(next.graceSeconds)},
+                                  {"stage", std::string(stageName(next.state.stage))}});
+      } catch (const kube::ApiError& e) {
+        if (!isNotFound(e) && !e.isConflict()) throw;
+      }
     }
+    patchState(input.pod, effect.state, false);
+    emit(input.pod, input.owner, effect.events);
   } catch (const kube::ApiError& e) {
     if (!isNotFound(e) && !e.isConflict()) log::warn("could not record the shutdown answer", {{"error", e.what()}});
   } catch (const std::exception& e) {

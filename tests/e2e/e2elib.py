@@ -6,6 +6,7 @@ use the real kubectl and the REST API, and pods are real processes run by the ku
 """
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -50,8 +51,11 @@ class Cluster:
         os.makedirs(self.dir, exist_ok=True)
         self.image_map = os.path.join(self.dir, "images.yaml")
         write_image_map(self.image_map)
+        # Pods bind their own 127.x IPs: a CIDR of its own keeps this cluster's pods apart from any other simulated
+        # cluster running on the machine at the same time (another suite, the demo).
+        self.pod_cidr = f"127.{random.randint(100, 250)}.0.0/16"
         self.sim = Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
-                       "--bookmark-interval", "5")
+                       "--bookmark-interval", "5", "--pod-cidr", self.pod_cidr)
         self.rest = self.sim.rest
         self.kubectl("apply", "-f", CRD)
         poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
@@ -348,9 +352,13 @@ class InformerProbe:
             if line.startswith("end"):
                 return out
 
-    def dump(self, timeout=10):
+    def info(self, timeout=10):
+        """Like dump() without the listings (only "info" is filled): cheap for the probe."""
+        return self.dump(timeout, command="info")
+
+    def dump(self, timeout=10, command="dump"):
         d = {"cache": {}, "seen": {}, "anomalies": [], "info": {}}
-        for line in self._answer("dump", timeout):
+        for line in self._answer(command, timeout):
             kind, _, rest = line.partition(" ")
             if kind in ("cache", "seen"):
                 key, rv = rest.rsplit(" ", 1)
