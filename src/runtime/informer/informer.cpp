@@ -119,8 +119,10 @@ void Informer::endList(const std::string& resourceVersion) {
                                         {"added", static_cast<unsigned long>(added)},
                                         {"updated", static_cast<unsigned long>(updated)},
                                         {"deleted", static_cast<unsigned long>(deleted)}});
-  // The list's pages (raw JSON trees, several times the size of what is cached) are freed by now; give the pages
-  // of the heap they occupied back to the OS, so that the RSS reflects the cache and not the listing's peak.
+  // The list's pages (raw JSON trees, several times the size of what is cached) are freed by now, but the cache
+  // lies scattered among them: pack it from a short-lived thread (its own malloc arena), then give the freed pages
+  // back to the OS, so that the RSS reflects the cache and not the listing's peak (see Store::compact).
+  std::thread([this] { store_.compact(); }).join();
   malloc_trim(0);
   synced_.raise();
   syncedOrStopped_.raise();

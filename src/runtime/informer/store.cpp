@@ -41,8 +41,12 @@ std::vector<json> Store::list() const {
   std::vector<EncodedObject> all;
   {
     std::shared_lock lock(mu_);
-    all.reserve(items_.size());
-    for (const auto& [key, data] : items_) all.push_back(data);
+    std::vector<const std::pair<const std::string, EncodedObject>*> entries;
+    entries.reserve(items_.size());
+    for (const auto& entry : items_) entries.push_back(&entry);
+    std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    all.reserve(entries.size());
+    for (const auto* entry : entries) all.push_back(entry->second);
   }
   std::vector<json> out;
   out.reserve(all.size());
@@ -150,6 +154,27 @@ std::optional<json> Store::erase(const std::string& key) {
   encodedBytes_ -= it->second->size();
   items_.erase(it);
   return last;
+}
+
+void Store::compact() {
+  std::unique_lock lock(mu_);
+  std::unordered_map<std::string, EncodedObject> items;
+  items.reserve(items_.size());
+  for (const auto& [key, data] : items_) items.emplace(key, std::make_shared<const std::string>(*data));
+  std::vector<Index> indices(indices_.size());
+  for (std::size_t i = 0; i < indices_.size(); ++i) {
+    indices[i].reserve(indices_[i].size());
+    for (const auto& [value, keys] : indices_[i]) {
+      KeySet moved;
+      moved.reserve(keys.size());
+      for (const std::string* key : keys) moved.push_back(&items.find(*key)->first);
+      std::sort(moved.begin(), moved.end());
+      indices[i].emplace(value, std::move(moved));
+    }
+  }
+  items_.swap(items);
+  indices_.swap(indices);
+  lock.unlock();
 }
 
 std::vector<Store::Change> Store::replace(Snapshot&& snapshot) {

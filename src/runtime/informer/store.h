@@ -59,7 +59,7 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   std::optional<json> get(const std::string& key) const;
-  std::vector<json> list() const;
+  std::vector<json> list() const;  // sorted by key
   std::vector<std::string> listKeys() const;  // sorted
   // Objects filed under `value` in index `indexName`, sorted by key. Throws std::invalid_argument for an unknown
   // index name.
@@ -75,6 +75,12 @@ class Store {
   std::optional<json> erase(const std::string& key);
 
   Snapshot newSnapshot() const { return Snapshot(*this); }
+  // Rebuilds the content (objects, keys, indexes) in fresh allocations, made by the calling thread. Readers holding
+  // an old object keep it alive. Why: a list leaves the cache scattered among the freed pages of the list's JSON
+  // (about one live object per page), so the heap cannot shrink; rebuilt from another thread (glibc gives it its own
+  // malloc arena), the content is packed and the list's arena becomes wholly free for malloc_trim. Measured with
+  // 10,000 projected pods + 1,000 custom resources listed in pages of 500: RSS +35.6 MB without, +11.0 MB with.
+  void compact();
   // Makes the snapshot the whole content. Returns the differences, in no particular order.
   std::vector<Change> replace(Snapshot&& snapshot);
 

@@ -151,6 +151,9 @@ bool LeaseLeaderElector::tryAcquireOrRenew() {
   return tryUpdate(std::move(lease), desired, now);
 }
 
+// Safe to repeat, and safe after the leadership already moved on (leader election does not fence): the update is
+// conditional on the resourceVersion this replica last saw, so if another replica wrote the Lease since, it fails
+// with 409 and changes nothing.
 void LeaseLeaderElector::release() {
   if (!observedHolderIsMe() || !lastLease_) return;
   const std::string wallNow = formatMicroTime(clock_.wallNow());

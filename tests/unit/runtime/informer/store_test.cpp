@@ -150,3 +150,27 @@ TEST_CASE("store reads are safe while the writer changes the content") {
   CHECK(reads.load() > 0);
   CHECK(store.size() == 9);
 }
+
+TEST_CASE("store compact keeps content and indexes, and objects already read stay valid") {
+  Store store;
+  store.upsert(makePod("ns", "a", {{"app", "x"}}, "MediVoteService", "svc", "uid-1"));
+  store.upsert(makePod("ns", "b", {{"app", "x"}}));
+  auto snapshot = store.newSnapshot();
+  snapshot.add(makePod("ns", "a", {{"app", "x"}}, "MediVoteService", "svc", "uid-1"));
+  snapshot.add(makePod("ns", "c", {{"app", "y"}}));
+  store.replace(std::move(snapshot));
+  const auto before = store.list();
+  const std::size_t bytes = store.encodedBytes();
+  std::thread([&] { store.compact(); }).join();
+  CHECK(store.listKeys() == std::vector<std::string>{"ns/a", "ns/c"});
+  CHECK(store.encodedBytes() == bytes);
+  CHECK(store.indexKeys(kLabelIndex, "app=x") == std::vector<std::string>{"ns/a"});
+  CHECK(store.indexKeys(kControllerOwnerUidIndex, "uid-1") == std::vector<std::string>{"ns/a"});
+  CHECK(store.indexKeys(kNamespaceIndex, "ns") == std::vector<std::string>{"ns/a", "ns/c"});
+  // Index entries point at the new keys: changing and erasing after compaction keeps them exact.
+  store.upsert(makePod("ns", "a", {{"app", "y"}}));
+  store.erase("ns/c");
+  CHECK(store.indexKeys(kLabelIndex, "app=y") == std::vector<std::string>{"ns/a"});
+  CHECK(store.indexKeys(kLabelIndex, "app=x").empty());
+  CHECK(before.size() == 2);
+}
