@@ -16,7 +16,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from e2elib import (BUILD, CONTROLLER, REPO, Operator, first, mvs, poll, processes_matching,  # noqa: E402,F401
-                    read_events, wait_ready, write_image_map)
+                    read_events, wait_ready)
 import e2elib  # noqa: E402
 
 DEPLOY = os.path.join(REPO, "deploy")
@@ -28,23 +28,17 @@ AGENT = os.path.join(BUILD, "medivote-agent")
 
 
 class Cluster(e2elib.Cluster):
-    """e2elib's cluster, whose kubelet also runs the agent image that deploy/ names (medivote/agent:<version>)."""
+    """e2elib's cluster, whose kubelet also runs the agent image that deploy/ names (medivote/agent:<version>).
+    The kubelet simulator re-reads its image map when the file changes, so the image is added after the start."""
 
     def __init__(self, d):
-        self.dir = str(d)
-        os.makedirs(self.dir, exist_ok=True)
-        self.image_map = os.path.join(self.dir, "images.yaml")
-        write_image_map(self.image_map)
+        super().__init__(d)
         with open(self.image_map) as f:
             images = yaml.safe_load(f)
         images["images"][deployment_agent_image()] = {"entrypoint": [AGENT], "cmd": []}
-        with open(self.image_map, "w") as f:
+        with open(self.image_map + ".tmp", "w") as f:
             yaml.safe_dump(images, f)
-        self.sim = e2elib.Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
-                              "--bookmark-interval", "5")
-        self.rest = self.sim.rest
-        self.kubectl("apply", "-f", e2elib.CRD)
-        poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
+        os.replace(self.image_map + ".tmp", self.image_map)
 
     def ensure_namespace(self, name):
         r = self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
