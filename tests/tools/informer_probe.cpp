@@ -7,11 +7,12 @@
 // NAME: pods, services, configmaps, leases, medivoteservices.
 //
 // Protocol: one command per stdin line; every answer ends with one line starting with "end".
-//   dump   "cache <key> <resourceVersion>" for each cached object (sorted by key), then
+//   dump   "cache <key> <resourceVersion>" for each cached object (sorted by key; decoded one at a time), then
 //          "seen <key> <resourceVersion>" for each object of the handler view (sorted), then
 //          "anomaly <text>" for each broken handler contract seen so far (at most 20), then
 //          "end size=<n> synced=<true|false> state=<reflector state> rv=<last sync RV> adds=<n> updates=<n>
 //           deletes=<n> anomalies=<n> encodedBytes=<n>"
+//   info   only the "end" line of dump (cheap: nothing is decoded)
 //   quit   stops the informer, answers "end stopped" and exits 0 (EOF on stdin does the same).
 // The handler view is the map key -> resourceVersion built only from the onAdd/onUpdate/onDelete calls. It equals the
 // cache when the handlers were told about every change. An anomaly is an onAdd for a key the view already holds, an
@@ -87,11 +88,14 @@ class HandlerView {
             [this](const json& o) { remove(o); }};
   }
 
-  void print(std::ostream& out, std::size_t& adds, std::size_t& updates, std::size_t& deletes,
+  // Writes the "seen" and "anomaly" lines to `out` (unless null) and returns the counters.
+  void print(std::ostream* out, std::size_t& adds, std::size_t& updates, std::size_t& deletes,
              std::size_t& anomalies) {
     std::lock_guard<std::mutex> g(mu_);
-    for (const auto& [key, rv] : view_) out << "seen " << key << " " << rv << "\n";
-    for (std::size_t i = 0; i < anomalies_.size() && i < 20; ++i) out << "anomaly " << anomalies_[i] << "\n";
+    if (out) {
+      for (const auto& [key, rv] : view_) *out << "seen " << key << " " << rv << "\n";
+      for (std::size_t i = 0; i < anomalies_.size() && i < 20; ++i) *out << "anomaly " << anomalies_[i] << "\n";
+    }
     adds = adds_;
     updates = updates_;
     deletes = deletes_;
@@ -155,15 +159,20 @@ int run(const Options& o) {
 
   std::string line;
   while (std::getline(std::cin, line)) {
-    if (line == "dump") {
+    if (line == "dump" || line == "info") {
       const auto& store = informer.store();
-      std::map<std::string, std::string> cached;
-      for (const auto& object : store.list())
-        cached[runtime::informer::objectKey(object)] = runtime::informer::resourceVersionOf(object);
-      for (const auto& [key, rv] : cached) std::cout << "cache " << key << " " << rv << "\n";
+      const bool full = line == "dump";
+      if (full) {
+        // One object decoded at a time: the probe's own memory stays what the cache costs.
+        for (const auto& key : store.listKeys()) {
+          if (auto object = store.get(key)) {
+            std::cout << "cache " << key << " " << runtime::informer::resourceVersionOf(*object) << "\n";
+          }
+        }
+      }
       std::size_t adds = 0, updates = 0, deletes = 0, anomalies = 0;
-      view.print(std::cout, adds, updates, deletes, anomalies);
-      std::cout << "end size=" << cached.size() << " synced=" << (informer.hasSynced() ? "true" : "false")
+      view.print(full ? &std::cout : nullptr, adds, updates, deletes, anomalies);
+      std::cout << "end size=" << store.size() << " synced=" << (informer.hasSynced() ? "true" : "false")
                 << " state=" << runtime::informer::stateName(informer.state())
                 << " rv=" << informer.lastSyncResourceVersion() << " adds=" << adds << " updates=" << updates
                 << " deletes=" << deletes << " anomalies=" << anomalies << " encodedBytes=" << store.encodedBytes()
