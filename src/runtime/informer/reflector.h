@@ -2,17 +2,22 @@
 // The reflector: keeps a sink (the informer's cache) equal to the API server's state of one resource type by
 // listing, then watching, as an explicit state machine (the shape of kube-rs's watcher.rs).
 //
-//   Empty ──list first page──▶ InitialListing ──last page──▶ Watching ◀──quiet end (timeout)──┐
-//     ▲                            │  (limit/continue,            │  (from the list's RV,       │
-//     │                            │   RV of the first page)      │   bookmarks, timeout       ─┘
-//     │◀── 410 Gone (list or watch: expired continue token, ──────┤   randomized in [min, 2*min))
-//     │    "too old resource version") – relist at once           │
-//     │                                                            │ other failure (dropped stream, 5xx,
-//     │◀── list failure ── BackingOff ◀────────────────────────────┘ refused, a very short empty watch)
-//                              │ after the back-off (800 ms doubling to 30 s, reset after 2 min healthy)
-//                              └──▶ the state to retry: Empty after a list failure, Watching (same RV) after a
-//                                   watch failure
-//   any state ──stop()──▶ Stopped
+// state           its step                          outcome                                 next state
+// Empty           list the first page (limit,       more pages                              InitialListing
+//                 resourceVersion "": a consistent  last page: the list replaces the cache  Watching
+//                 snapshot)                         failure                                 BackingOff, then Empty
+// InitialListing  list the next page (continue)     more pages                              InitialListing
+//                                                   last page: the list replaces the cache  Watching
+//                                                   410: the continue token expired         Empty, at once
+//                                                   other failure                           BackingOff, then Empty
+// Watching        watch from resourceVersion(),     quiet end (the server's timeout)        Watching, at once
+//                 bookmarks on, timeoutSeconds      410, as HTTP status or ERROR event      Empty, at once (relist)
+//                 random in [min, 2*min)            other failure (dropped stream, 5xx,     BackingOff, then
+//                                                   refused, an at-once end without events) Watching (same RV)
+// BackingOff      wait the back-off (800 ms         elapsed                                 the saved state
+//                 doubling to 30 s, reset after
+//                 2 min without failure)
+// any             stop()                                                                    Stopped
 //
 // Contract:
 // - The sink sees, in order: beginList, listedItems per page, endList(rv) for every complete list (the first one
