@@ -1,5 +1,6 @@
 """The controller runtime (issue 5) against the API server simulator: informer caches converge under fault injection,
-and leader election between two real medivote-controller processes.
+and leader election between two real medivote-controller processes (one leader, takeover after SIGKILL and
+after SIGTERM, giving up when renewals fail).
 
 Informers are observed through tests/tools/medivote-informer-probe (one runtime::informer::Informer that dumps its
 cache and the view built from its event handlers on request); the server's side through the REST API and the
@@ -436,3 +437,26 @@ def test_after_the_leader_exits_cleanly_the_other_leads_within_seconds(apiserver
     assert took <= (released - t_term) + RETRY_PERIOD * (1 + JITTER) + 0.5, \
         f"took {took:.2f} s: the survivor leads at its first attempt after the release"
     assert lease(apiserver, lease_id)["spec"]["holderIdentity"] == identity(b)
+
+
+def test_a_leader_that_cannot_renew_stops_acting_within_the_renew_deadline(apiserver, operators):
+    lease_id = "le-renew"
+    a = operators(*leader_flags(lease_id))
+    poll(lambda: won(a) or a.proc.poll() is not None, 20, "the replica to lead")
+    assert a.proc.poll() is None, a.log()[-3000:]
+    t_fault = time.time()
+    apiserver.admin("POST", "faults", {"method": "PUT", "path": rf"/leases/{lease_id}(\?|$)", "status": 500})
+    try:
+        code = a.proc.wait(timeout=RENEW_DEADLINE + RETRY_PERIOD + 10)
+    finally:
+        apiserver.admin("DELETE", "faults")
+    assert code != 0, "losing the lease is not a clean exit"
+    lost = records(a, "leader election lost: could not renew the lease within the renew deadline")
+    assert lost, a.log()[-3000:]
+    took = log_time(lost[0]) - t_fault
+    print(f"\nrenewals failing: leadership given up after {took:.2f} s (renew deadline {RENEW_DEADLINE} s)")
+    # The renewal round that began before the fault keeps trying until the renew deadline, not longer.
+    assert RENEW_DEADLINE - 0.2 <= took <= RETRY_PERIOD + RENEW_DEADLINE + 0.5, took
+    assert records(a, "leader election lost: stopping at once")
+    assert not records(a, "lease released"), "a replica that lost the lease must not write it again"
+
