@@ -66,15 +66,24 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--kubeconfig") o.kubeconfig = value();
-    else if (a == "--resource") o.resource = value();
-    else if (a == "--namespace") o.ns = value();
-    else if (a == "--label-selector") o.labelSelector = value();
-    else if (a == "--page-size") o.pageSize = std::stol(value());
-    else if (a == "--min-watch-timeout") o.minWatchTimeoutSeconds = std::stol(value());
-    else if (a == "--transform") o.transform = value();
-    else if (a == "--log-level") o.logLevel = log::parseLevel(value());
-    else throw std::invalid_argument("unknown argument " + a);
+    if (a == "--kubeconfig")
+      o.kubeconfig = value();
+    else if (a == "--resource")
+      o.resource = value();
+    else if (a == "--namespace")
+      o.ns = value();
+    else if (a == "--label-selector")
+      o.labelSelector = value();
+    else if (a == "--page-size")
+      o.pageSize = std::stol(value());
+    else if (a == "--min-watch-timeout")
+      o.minWatchTimeoutSeconds = std::stol(value());
+    else if (a == "--transform")
+      o.transform = value();
+    else if (a == "--log-level")
+      o.logLevel = log::parseLevel(value());
+    else
+      throw std::invalid_argument("unknown argument " + a);
   }
   if (o.kubeconfig.empty() || o.resource.empty()) throw std::invalid_argument("--kubeconfig and --resource are needed");
   return o;
@@ -89,8 +98,7 @@ class HandlerView {
   }
 
   // Writes the "seen" and "anomaly" lines to `out` (unless null) and returns the counters.
-  void print(std::ostream* out, std::size_t& adds, std::size_t& updates, std::size_t& deletes,
-             std::size_t& anomalies) {
+  void print(std::ostream* out, std::size_t& adds, std::size_t& updates, std::size_t& deletes, std::size_t& anomalies) {
     std::lock_guard<std::mutex> g(mu_);
     if (out) {
       for (const auto& [key, rv] : view_) *out << "seen " << key << " " << rv << "\n";
@@ -146,9 +154,12 @@ int run(const Options& o) {
 
   runtime::informer::InformerOptions io;
   io.ns = o.ns;
-  if (o.transform == "strip") io.transform = runtime::informer::stripManagedFields;
-  else if (o.transform == "operator-pod") io.transform = runtime::informer::projectPodForOperator;
-  else if (o.transform != "none") throw std::invalid_argument("unknown --transform " + o.transform);
+  if (o.transform == "strip")
+    io.transform = runtime::informer::stripManagedFields;
+  else if (o.transform == "operator-pod")
+    io.transform = runtime::informer::projectPodForOperator;
+  else if (o.transform != "none")
+    throw std::invalid_argument("unknown --transform " + o.transform);
   io.reflector.labelSelector = o.labelSelector;
   io.reflector.pageSize = o.pageSize;
   io.reflector.minWatchTimeout = std::chrono::seconds(o.minWatchTimeoutSeconds);
