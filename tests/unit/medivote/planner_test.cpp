@@ -154,7 +154,7 @@ TEST_CASE("scale-up fills the lowest free ordinals") {
   CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-0", "vote-2"});
 }
 
-TEST_CASE("a pod shutting down for scale-down frees its slot; its ordinal is not reused while it exists") {
+TEST_CASE("a pod shutting down for scale-down frees its slot - its ordinal is not reused while it exists") {
   json mvs = makeMvs(3);
   std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1),
                             withStage(runningPod(mvs, 2), shutdown::Stage::Accepted, shutdown::reasons::kScaleDown)};
@@ -197,7 +197,7 @@ TEST_CASE("rolling upgrade: highest ordinal first, one at a time, next only when
   CHECK(p.status["updatedReplicas"] == 1);
 }
 
-TEST_CASE("rolling upgrade: maxUnavailable 2 takes two at once; partition holds the lower ordinals") {
+TEST_CASE("rolling upgrade: maxUnavailable 2 takes two at once - partition holds the lower ordinals") {
   json mvs = makeMvs(4);
   mvs["spec"]["shutdown"]["maxConcurrent"] = 4;
   std::vector<json> old = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2), runningPod(mvs, 3)};
@@ -210,7 +210,7 @@ TEST_CASE("rolling upgrade: maxUnavailable 2 takes two at once; partition holds 
   CHECK(shutdownPods(plan(observe(changed, old), {})) == std::vector<std::string>{"vote-3:Upgrade"});
 }
 
-TEST_CASE("a spec changed mid-upgrade rolls every pod not of the newest revision; unready old pods go first") {
+TEST_CASE("a spec changed mid-upgrade rolls every pod not of the newest revision - unready old pods go first") {
   json v1 = makeMvs(3);
   json v2 = v1;
   v2["spec"]["template"]["spec"]["containers"][0]["image"] = "medivote/vote:2";

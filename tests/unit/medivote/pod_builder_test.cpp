@@ -42,7 +42,7 @@ TEST_CASE("a pod gets its name, labels, tier annotation, owner and grace period"
   CHECK(pod["spec"]["terminationGracePeriodSeconds"] == 37);
 }
 
-TEST_CASE("critical pods get a preStop sleep on the service container only; simple pods none") {
+TEST_CASE("critical pods get a preStop sleep on the service container only - simple pods none") {
   const json pod = buildPod(mvs(), 0, api::Tier::Critical, {});
   CHECK_FALSE(pod["spec"]["containers"][0].contains("lifecycle"));
   CHECK(pod["spec"]["containers"][1]["lifecycle"]["preStop"]["sleep"]["seconds"] == 7);

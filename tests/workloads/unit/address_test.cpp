@@ -55,7 +55,7 @@ TEST_CASE("cidr: contains") {
   CHECK_FALSE(Cidr::parse("::/129"));
 }
 
-TEST_CASE("allowlist: empty allows all; a bad entry is named") {
+TEST_CASE("allowlist: empty allows all - a bad entry is named") {
   CHECK(Allowlist::parse("")->allows(addr("1.2.3.4")));
   CHECK(Allowlist::parse("")->str() == "any");
   const auto list = Allowlist::parse(" 10.0.0.0/8 , ::1 ,").value();

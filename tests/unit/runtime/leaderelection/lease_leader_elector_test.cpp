@@ -256,7 +256,7 @@ TEST_CASE("leader election releases the lease on stop, so another candidate lead
   CHECK(f.lease()["spec"]["leaseTransitions"] == 1);
 }
 
-TEST_CASE("leader election: of two candidates one leads; a lost create race (409 AlreadyExists) is retried") {
+TEST_CASE("leader election: of two candidates one leads - a lost create race (409 AlreadyExists) is retried") {
   Fixture f;
   f.client.failNext("create", kLeases, mv::testing::alreadyExistsError("leases \"medivote-leader\""));
   Candidate a(f.client, f.clock, "a");
