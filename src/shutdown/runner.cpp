@@ -20,22 +20,26 @@ bool isNotFound(const kube::ApiError& e) { return e.isNotFound(); }
 
 ShutdownRunner::ShutdownRunner(kube::Client& client, EndpointCaller& caller, runtime::events::EventRecorder& events,
                                ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls)
-    : client_(client), caller_(caller), events_(events), metrics_(metrics), clock_(clock), requeue_(std::move(requeue)) {
-  for (int i = 0; i < std::max(1, maxConcurrentCalls); ++i) workers_.emplace_back([this] { worker(); });
-}
+    : client_(client),
+      caller_(caller),
+      events_(events),
+      metrics_(metrics),
+      clock_(clock),
+      requeue_(std::move(requeue)),
+      maxWorkers_(std::max(1, maxConcurrentCalls)) {}
 
 ShutdownRunner::~ShutdownRunner() { stop(); }
 
 void ShutdownRunner::stop() {
+  std::vector<std::thread> workers;
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (stopping_ && workers_.empty()) return;
     stopping_ = true;
+    workers.swap(workers_);
   }
   cv_.notify_all();
-  for (auto& t : workers_)
+  for (auto& t : workers)
     if (t.joinable()) t.join();
-  workers_.clear();
 }
 
 void ShutdownRunner::keepGracefulDeletion(PodFacts& f) {
@@ -135,6 +139,9 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
           if (stopping_) return result;
           inFlight_.insert(uid);
           calls_.push_back({f, input});
+          // Threads are started on demand: an idle operator keeps none.
+          if (idleWorkers_ < static_cast<int>(calls_.size()) && static_cast<int>(workers_.size()) < maxWorkers_)
+            workers_.emplace_back([this] { worker(); });
         }
         cv_.notify_one();
         updateInProgressGauge();
@@ -190,7 +197,9 @@ void ShutdownRunner::worker() {
     Call call;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      ++idleWorkers_;
       cv_.wait(lock, [&] { return stopping_ || !calls_.empty(); });
+      --idleWorkers_;
       if (calls_.empty()) return;
       call = std::move(calls_.front());
       calls_.pop_front();

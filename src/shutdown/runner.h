@@ -125,7 +125,9 @@ class ShutdownRunner {
   std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod name → last seen
   std::map<std::string, std::vector<std::pair<WallTime, std::string>>> misconfigurations_;
   bool stopping_ = false;
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;  // grown on demand, up to maxWorkers_
+  int maxWorkers_ = 1;
+  int idleWorkers_ = 0;
 };
 
 }  // namespace mv::shutdown

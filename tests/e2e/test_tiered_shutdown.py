@@ -26,6 +26,11 @@ def history(cluster, ns, name):
     return {h["pod"]: h for h in cluster.mvs(ns, name)["status"].get("shutdowns", [])}
 
 
+def outcome(cluster, ns, name, pod):
+    """The outcome of `pod`'s shutdown in the resource's history, once the operator recorded it."""
+    return poll(lambda: history(cluster, ns, name).get(pod, {}).get("outcome"), 10, f"the outcome of {pod}")
+
+
 def wait_gone(cluster, ns, pod, timeout=40):
     poll(lambda: pod not in cluster.pods(ns), timeout, f"pod {pod} to be gone")
 
@@ -47,8 +52,8 @@ def test_scale_down_calls_the_endpoint_of_exactly_the_removed_pods_before_any_si
         with open(f"{cluster.pvc_dir(ns, f'data-vote-{i}')}/state") as f:
             assert f"saved by vote-{i}" in f.read()
     assert first(events_of(cluster, ns, "vote", 0), "shutdown-call") is None
+    assert {outcome(cluster, ns, "vote", "vote-1"), outcome(cluster, ns, "vote", "vote-2")} == {"http"}
     h = history(cluster, ns, "vote")
-    assert {h["vote-1"]["outcome"], h["vote-2"]["outcome"]} == {"http"}
     stages = [s["stage"] for s in h["vote-2"]["stages"]]
     assert stages == ["Draining", "Requested", "Accepted", "Completed"], stages
     reasons = [e["reason"] for e in cluster.events(ns) if e["involvedObject"]["name"] == "vote-2"]
@@ -66,7 +71,7 @@ def test_a_busy_service_is_retried_until_it_accepts(cluster, ns, operator):
     calls = [e[3] for e in ev if e[0] == "shutdown-call"]
     assert calls == ["409", "409", "202"], ev
     assert first(ev, "sigterm") is None
-    assert history(cluster, ns, "vote")["vote-0"]["outcome"] == "http"
+    assert outcome(cluster, ns, "vote", "vote-0") == "http"
     assert any(e["reason"] == "ShutdownRefused" for e in cluster.events(ns))
 
 
@@ -84,7 +89,7 @@ def test_a_hanging_endpoint_is_escalated_to_sigterm_once_its_timeouts_run_out(cl
     # 3 calls of 1 s each, 0.5 s and 1 s apart, then the preStop sleep (3 s) before the kubelet's SIGTERM.
     assert sigterm - calls[0][1] >= 3 + 1.5 + 3 - 0.5
     assert sigterm - calls[0][1] < 30
-    assert history(cluster, ns, "vote")["vote-0"]["outcome"] == "sigterm"
+    assert outcome(cluster, ns, "vote", "vote-0") == "sigterm"
     assert any(e["reason"] == "EscalatedToSIGTERM" for e in cluster.events(ns))
 
 
@@ -102,7 +107,7 @@ def test_a_service_that_ignores_sigterm_is_killed_after_the_grace_period(cluster
     assert sigterm - accepted >= 3 - 0.2  # held off by the preStop sleep
     assert last_alive - sigterm >= 3 - 0.2  # SIGKILL only when the 6 s grace period ran out
     assert last_alive - sigterm < 3 + 2
-    assert history(cluster, ns, "vote")["vote-0"]["outcome"] == "sigkill"
+    assert outcome(cluster, ns, "vote", "vote-0") == "sigkill"
 
 
 def test_a_wrong_token_is_a_degraded_condition_and_escalates(cluster, ns, operator):
