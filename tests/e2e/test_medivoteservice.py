@@ -46,8 +46,6 @@ def test_kubectl_scale_removes_the_highest_ordinals_each_with_sigterm(cluster, n
     assert t2 < t1, "ordinal 2 goes before ordinal 1 (maxConcurrent 1)"
     assert first(ev[0], "sigterm") is None
     wait_ready(cluster, ns, "web", 1)
-    history = poll(lambda: [h for h in cluster.mvs(ns, "web")["status"]["shutdowns"] if h["outcome"]] or None, 10,
-                   "the completed shutdowns in the history")
     poll(lambda: len([h for h in cluster.mvs(ns, "web")["status"]["shutdowns"] if h["outcome"]]) == 2, 10,
          "both shutdowns completed")
     history = cluster.mvs(ns, "web")["status"]["shutdowns"]
