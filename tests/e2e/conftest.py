@@ -5,25 +5,17 @@
 * `operator`: a medivote-controller for the test, leading; stopped (SIGTERM) at the end, which must exit 0.
 * `ns`: a fresh namespace per test.
 """
-import os
 import random
 
 import pytest
 
-from e2elib import CONTROLLER, Cluster, Operator, processes_matching
+from e2elib import Operator, running_cluster
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    if not os.path.exists(CONTROLLER):
-        pytest.fail(f"{CONTROLLER} is not built: run scripts/setup.sh")
-    c = Cluster(tmp_path_factory.mktemp("e2e"))
-    try:
+    with running_cluster(tmp_path_factory.mktemp("e2e")) as c:
         yield c
-    finally:
-        c.stop()
-        left = processes_matching(c.dir)
-        assert not left, f"processes survived the cluster: {left}"
 
 
 @pytest.fixture

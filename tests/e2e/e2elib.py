@@ -4,6 +4,7 @@ MediVoteService manifests, and readers of what the test services recorded on the
 Everything goes through the real interfaces: the operator talks to the API server simulator over HTTPS, the tests
 use the real kubectl and the REST API, and pods are real processes run by the kubelet simulator.
 """
+import contextlib
 import json
 import os
 import random
@@ -86,6 +87,22 @@ class Cluster:
 
     def stop(self):
         self.sim.stop()
+
+
+@contextlib.contextmanager
+def running_cluster(d, cluster_class=None):
+    """A Cluster (or `cluster_class`) in folder `d` for the length of the block; afterwards it is stopped and no process it started may
+    survive (the fixtures of tests/e2e and tests/packaging use it)."""
+    import pytest
+    if not os.path.exists(CONTROLLER):
+        pytest.fail(f"{CONTROLLER} is not built: run scripts/setup.sh")
+    c = (cluster_class or Cluster)(d)
+    try:
+        yield c
+    finally:
+        c.stop()
+        left = processes_matching(c.dir)
+        assert not left, f"processes survived the cluster: {left}"
 
 
 class Operator:

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from packaging_lib import CONTROLLER, REPO, Cluster, Operator, processes_matching
+from packaging_lib import REPO, Cluster, Operator, running_cluster
 
 
 @pytest.fixture(scope="session")
@@ -41,15 +41,8 @@ def helm_run(helm, tmp_path):
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    if not os.path.exists(CONTROLLER):
-        pytest.fail(f"{CONTROLLER} is not built: run scripts/setup.sh")
-    c = Cluster(tmp_path_factory.mktemp("packaging"))
-    try:
+    with running_cluster(tmp_path_factory.mktemp("packaging"), Cluster) as c:
         yield c
-    finally:
-        c.stop()
-        left = processes_matching(c.dir)
-        assert not left, f"processes survived the cluster: {left}"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from e2elib import (BUILD, CONTROLLER, REPO, Operator, first, mvs, poll, processes_matching,  # noqa: E402,F401
-                    read_events, wait_ready)
+                    read_events, running_cluster, wait_ready)
 import e2elib  # noqa: E402
 
 DEPLOY = os.path.join(REPO, "deploy")

@@ -18,11 +18,14 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "sim"))
+from simlib import poll  # noqa: E402,F401  (re-exported for the suite)
 BUILD_DIR = os.path.abspath(os.environ.get("MEDIVOTE_BUILD_DIR") or os.path.join(REPO, "build"))
 
 
@@ -31,18 +34,6 @@ def binary(name):
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} not built (set MEDIVOTE_BUILD_DIR or build the '{name}' target)")
     return path
-
-
-def poll(fn, timeout=10.0, what="condition", interval=0.02):
-    """Return fn()'s first truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Reply:
