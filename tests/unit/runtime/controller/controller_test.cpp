@@ -1,3 +1,4 @@
+#include "util/clock.h"
 #include "runtime/controller/controller.h"
 
 #include <algorithm>
@@ -10,12 +11,11 @@
 
 #include <doctest/doctest.h>
 
-#include "../workqueue/fake_clock.h"
 
 #include "util/log.h"
 
 using namespace std::chrono_literals;
-using mv::test::FakeClock;
+using mv::util::FakeClock;
 using mv::runtime::controller::Controller;
 using mv::runtime::controller::ControllerOptions;
 using mv::runtime::metrics::Registry;

@@ -1,3 +1,4 @@
+#include "util/clock.h"
 #include "runtime/manager/manager.h"
 
 #include <atomic>
@@ -6,7 +7,6 @@
 
 #include <doctest/doctest.h>
 
-#include "../workqueue/fake_clock.h"
 
 #include "../health/http_get.h"
 
@@ -22,7 +22,7 @@ using mv::runtime::reconcile::Reconciler;
 using mv::runtime::reconcile::Request;
 using mv::runtime::reconcile::Result;
 using mv::test::httpGet;
-using mv::test::FakeClock;
+using mv::util::FakeClock;
 using Phase = Manager::Phase;
 
 namespace {

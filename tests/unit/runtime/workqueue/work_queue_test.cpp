@@ -1,3 +1,4 @@
+#include "util/clock.h"
 #include "runtime/workqueue/work_queue.h"
 
 #include <future>
@@ -5,10 +6,9 @@
 
 #include <doctest/doctest.h>
 
-#include "fake_clock.h"
 
 using namespace std::chrono_literals;
-using mv::test::FakeClock;
+using mv::util::FakeClock;
 using namespace mv::runtime::workqueue;
 
 namespace {
