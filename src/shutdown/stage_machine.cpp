@@ -50,12 +50,17 @@ WallTime callDeadline(const PodFacts& f, const ShutdownPolicy& p) {
   return d;
 }
 
-Step escalate(const PodFacts& f, WallTime now, std::string why, std::string message) {
-  ShutdownState s = f.state;
+// The state of a pod handed to SIGTERM without its service having exited by itself, and why.
+void toTerminating(ShutdownState& s, WallTime now, std::string why) {
   s.stage = Stage::Terminating;
   s.terminatingAt = now;
   s.nextAttemptAt.reset();
   s.escalation = std::move(why);
+}
+
+Step escalate(const PodFacts& f, WallTime now, std::string why, std::string message) {
+  ShutdownState s = f.state;
+  toTerminating(s, now, std::move(why));
   Step st = makeStep(Step::Kind::UpdateState, s);
   st.stopServing = true;
   st.events.push_back(warning("EscalatedToSIGTERM", std::move(message)));
@@ -266,10 +271,14 @@ AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const Shutd
   s.lastAnswer = a.detail.substr(0, 120);
   s.nextAttemptAt.reset();
   auto escalateNow = [&](std::string why, std::string message) {
-    s.stage = Stage::Terminating;
-    s.terminatingAt = now;
-    s.escalation = std::move(why);
+    toTerminating(s, now, std::move(why));
     e.events.push_back(warning("EscalatedToSIGTERM", std::move(message)));
+  };
+  // 401/403 and other refusals of the request itself: the resource is misconfigured; retrying cannot help.
+  auto misconfigured = [&](std::string why, std::string_view check) {
+    e.misconfiguration = fmt::format("the shutdown endpoint of pod {} answered {}: check {}", f.name, a.detail, check);
+    escalateNow(std::move(why), *e.misconfiguration + "; handing the pod to SIGTERM");
+    e.events.push_back(warning("ShutdownMisconfigured", *e.misconfiguration));
   };
   switch (a.kind) {
     case EndpointAnswer::Kind::Accepted:
@@ -293,18 +302,10 @@ AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const Shutd
       break;
     }
     case EndpointAnswer::Kind::Unauthorized:
-      e.misconfiguration = fmt::format("the shutdown endpoint of pod {} answered {}: check "
-                                       "spec.shutdown.endpoint.tokenSecretRef and spec.shutdown.endpoint.reach",
-                                       f.name, a.detail);
-      escalateNow("unauthorized", *e.misconfiguration + "; handing the pod to SIGTERM");
-      e.events.push_back(warning("ShutdownMisconfigured", *e.misconfiguration));
+      misconfigured("unauthorized", "spec.shutdown.endpoint.tokenSecretRef and spec.shutdown.endpoint.reach");
       break;
     case EndpointAnswer::Kind::Rejected:
-      e.misconfiguration = fmt::format("the shutdown endpoint of pod {} answered {}: check spec.shutdown.endpoint "
-                                       "(path, method, port)",
-                                       f.name, a.detail);
-      escalateNow("rejected", *e.misconfiguration + "; handing the pod to SIGTERM");
-      e.events.push_back(warning("ShutdownMisconfigured", *e.misconfiguration));
+      misconfigured("rejected", "spec.shutdown.endpoint (path, method, port)");
       break;
     case EndpointAnswer::Kind::Unreachable:
       s.failures += 1;
