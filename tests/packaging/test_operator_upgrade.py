@@ -90,7 +90,11 @@ def test_replacing_both_replicas_mid_scale_down_skips_and_loses_nothing(cluster,
         with open(f"{cluster.pvc_dir(ns, f'data-vote-{i}')}/state") as f:
             assert f"saved by vote-{i}" in f.read()
     assert first(events(0), "shutdown-call") is None, "the pod that stays was never asked to shut down"
-    history = {h["pod"]: h for h in cluster.mvs(ns, "vote")["status"].get("shutdowns", [])}
+    # The outcome is written once the operator has seen the pod vanish, just after it does: wait for all three.
+    def recorded():
+        h = {e["pod"]: e for e in cluster.mvs(ns, "vote")["status"].get("shutdowns", [])}
+        return h if all(h.get(p, {}).get("outcome") for p in ("vote-1", "vote-2", "vote-3")) else None
+    history = poll(recorded, 15, "the three outcomes in the shutdown history")
     assert {p: history[p]["outcome"] for p in ("vote-1", "vote-2", "vote-3")} == \
         {"vote-1": "http", "vote-2": "http", "vote-3": "http"}, history
     wait_ready(cluster, ns, "vote", 1, timeout=30)
