@@ -5,6 +5,7 @@ Everything goes through the real interfaces: the operator talks to the API serve
 use the real kubectl and the REST API, and pods are real processes run by the kubelet simulator.
 """
 import contextlib
+import glob
 import json
 import os
 import random
@@ -47,16 +48,20 @@ def write_image_map(path):
 class Cluster:
     """The simulated cluster of a test session, with the CRD applied."""
 
-    def __init__(self, d):
+    def __init__(self, d, *sim_args, write_images=write_image_map):
+        """`sim_args`: extra `simctl start` flags (e.g. "--pod-isolation", "namespaces"); `write_images(path)`
+        writes the kubelet's image map (default: the test images of write_image_map)."""
         self.dir = str(d)
         os.makedirs(self.dir, exist_ok=True)
         self.image_map = os.path.join(self.dir, "images.yaml")
-        write_image_map(self.image_map)
+        write_images(self.image_map)
         # Pods bind their own 127.x IPs: a CIDR of its own keeps this cluster's pods apart from any other simulated
-        # cluster running on the machine at the same time (another suite, the demo).
-        self.pod_cidr = f"127.{random.randint(100, 250)}.0.0/16"
+        # cluster running on the machine at the same time (another suite, the demo). With pod isolation, the
+        # kubelet picks a free subnet of 198.18.0.0/15 itself (sim/kubelet/README.md).
+        self.pod_cidr = None if "--pod-isolation" in sim_args else f"127.{random.randint(100, 250)}.0.0/16"
+        cidr = ["--pod-cidr", self.pod_cidr] if self.pod_cidr else []
         self.sim = Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
-                       "--bookmark-interval", "5", "--pod-cidr", self.pod_cidr)
+                       "--bookmark-interval", "5", *cidr, *sim_args)
         self.rest = self.sim.rest
         self.kubectl("apply", "-f", CRD)
         poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
@@ -243,6 +248,60 @@ def processes_matching(text):
         if text in cmd and state != "Z":
             pids.append(int(pid))
     return pids
+
+
+# --- The operator as deploy/08-deployment.yaml starts it (tests/packaging, tests/e2e/test_samples.py) ------------
+
+DEPLOY = os.path.join(REPO, "deploy")
+
+
+def load_docs(folder):
+    """Every object of the NN-*.yaml files of `folder` (deploy/ or deploy/namespaced/), in file order."""
+    docs = []
+    for path in sorted(glob.glob(os.path.join(folder, "[0-9][0-9]-*.yaml"))):
+        with open(path) as f:
+            docs += [d for d in yaml.safe_load_all(f) if d]
+    return docs
+
+
+def find(docs, kind, name=None):
+    out = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert out, f"no {kind} {name or ''} in the manifests"
+    return out[0] if name else out
+
+
+def deployment(folder=DEPLOY):
+    return find(load_docs(folder), "Deployment", "medivote-operator")
+
+
+def container_args(folder=DEPLOY):
+    return list(deployment(folder)["spec"]["template"]["spec"]["containers"][0]["args"])
+
+
+def deployment_agent_image(folder=DEPLOY):
+    for a in container_args(folder):
+        if a.startswith("--agent-image="):
+            return a.split("=", 1)[1]
+    raise AssertionError("the Deployment passes no --agent-image")
+
+
+def local_args(folder=DEPLOY, lease=None):
+    """The Deployment's arguments for a process on this machine: ephemeral loopback ports instead of :8080/:8081
+    (e2elib.Operator adds those), logfmt (e2elib reads the log for "phase=leading"), and shorter lease timings when `lease` = (duration, renew, retry) is given.
+    Everything else (leader election id and namespace, watch namespace, agent image, concurrency) is kept."""
+    out = []
+    replaced = {"--metrics-bind-address", "--health-probe-bind-address", "--log-level", "--log-format",
+                "--max-concurrent-reconciles"}
+    timing = {"--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period"}
+    for a in container_args(folder):
+        key = a.split("=", 1)[0]
+        if key in replaced or (lease and key in timing):
+            continue
+        out.append(a)
+    if lease:
+        out += [f"--leader-elect-lease-duration={lease[0]}", f"--leader-elect-renew-deadline={lease[1]}",
+                f"--leader-elect-retry-period={lease[2]}"]
+    return out
 
 
 # --- The controller runtime's tests (issue 5, tests/e2e/test_runtime.py) and the benchmarks (bench/) ---------------

@@ -7,7 +7,6 @@ subresource, namespace, name) is allowed when a rule bound to the user matches i
 has no name and so never matches a rule with resourceNames). A ClusterRoleBinding's rules hold in every namespace;
 a RoleBinding's only in its own.
 """
-import glob
 import os
 import sys
 
@@ -15,11 +14,11 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-from e2elib import (BUILD, CONTROLLER, REPO, Operator, first, mvs, poll, processes_matching,  # noqa: E402,F401
+from e2elib import (BUILD, CONTROLLER, DEPLOY, REPO, Operator, container_args, deployment,  # noqa: E402,F401
+                    deployment_agent_image, find, first, load_docs, local_args, mvs, poll, processes_matching,
                     read_events, running_cluster, wait_ready)
 import e2elib  # noqa: E402
 
-DEPLOY = os.path.join(REPO, "deploy")
 DEPLOY_NAMESPACED = os.path.join(DEPLOY, "namespaced")
 CHART = os.path.join(REPO, "charts", "medivote-operator")
 OPERATOR_NAMESPACE = "medivote-system"
@@ -51,21 +50,6 @@ class Cluster(e2elib.Cluster):
         assert self.sim.admin("DELETE", "requests").status == 200
 
 
-def load_docs(folder):
-    """Every object of the NN-*.yaml files of `folder` (deploy/ or deploy/namespaced/), in file order."""
-    docs = []
-    for path in sorted(glob.glob(os.path.join(folder, "[0-9][0-9]-*.yaml"))):
-        with open(path) as f:
-            docs += [d for d in yaml.safe_load_all(f) if d]
-    return docs
-
-
-def find(docs, kind, name=None):
-    out = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
-    assert out, f"no {kind} {name or ''} in the manifests"
-    return out[0] if name else out
-
-
 def object_path(d):
     """The REST path of a manifest's object (the kinds of deploy/)."""
     group_version = d["apiVersion"]
@@ -76,40 +60,6 @@ def object_path(d):
     base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
     ns = d["metadata"].get("namespace")
     return f"{base}{'/namespaces/' + ns if ns else ''}/{plural}/{d['metadata']['name']}"
-
-
-def deployment(folder=DEPLOY):
-    return find(load_docs(folder), "Deployment", "medivote-operator")
-
-
-def container_args(folder=DEPLOY):
-    return list(deployment(folder)["spec"]["template"]["spec"]["containers"][0]["args"])
-
-
-def deployment_agent_image(folder=DEPLOY):
-    for a in container_args(folder):
-        if a.startswith("--agent-image="):
-            return a.split("=", 1)[1]
-    raise AssertionError("the Deployment passes no --agent-image")
-
-
-def local_args(folder=DEPLOY, lease=None):
-    """The Deployment's arguments for a process on this machine: ephemeral loopback ports instead of :8080/:8081
-    (e2elib.Operator adds those), logfmt (e2elib reads the log for "phase=leading"), and shorter lease timings when `lease` = (duration, renew, retry) is given.
-    Everything else (leader election id and namespace, watch namespace, agent image, concurrency) is kept."""
-    out = []
-    replaced = {"--metrics-bind-address", "--health-probe-bind-address", "--log-level", "--log-format",
-                "--max-concurrent-reconciles"}
-    timing = {"--leader-elect-lease-duration", "--leader-elect-renew-deadline", "--leader-elect-retry-period"}
-    for a in container_args(folder):
-        key = a.split("=", 1)[0]
-        if key in replaced or (lease and key in timing):
-            continue
-        out.append(a)
-    if lease:
-        out += [f"--leader-elect-lease-duration={lease[0]}", f"--leader-elect-renew-deadline={lease[1]}",
-                f"--leader-elect-retry-period={lease[2]}"]
-    return out
 
 
 # ---- RBAC ------------------------------------------------------------------------------------------------------
