@@ -9,10 +9,12 @@ import logging
 import signal
 import sys
 
+from . import isolation as isolation_mod
 from .client import KubeClient
 from .images import ImageMap
 from .kubeconfig import load
 from .kubelet import Kubelet
+from .netns import NetworkError
 
 
 def parse_args(argv=None):
@@ -22,7 +24,11 @@ def parse_args(argv=None):
     p.add_argument("--node-name", default="sim-node-1")
     p.add_argument("--state-dir", required=True)
     p.add_argument("--image-map", default=None, help="YAML image map (see sim/kubelet/images.py)")
-    p.add_argument("--pod-cidr", default="127.77.0.0/16")
+    p.add_argument("--pod-cidr", default=None,
+                   help="loopback mode: a 127.x range (default 127.77.0.0/16); namespaces mode: inside "
+                        "198.18.0.0/15 (default: a free /24 of it)")
+    p.add_argument("--pod-isolation", choices=isolation_mod.MODES, default=None,
+                   help=f"default ${isolation_mod.ENV_VAR}, else {isolation_mod.DEFAULT_MODE} (see isolation.py)")
     p.add_argument("--host-ip", default="127.0.0.1")
     p.add_argument("--restart-backoff-base", type=float, default=10.0, help="seconds (kubelet: 10)")
     p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between Lease renewals")
@@ -32,13 +38,39 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def pod_isolation(args):
+    """The isolation mode's sandbox (None in loopback mode) and the pod CIDR; logs the mode and why, once."""
+    mode, why = isolation_mod.choose(args.pod_isolation)
+    if mode == "loopback":
+        cidr = args.pod_cidr or "127.77.0.0/16"
+        logging.getLogger("kubelet").info("pod isolation: loopback (%s); pod CIDR %s on lo", why, cidr)
+        return None, cidr
+    iso = isolation_mod.NamespaceIsolation(args.state_dir, args.pod_cidr)
+    logging.getLogger("kubelet").info("pod isolation: namespaces (%s); pod CIDR %s on bridge %s",
+                                      why, iso.cidr, iso.network.bridge)
+    return iso, iso.cidr
+
+
 async def amain(args) -> int:
+    try:
+        iso, args.pod_cidr = pod_isolation(args)
+    except (isolation_mod.IsolationError, NetworkError, OSError) as e:
+        logging.getLogger("kubelet").error("cannot start: %s", e)
+        return 2
+    try:
+        return await run_kubelet(args, iso)
+    finally:
+        if iso is not None:
+            iso.teardown()   # every pod namespace, the bridge, the subnet lease
+
+
+async def run_kubelet(args, iso) -> int:
     client = KubeClient(load(args.kubeconfig, args.context))
     await client.open()
     kubelet = Kubelet(client, args.node_name, args.state_dir, ImageMap(args.image_map), args.pod_cidr,
                       backoff_base=args.restart_backoff_base, lost_node_file=args.lost_node_file,
                       host_ip=args.host_ip, schedule=not args.no_scheduler,
-                      heartbeat_interval=args.heartbeat_interval)
+                      heartbeat_interval=args.heartbeat_interval, isolation=iso)
     loop = asyncio.get_running_loop()
     stop = {"sig": None}
 

@@ -7,6 +7,8 @@ File format (YAML):
         cmd: [--port, "8080"]                               # like CMD
         workingDir: /app            # optional, like WORKDIR (inside the rootfs)
         env: {KEY: value}           # optional, like ENV
+        user: "65532"               # optional, like USER ("uid", "uid:gid" or a name of the host's
+                                    # /etc/passwd); used in --pod-isolation namespaces mode only
 
 Contract:
 - The file is re-read when its mtime changes (a broken edit keeps the last good map).
@@ -34,6 +36,7 @@ class ImageSpec:
     cmd: list = field(default_factory=list)
     working_dir: str | None = None
     env: dict = field(default_factory=dict)
+    user: str | None = None
 
     def digest(self) -> str:
         raw = json.dumps([self.name, self.entrypoint, self.cmd, self.working_dir, self.env], sort_keys=True)
@@ -69,6 +72,7 @@ class ImageMap:
                 cmd=[_resolve(base, w) for w in _words(e.get("cmd"))],
                 working_dir=e.get("workingDir"),
                 env={str(k): str(v) for k, v in (e.get("env") or {}).items()},
+                user=None if e.get("user") is None else str(e["user"]),
             )
         self._images = images
 

@@ -33,15 +33,18 @@ log = logging.getLogger("kubelet")
 class Kubelet:
     def __init__(self, client: KubeClient, node_name: str, state_dir: str, images: ImageMap, pod_cidr: str,
                  backoff_base: float = 10.0, lost_node_file: str | None = None, host_ip: str = "127.0.0.1",
-                 schedule: bool = True, heartbeat_interval: float = 10.0):
+                 schedule: bool = True, heartbeat_interval: float = 10.0, isolation=None):
         self.client = client
         self.node_name = node_name
         self.layout = Layout(state_dir)
         os.makedirs(self.layout.root, exist_ok=True)
         self.images = images
         self.pod_cidr = pod_cidr
-        self.ipam = Ipam(pod_cidr)
-        self.runtime = Runtime(self.layout)
+        # isolation: None in loopback mode, else isolation.NamespaceIsolation (pod network + container sandbox).
+        self.ipam = Ipam(pod_cidr) if isolation is None else isolation
+        self.runtime = Runtime(self.layout, sandbox=isolation)
+        if isolation is not None:
+            isolation.attach(self)
         self.backoff_base = backoff_base
         self.lost_node_file = lost_node_file
         self.host_ip = host_ip

@@ -14,6 +14,10 @@ Contract:
   run whose processes still exist (matched by pgid and start time, so reused
   pids are left alone), then forgets the records.
 - kill_all() SIGKILLs every live group this runtime started.
+- Runtime(layout, sandbox): with a sandbox (isolation.NamespaceIsolation, namespace mode) a container's argv, env
+  and cwd are wrapped by sandbox.container_command(...) (the launcher execs the container in place, so pid and
+  group are the container's) and run_exec wraps probe/hook commands with sandbox.exec_command(...) so they run in
+  that container's namespaces as its user. Without one (loopback mode) argv runs as it is.
 """
 import asyncio
 import ctypes
@@ -101,19 +105,30 @@ class Process:
         return self.result is None
 
 
+# The sandbox of the one Runtime of this process that has one (exec probes/hooks reach run_exec without it).
+_exec_sandbox = None
+
+
 class Runtime:
-    def __init__(self, layout: Layout):
+    def __init__(self, layout: Layout, sandbox=None):
+        global _exec_sandbox
         self.layout = layout
+        self.sandbox = sandbox
+        if sandbox is not None:
+            _exec_sandbox = sandbox
         self._live: dict[str, Process] = {}
         os.makedirs(layout.runtime_dir(), exist_ok=True)
 
     async def start(self, argv: list, env: dict, cwd: str, log_path: str, labels: dict) -> Process:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         cid = uuid.uuid4().hex
+        spawn = (argv, env, cwd) if self.sandbox is None else self.sandbox.container_command(argv, env, cwd, labels)
         with open(log_path, "ab") as log:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=cwd, env=env, start_new_session=True, preexec_fn=_child_setup)
+                *spawn[0], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=spawn[2], env=spawn[1], start_new_session=True, preexec_fn=_child_setup)
+        if self.sandbox is not None:
+            self.sandbox.started(cwd, proc.pid)
         p = Process(self, proc, cid, log_path)
         self._live[cid] = p
         st = _proc_stat(p.pid)
@@ -172,6 +187,9 @@ async def run_exec(argv: list, env: dict, cwd: str, timeout: float) -> tuple[int
     Returns (exit_code, output). On timeout the group is SIGKILLed and the
     exit code is -1 (a timed-out exec probe counts as a failure).
     """
+    wrapped = _exec_sandbox.exec_command(argv, env, cwd) if _exec_sandbox is not None else None
+    if wrapped is not None:
+        argv, env, cwd = wrapped
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

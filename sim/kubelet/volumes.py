@@ -13,6 +13,13 @@ Contract:
   A process sees mountPath P at "$SIM_ROOTFS/P", and, because its cwd is the
   rootfs (or rootfs+workingDir), at the relative path "P without its leading /".
 - remove_pod_dir(...) deletes everything of the pod except PVC data and logs.
+- set_volume_ownership(pod, volume_dirs) (namespace isolation mode only, where containers run as other users):
+  emptyDir and claim directories get mode 0777 (emptyDir: pkg/volume/emptydir setupDir chmods 0777; a claim of
+  the local-path provisioner is created `mkdir -m 0777`). With the pod's securityContext.fsGroup, every volume but
+  hostPath then gets what pkg/volume/volume_linux.go SetVolumeOwnership does: each file and dir (symlinks skipped)
+  chowned to group fsGroup (owner unchanged, so root), mode |= 0440 for read-only volumes (secret, configMap,
+  downwardAPI, projected) or 0660 for writable ones, and dirs also |= setgid + 0110. Without fsGroup the files keep
+  their defaultMode/items[].mode and owner root: a 0400 Secret is unreadable to a non-root user.
 """
 import base64
 import os
@@ -130,17 +137,23 @@ def _read_only(d: str):
     os.chmod(d, 0o555)
 
 
+def mount_sources(container: dict, volume_dirs: dict[str, str]):
+    """(volumeMount, host path it shows) for each mount whose volume is set up; subPath appended (and created)."""
+    for m in container.get("volumeMounts") or []:
+        source = volume_dirs.get(m["name"])
+        if source is None:
+            continue
+        if m.get("subPath"):
+            source = os.path.join(source, m["subPath"])
+            if not os.path.exists(source):
+                os.makedirs(source, exist_ok=True)
+        yield m, source
+
+
 def setup_rootfs(layout: Layout, uid: str, container: dict, volume_dirs: dict[str, str]) -> str:
     root = layout.rootfs(uid, container["name"])
     os.makedirs(root, exist_ok=True)
-    for m in container.get("volumeMounts") or []:
-        target = volume_dirs.get(m["name"])
-        if target is None:
-            continue
-        if m.get("subPath"):
-            target = os.path.join(target, m["subPath"])
-            if not os.path.exists(target):
-                os.makedirs(target, exist_ok=True)
+    for m, target in mount_sources(container, volume_dirs):
         link = os.path.join(root, m["mountPath"].lstrip("/"))
         os.makedirs(os.path.dirname(link), exist_ok=True)
         if os.path.islink(link) or os.path.isfile(link):
@@ -167,3 +180,37 @@ def remove_pod_dir(layout: Layout, uid: str):
             if not os.path.islink(p):
                 os.chmod(p, stat.S_IRWXU)
     shutil.rmtree(d, onerror=_onerror)
+
+
+# Volume types the kubelet always mounts read-only (pkg/volume/secret, configmap, downwardapi, projected:
+# GetAttributes().ReadOnly = true).
+READ_ONLY_KINDS = ("secret", "configMap", "downwardAPI", "projected")
+
+_RO_MASK, _RW_MASK, _EXEC_MASK = 0o440, 0o660, 0o110   # pkg/volume/volume_linux.go roMask, rwMask, execMask
+
+
+def _ownership(path: str, fs_group: int, read_only: bool):
+    mask = _RO_MASK if read_only else _RW_MASK
+    for root, subdirs, files in os.walk(path):
+        for name in [None] + subdirs + files:
+            p = root if name is None else os.path.join(root, name)
+            if os.path.islink(p) or (name is not None and name in subdirs):
+                continue   # symlinks skipped; subdirs are visited as roots
+            st = os.lstat(p)
+            os.chown(p, -1, fs_group)
+            extra = mask | (stat.S_ISGID | _EXEC_MASK if stat.S_ISDIR(st.st_mode) else 0)
+            os.chmod(p, stat.S_IMODE(st.st_mode) | extra)
+
+
+def set_volume_ownership(pod: dict, volume_dirs: dict[str, str]):
+    spec = pod.get("spec") or {}
+    fs_group = (spec.get("securityContext") or {}).get("fsGroup")
+    for vol in spec.get("volumes") or []:
+        path = volume_dirs.get(vol["name"])
+        if path is None or "hostPath" in vol:
+            continue
+        read_only = any(k in vol for k in READ_ONLY_KINDS)
+        if not read_only:
+            os.chmod(path, 0o777)
+        if fs_group is not None:
+            _ownership(path, int(fs_group), read_only)
