@@ -229,8 +229,60 @@ Parsed parseMediVoteService(const json& object) {
                         fmt::format("must be greater than preStopSleepSeconds ({}): the grace period holds the "
                                     "preStop sleep and then the SIGTERM window",
                                     sd.preStopSleepSeconds)});
+    if (sd.endpoint) validateHoldAgainstTimeouts(o, errors);
   }
   return p;
+}
+
+namespace {
+
+// Whether the service container of the template declares a preStop hook of its own.
+bool templateHasPreStop(const MediVoteService& o) {
+  const json containers = o.spec.podTemplate.value("/spec/containers"_json_pointer, json::array());
+  if (!containers.is_array() || containers.empty()) return false;
+  const auto& e = *o.spec.shutdown.endpoint;
+  const json* service = &containers[0];
+  for (const auto& c : containers)
+    for (const auto& p : c.value("ports", json::array()))
+      if ((e.port.isInt && p.value("containerPort", -1) == e.port.intValue) ||
+          (!e.port.isInt && p.value("name", "") == e.port.strValue))
+        service = &c;
+  return service->is_object() && service->contains("lifecycle") && (*service)["lifecycle"].is_object() &&
+         (*service)["lifecycle"].contains("preStop");
+}
+
+}  // namespace
+
+// The preStop hold against the HTTP stage's timeouts (issue 13): SIGTERM must not come before the service had its
+// chance to exit after accepting.
+void validateHoldAgainstTimeouts(const MediVoteService& o, std::vector<FieldError>& errors) {
+  const auto& sd = o.spec.shutdown;
+  const auto& e = *sd.endpoint;
+  if (e.reach == Reach::Agent) {
+    if (templateHasPreStop(o))
+      errors.push_back({"spec.template.spec.containers[].lifecycle.preStop",
+                        "must not be set on the service container with reach agent: the operator puts the agent's "
+                        "preStop hook there (it holds SIGTERM off until the service has exited); a container has "
+                        "one preStop hook"});
+    if (e.requestTimeoutSeconds < 3)
+      errors.push_back({"spec.shutdown.endpoint.requestTimeoutSeconds",
+                        "must be at least 3 with reach agent: the agent waits up to 1s for the kubelet's preStop "
+                        "hook, forwards the call for at least 1s, and answers 1s before the operator gives up"});
+    const int needed = e.requestTimeoutSeconds + sd.exitTimeoutSeconds;
+    if (sd.preStopSleepSeconds < needed)
+      errors.push_back({"spec.shutdown.preStopSleepSeconds",
+                        fmt::format("must be at least requestTimeoutSeconds + exitTimeoutSeconds ({}) with reach "
+                                    "agent: it is the longest the agent holds SIGTERM off (the hold ends as soon as "
+                                    "the service exits), and it must cover one call and the exit that follows",
+                                    needed)});
+    return;
+  }
+  if (!templateHasPreStop(o) && sd.exitTimeoutSeconds > sd.preStopSleepSeconds)
+    errors.push_back({"spec.shutdown.exitTimeoutSeconds",
+                      fmt::format("must not exceed preStopSleepSeconds ({}) with reach direct: the pod is deleted "
+                                  "when the service accepts, and the kubelet sends SIGTERM when the preStop sleep "
+                                  "ends, so a longer exit timeout could never apply",
+                                  sd.preStopSleepSeconds)});
 }
 
 TierDecision resolveTier(const MediVoteService& mvs) {

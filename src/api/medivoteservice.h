@@ -100,6 +100,12 @@ struct Parsed {
 // Reads a MediVoteService. Metadata is always filled when present; spec errors are collected, not thrown.
 Parsed parseMediVoteService(const json& object);
 
+// The preStop hold against the HTTP stage's timeouts, for a critical resource with an endpoint (part of
+// parseMediVoteService): with reach agent, no preStop of the user's on the service container, requestTimeoutSeconds
+// >= 3 and preStopSleepSeconds (the agent's hold bound) >= requestTimeoutSeconds + exitTimeoutSeconds; with reach
+// direct and the operator's sleep, exitTimeoutSeconds <= preStopSleepSeconds.
+void validateHoldAgainstTimeouts(const MediVoteService& o, std::vector<FieldError>& errors);
+
 // The tier in force: spec.tier, else the annotation medivote.io/tier, else critical when an endpoint is declared and
 // simple otherwise. `conflict` is set (and the spec's value wins for nothing: the resource is Degraded) when both
 // are set and differ, or when the annotation holds an unknown value.

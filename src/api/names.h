@@ -24,6 +24,13 @@ inline constexpr std::string_view kManagedByValue = "medivote-operator";
 // The tier, on the resource (as the user's alternative to spec.tier) and on every pod it owns.
 inline constexpr std::string_view kAnnotationTier = "medivote.io/tier";
 
+// The medivote-agent native sidecar (reach: agent) and the preStop hook the kubelet sends it. The hook's arrival is
+// the proof that the kubelet has begun terminating the pod; its reply releases the kubelet's SIGTERM.
+inline constexpr std::string_view kAgentPreStopPath = "/prestop";
+// The agent's hold bound (its --prestop-hold-seconds), recorded on the pod as built: the pod, not today's spec, says
+// how long its SIGTERM can be held off.
+inline constexpr std::string_view kAnnotationAgentHold = "medivote.io/agent-hold-seconds";
+
 // Annotations naming the Secret revision and template details are not needed; see shutdown/state.h for the
 // per-pod shutdown stage annotations.
 

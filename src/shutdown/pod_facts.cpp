@@ -3,6 +3,50 @@
 #include "api/names.h"
 
 namespace mv::shutdown {
+namespace {
+
+const json* containerNamed(const json& pod, const std::string& name) {
+  const json* list = pod.contains("spec") && pod["spec"].is_object() && pod["spec"].contains("containers")
+                         ? &pod["spec"]["containers"]
+                         : nullptr;
+  if (!list || !list->is_array() || list->empty()) return nullptr;
+  for (const auto& c : *list)
+    if (c.is_object() && c.value("name", "") == name) return &c;
+  return name.empty() ? &(*list)[0] : nullptr;
+}
+
+// The agent's hold bound, from the pod's own annotation (the pod as built is the truth, not the spec).
+long agentHoldSeconds(const json& pod) {
+  const json v = pod.value("/metadata/annotations"_json_pointer, json::object()).value(
+      std::string(api::kAnnotationAgentHold), json());
+  if (!v.is_string()) return 0;
+  try {
+    return std::stol(v.get<std::string>());
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
+void readPreStop(const json& pod, const std::string& serviceContainer, PodFacts& f) {
+  const json* c = containerNamed(pod, serviceContainer);
+  if (!c) return;
+  const json hook = c->value("/lifecycle/preStop"_json_pointer, json());
+  if (!hook.is_object() || hook.empty()) return;
+  if (hook.contains("sleep") && hook["sleep"].is_object()) {
+    f.preStop = PreStopKind::Sleep;
+    f.preStopSeconds = hook["sleep"].value("seconds", 0L);
+    return;
+  }
+  if (hook.contains("httpGet") && hook["httpGet"].is_object() &&
+      hook["httpGet"].value("path", "") == api::kAgentPreStopPath) {
+    f.preStop = PreStopKind::AgentHold;
+    f.preStopSeconds = agentHoldSeconds(pod);
+    return;
+  }
+  f.preStop = PreStopKind::Other;
+}
+
+}  // namespace
 
 PodFacts observePod(const json& pod, const std::string& serviceContainer) {
   PodFacts f;
@@ -16,6 +60,7 @@ PodFacts observePod(const json& pod, const std::string& serviceContainer) {
   if (meta.contains("deletionGracePeriodSeconds") && meta["deletionGracePeriodSeconds"].is_number_integer())
     f.deletionGracePeriodSeconds = meta["deletionGracePeriodSeconds"].get<long>();
   f.state = readState(meta.value("annotations", json::object()));
+  readPreStop(pod, serviceContainer, f);
 
   const json status = pod.value("status", json::object());
   f.podIP = status.value("podIP", "");

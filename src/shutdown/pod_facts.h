@@ -8,6 +8,15 @@
 
 namespace mv::shutdown {
 
+// The service container's preStop hook as the pod carries it: it decides when the kubelet's SIGTERM can come.
+enum class PreStopKind {
+  None,       // no hook: SIGTERM right when the kubelet begins terminating
+  Sleep,      // a `sleep` action: SIGTERM after `preStopSeconds` (the kubelet waits it out in full)
+  AgentHold,  // httpGet to the medivote-agent's /prestop: held until the service exits, its exit timeout, or
+              // `preStopSeconds`, whichever comes first; its arrival proves the kubelet is terminating the pod
+  Other,      // a hook of the user's (exec, httpGet): its length is unknown, bounded by the grace period
+};
+
 struct PodFacts {
   bool exists = true;  // false: the pod object is gone; the other fields are its last known state
   std::string name;
@@ -22,6 +31,8 @@ struct PodFacts {
   std::optional<WallTime> exitedAt;  // finishedAt of that termination
   std::optional<int> exitCode;
   std::optional<int> exitSignal;
+  PreStopKind preStop = PreStopKind::None;
+  long preStopSeconds = 0;  // Sleep: its seconds; AgentHold: the agent's --prestop-hold-seconds
   ShutdownState state;
 };
 

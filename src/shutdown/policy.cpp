@@ -14,7 +14,6 @@ ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<st
   p.refusalTimeout = std::chrono::seconds(sd.refusalTimeoutSeconds);
   p.gracePeriod = std::chrono::seconds(sd.terminationGracePeriodSeconds);
   p.forceDeleteAfter = std::chrono::seconds(sd.forceDeleteAfterSeconds);
-  p.preStopSleep = std::chrono::seconds(p.tier == api::Tier::Critical ? sd.preStopSleepSeconds : 0);
   return p;
 }
 

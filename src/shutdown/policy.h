@@ -18,7 +18,7 @@ struct ShutdownPolicy {
   std::chrono::seconds refusalTimeout{30};
   std::chrono::seconds gracePeriod{30};  // the pod's terminationGracePeriodSeconds (preStop sleep + SIGTERM window)
   std::chrono::seconds forceDeleteAfter{60};
-  std::chrono::seconds preStopSleep{10};
+  // The preStop hook is not part of the policy: when SIGTERM can come is read from the pod as built (PodFacts).
 
   bool httpStage() const { return tier == api::Tier::Critical && hasEndpoint; }
   // The longest one shutdown can take from its start until the pod is surely gone (the promise of issue 7: the sum

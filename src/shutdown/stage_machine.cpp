@@ -31,11 +31,31 @@ Step deletePod(const ShutdownState& s, const ShutdownPolicy& p) {
   return st;
 }
 
-// When the kubelet sends (or sent) SIGTERM to a pod being deleted: when the deletion was requested (deletionTimestamp
-// minus its grace period) plus the preStop sleep that holds it off.
+// The latest moment the kubelet sends (or sent) SIGTERM to the service of a pod being deleted, from the pod as it is:
+// the kubelet began terminating when the deletion was requested (deletionTimestamp minus its grace period), runs the
+// service container's preStop hook for at most that grace period, and sends SIGTERM when the hook returns
+// (kuberuntime_container.go: executePreStopHook, then StopContainer with the time left).
+// - no hook: at once;
+// - a `sleep` action: after its full time (runSleepHandler returns only when the time is up), capped by the grace;
+// - the agent's hold: at most its hold bound (capped by the grace), and no later than the exit timeout after the call
+//   was accepted (the agent releases the hook then: the operator's exit-timeout escalation and the agent agree);
+//   it ends earlier when the service exits, which cannot be seen from here;
+// - a hook of the user's: unknown; the grace period bounds it.
 std::optional<WallTime> sigtermAt(const PodFacts& f, const ShutdownPolicy& p) {
   if (!f.deletionTimestamp) return std::nullopt;
-  return *f.deletionTimestamp - seconds(f.deletionGracePeriodSeconds) + p.preStopSleep;
+  const long grace = std::max(0L, f.deletionGracePeriodSeconds);
+  const WallTime begun = *f.deletionTimestamp - seconds(grace);
+  switch (f.preStop) {
+    case PreStopKind::None: return begun;
+    case PreStopKind::Sleep: return begun + seconds(std::min(f.preStopSeconds, grace));
+    case PreStopKind::AgentHold: {
+      WallTime t = begun + seconds(std::min(f.preStopSeconds, grace));
+      if (f.state.acceptedAt) t = std::min(t, *f.state.acceptedAt + p.exitTimeout);
+      return t;
+    }
+    case PreStopKind::Other: return begun + seconds(grace);
+  }
+  return begun;
 }
 
 std::optional<WallTime> forceAt(const PodFacts& f, const ShutdownPolicy& p) {
@@ -199,6 +219,19 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
       if (f.serving) {
         Step st = makeStep(Step::Kind::UpdateState, s);
         st.stopServing = true;
+        return st;
+      }
+      if (f.preStop == PreStopKind::AgentHold && !f.deletionTimestamp) {
+        // Witnessed termination (reach agent): delete first. The kubelet then sends the service container's preStop
+        // hook to the agent, which holds SIGTERM off and forwards the call only once that hook has arrived: a
+        // container that exits after the call can no longer be restarted by a sync already in progress (the restart
+        // race, kubernetes#57291), because the hook proves the kubelet has begun terminating the pod. Repeating the
+        // delete after a crash keeps the grace period (uid precondition).
+        Step st = deletePod(s, p);
+        st.events.push_back(normal("ShutdownTerminating",
+                                   fmt::format("Pod {} deleted first: its agent holds SIGTERM off for up to {}s and "
+                                               "takes the shutdown call once the kubelet's preStop hook arrives",
+                                               f.name, f.preStopSeconds)));
         return st;
       }
       return call(f, now, true);

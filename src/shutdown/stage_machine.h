@@ -5,9 +5,11 @@
 // recorded on the pod before it is taken (see the comments at each stage in stage_machine.cpp).
 //
 // Invariants the tests check:
-// - A critical pod with an endpoint is never deleted by the operator (the only thing that lets the kubelet send
-//   SIGTERM) before the endpoint accepted, or the refusal, misconfiguration, unreachable or too-late escalation was
-//   recorded in its state.
+// - No SIGTERM before the HTTP stage is over. A critical pod whose preStop hook is a plain `sleep` (reach direct) is
+//   never deleted by the operator (the only thing that lets the kubelet send SIGTERM) before the endpoint accepted,
+//   or the refusal, misconfiguration, unreachable or too-late escalation was recorded in its state. A pod whose hook
+//   is the agent's hold (reach agent) is deleted first, and called only once it is being deleted: the agent holds
+//   SIGTERM until the service has exited, its exit timeout after acceptance, or the hold bound.
 // - Every wait has a deadline: a shutdown ends within ShutdownPolicy::bound() of its start, whatever the service does.
 
 #include <chrono>

@@ -21,7 +21,7 @@ from votes_load import VoteLoad, claims_votes, live_votes, tally
 IMAGE = "medivote/vote-service:1"
 TOKEN = "e2e-zero-votes-lost-token"
 RATE = 300  # votes per second
-TIMEOUTS = {"preStopSleepSeconds": 2, "terminationGracePeriodSeconds": 10, "exitTimeoutSeconds": 5,
+TIMEOUTS = {"preStopSleepSeconds": 2, "terminationGracePeriodSeconds": 10, "exitTimeoutSeconds": 2,
             "refusalTimeoutSeconds": 20, "forceDeleteAfterSeconds": 60, "maxConcurrent": 2}
 
 

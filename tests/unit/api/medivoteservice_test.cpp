@@ -86,6 +86,35 @@ TEST_CASE("critical needs an endpoint and a grace period longer than the preStop
   CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.terminationGracePeriodSeconds"));
 }
 
+TEST_CASE("the preStop hold is validated against the request and exit timeouts, with a message that says why") {
+  auto obj = base();
+  obj["spec"]["shutdown"]["exitTimeoutSeconds"] = 5;
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 4;
+  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 30;
+  auto p = parseMediVoteService(obj);
+  REQUIRE(hasError(p, "spec.shutdown.exitTimeoutSeconds"));  // direct: SIGTERM comes when the sleep ends
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 5;
+  CHECK(parseMediVoteService(obj).errors.empty());
+
+  obj["spec"]["shutdown"]["endpoint"]["reach"] = "agent";
+  obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;
+  p = parseMediVoteService(obj);
+  REQUIRE(hasError(p, "spec.shutdown.preStopSleepSeconds"));  // agent: the hold must cover a call and the exit
+  for (const auto& e : p.errors)
+    if (e.field == "spec.shutdown.preStopSleepSeconds") CHECK(e.message.find("(9)") != std::string::npos);
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 9;
+  CHECK(parseMediVoteService(obj).errors.empty());
+  obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 2;
+  CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.requestTimeoutSeconds"));
+  obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;
+  obj["spec"]["template"]["spec"]["containers"][0]["lifecycle"] = {{"preStop", {{"exec", {{"command", {"true"}}}}}}};
+  CHECK(hasError(parseMediVoteService(obj), "spec.template.spec.containers[].lifecycle.preStop"));
+  // direct with a hook of the user's: the user's hook holds SIGTERM, not the operator's sleep
+  obj["spec"]["shutdown"]["endpoint"]["reach"] = "direct";
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 0;
+  CHECK(parseMediVoteService(obj).errors.empty());
+}
+
 TEST_CASE("the endpoint port must be declared by a container, by number or by name") {
   auto obj = base();
   CHECK(parseMediVoteService(obj).errors.empty());

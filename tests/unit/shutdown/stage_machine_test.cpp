@@ -23,7 +23,6 @@ ShutdownPolicy critical() {
   p.refusalTimeout = 30s;
   p.gracePeriod = 40s;
   p.forceDeleteAfter = 60s;
-  p.preStopSleep = 10s;
   return p;
 }
 
@@ -31,13 +30,17 @@ ShutdownPolicy simple() {
   ShutdownPolicy p = critical();
   p.tier = Tier::Simple;
   p.hasEndpoint = false;
-  p.preStopSleep = 0s;
   return p;
 }
 
 const WallTime kT0 = WallTime(std::chrono::seconds(1795642898));
 
-// A pod, its kubelet and its service, on simulated time.
+// A pod, its kubelet and its service, on simulated time. The kubelet follows a real kubelet 1.32
+// (shared/k8s-reference/kubelet-termination-2026-12.md): a preStop `sleep` is waited out in full; the agent's httpGet
+// hook reaches the agent kHookLatency after the deletion and is held until the service exited, its exit timeout after
+// acceptance, or the hold bound; SIGTERM follows the hook; SIGKILL at the end of the grace period.
+constexpr auto kHookLatency = 500ms;
+
 struct World {
   ShutdownPolicy policy;
   PodFacts pod;
@@ -51,17 +54,27 @@ struct World {
   std::vector<Kind> kinds;
   std::vector<std::string> events;
   std::vector<Stage> stages;
-  std::optional<WallTime> deletedAt, sigtermAt, exitedAt, calledFirstAt, callAfterDelete;
+  std::optional<WallTime> deletedAt, sigtermAt, exitedAt, calledFirstAt, callAfterDelete, goneAt;
   int calls = 0;
   std::optional<Outcome> outcome;
   bool restartEveryStep = false;
   std::optional<WallTime> acceptedAt;
 
+  // preStop: a 10 s sleep for critical pods (reach direct), none for simple ones; agent() switches to the agent's hold.
   World(ShutdownPolicy p) : policy(p) {
     pod.name = "vote-2";
     pod.uid = "u";
     pod.podIP = "127.77.0.3";
     pod.serving = true;
+    if (p.httpStage()) {
+      pod.preStop = PreStopKind::Sleep;
+      pod.preStopSeconds = 10;
+    }
+  }
+  World& agent(long holdSeconds = 20) {
+    pod.preStop = PreStopKind::AgentHold;
+    pod.preStopSeconds = holdSeconds;
+    return *this;
   }
 
   void record(const Step& s) {
@@ -77,21 +90,48 @@ struct World {
     }
   }
 
+  std::optional<WallTime> terminationBegan() const {
+    if (!pod.deletionTimestamp) return std::nullopt;
+    return *pod.deletionTimestamp - std::chrono::seconds(pod.deletionGracePeriodSeconds);
+  }
+  // The agent has seen the kubelet's preStop hook.
+  bool witnessed() const { return terminationBegan() && now >= *terminationBegan() + kHookLatency; }
+
+  // When the kubelet's preStop hook returns, if it has by now.
+  bool hookReturned() const {
+    const auto begun = terminationBegan();
+    if (!begun) return false;
+    const auto grace = std::chrono::seconds(pod.deletionGracePeriodSeconds);
+    switch (pod.preStop) {
+      case PreStopKind::None: return true;
+      case PreStopKind::Sleep:
+        return now >= *begun + std::min<std::chrono::seconds>(std::chrono::seconds(pod.preStopSeconds), grace);
+      case PreStopKind::Other: return now >= *begun + std::min<std::chrono::seconds>(3s, grace);
+      case PreStopKind::AgentHold:
+        if (now >= *begun + std::min<std::chrono::seconds>(std::chrono::seconds(pod.preStopSeconds), grace))
+          return true;
+        if (pod.serviceExited) return witnessed();
+        return acceptedAt && now >= *acceptedAt + policy.exitTimeout;
+    }
+    return true;
+  }
+
   void act() {
     {
       if (nodeLost) return;
       if (!pod.serviceExited && acceptedAt && exitsAfterAccept && now >= *acceptedAt + *exitsAfterAccept) exit(0, {});
       if (pod.deletionTimestamp) {
-        const WallTime requested = *pod.deletionTimestamp - std::chrono::seconds(pod.deletionGracePeriodSeconds);
-        const WallTime sigterm = requested + policy.preStopSleep;
-        if (!sigtermAt && now >= sigterm && !pod.serviceExited) {
+        const bool hookDone = hookReturned();
+        if (!sigtermAt && hookDone && !pod.serviceExited) {
           sigtermAt = now;
           if (!ignoresSigterm) exit(143, 15);
         }
         if (now >= *pod.deletionTimestamp && !pod.serviceExited) exit(137, 9);
-        // The kubelet removes the pod once the preStop sleep and the container are done.
-        if (pod.serviceExited && now >= sigterm) pod.exists = false;
-        if (now >= *pod.deletionTimestamp) pod.exists = false;
+        // The kubelet removes the pod once the preStop hook and the container are done.
+        if ((pod.serviceExited && hookDone) || now >= *pod.deletionTimestamp) {
+          pod.exists = false;
+          goneAt = now;
+        }
       }
     }
   }
@@ -126,7 +166,11 @@ struct World {
           if (!calledFirstAt) calledFirstAt = now;
           if (deletedAt && !callAfterDelete) callAfterDelete = now;
           CHECK_MESSAGE(!sigtermAt, "an endpoint call after SIGTERM");
-          EndpointAnswer a = pod.serviceExited ? unreachable("connection refused") : service(calls);
+          if (pod.preStop == PreStopKind::AgentHold) CHECK_MESSAGE(pod.deletionTimestamp, "an agent call before the delete");
+          EndpointAnswer a = pod.serviceExited ? unreachable("connection refused")
+                             : pod.preStop == PreStopKind::AgentHold && !witnessed()
+                                 ? classifyHttpStatus(503, 1s, "503 awaiting-termination")
+                                 : service(calls);
           const AnswerEffect eff = afterAnswer(pod, a, policy, now);
           for (const auto& e : eff.events) events.push_back(e.reason);
           pod.state = eff.state;
@@ -135,8 +179,11 @@ struct World {
         }
         case Kind::DeletePod:
           if (!pod.deletionTimestamp) {
-            // The invariant of the tiered shutdown: a critical pod is deleted only once accepted or escalated.
-            if (policy.httpStage())
+            // The invariant of the tiered shutdown: a critical pod is deleted only once accepted or escalated; with
+            // the agent's hold, once drained (the agent holds SIGTERM off and forwards the call only after the hook).
+            if (policy.httpStage() && pod.preStop == PreStopKind::AgentHold)
+              CHECK((pod.state.stage == Stage::Draining && !pod.serving));
+            else if (policy.httpStage())
               CHECK((pod.state.stage == Stage::Accepted || !pod.state.escalation.empty()));
             deletedAt = now;
             pod.deletionTimestamp = now + std::chrono::seconds(step.graceSeconds);
@@ -415,6 +462,120 @@ TEST_CASE("an operator restarted in Accepted before its delete deletes - in Term
   CHECK(*wait.wakeAt == w.now + 30s + 60s);
 }
 
+TEST_CASE("agent hold: drain, delete, call once the hook arrived, accepted - gone when the service exits") {
+  for (bool restart : {false, true}) {
+    World w(critical());
+    w.agent();
+    w.restartEveryStep = restart;
+    w.run("ScaleDown");
+    CHECK(w.stages == std::vector<Stage>{Stage::Draining, Stage::Requested, Stage::Accepted});
+    REQUIRE(w.deletedAt);
+    REQUIRE(w.calledFirstAt);
+    CHECK(*w.deletedAt <= *w.calledFirstAt);  // deleted first: the kubelet is terminating before any call
+    CHECK(*w.outcome == Outcome::Http);
+    CHECK_FALSE(w.sigtermAt);
+    REQUIRE(w.goneAt);
+    REQUIRE(w.exitedAt);
+    CHECK(*w.goneAt - *w.exitedAt <= 100ms);  // not held for the whole hold bound
+    CHECK(*w.goneAt - *w.deletedAt < 3s);
+    CHECK(w.saw("ShutdownTerminating"));
+  }
+}
+
+TEST_CASE("agent hold: a call before the kubelet's hook is refused as awaiting termination and retried") {
+  World w(critical());
+  w.agent();
+  // The operator's first call comes at once after the delete; the hook arrives 0.5 s later.
+  w.run("ScaleDown");
+  CHECK(w.calls == 2);
+  CHECK(*w.outcome == Outcome::Http);
+}
+
+TEST_CASE("agent hold: accepted but never exits - the agent releases at the exit timeout, recorded as SIGTERM") {
+  ShutdownPolicy p = critical();
+  p.exitTimeout = 5s;
+  World w(p);
+  w.agent(20);
+  w.exitsAfterAccept.reset();
+  w.run("ScaleDown");
+  // The agent releases at the exit timeout; the operator's own escalation may or may not be recorded before the pod
+  // is gone (they are due at the same moment): the outcome says what ended it.
+  REQUIRE(w.sigtermAt);
+  REQUIRE(w.acceptedAt);
+  CHECK(*w.sigtermAt - *w.acceptedAt >= 5s);
+  CHECK(*w.sigtermAt - *w.acceptedAt < 5s + 200ms);
+  CHECK(*w.outcome == Outcome::Sigterm);
+}
+
+TEST_CASE("agent hold: a service that exits late, after the agent released the hook, is not counted as http") {
+  ShutdownPolicy p = critical();
+  p.exitTimeout = 2s;
+  World w(p);
+  w.agent(20);
+  w.exitsAfterAccept = 3s;
+  w.ignoresSigterm = true;  // exits by itself at +3 s, after SIGTERM at +2 s
+  w.run("ScaleDown");
+  CHECK(*w.outcome == Outcome::Sigterm);
+}
+
+TEST_CASE("agent hold: someone else deletes the pod - called once the hook arrived, gone when the service exits") {
+  World w(critical());
+  w.agent();
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  w.advanceTo(w.now + 1s);
+  w.run("");
+  CHECK(w.pod.state.reason == "External");
+  CHECK(*w.outcome == Outcome::Http);
+  CHECK(*w.goneAt - *w.deletedAt < 3s);
+}
+
+TEST_CASE("a deletion grace shorter than the preStop sleep brings SIGTERM earlier: calls stop then") {
+  // kubectl delete pod --grace-period=3 on a pod with a 10 s sleep: the kubelet cuts the hook at 3 s.
+  World w(critical());
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 3s;
+  w.pod.deletionGracePeriodSeconds = 3;
+  w.ignoresSigterm = true;
+  std::vector<WallTime> callTimes;
+  w.service = [&](int) {
+    callTimes.push_back(w.now);
+    return classifyHttpStatus(409, 1s, "409 busy");
+  };
+  w.run("");
+  CHECK(w.calls >= 2);
+  REQUIRE_FALSE(callTimes.empty());
+  CHECK(callTimes.back() - *w.deletedAt < 3s);  // every second until +3 s, not until +10 s
+  CHECK(*w.outcome == Outcome::Sigkill);
+
+  // Exiting after SIGTERM came (at +3 s, not +10 s) is not an HTTP outcome.
+  World late(critical());
+  late.pod.state.stage = Stage::Accepted;
+  late.pod.state.acceptedAt = late.now;
+  late.acceptedAt = late.now;
+  late.pod.serving = false;
+  late.exitsAfterAccept = 5s;
+  late.ignoresSigterm = true;
+  late.pod.deletionTimestamp = late.now + 3s;
+  late.pod.deletionGracePeriodSeconds = 3;
+  late.deletedAt = late.now;
+  late.run("");
+  CHECK(*late.outcome == Outcome::Sigkill);
+}
+
+TEST_CASE("a preStop hook of the user's: its length is unknown, so the grace period bounds the calls") {
+  World w(critical());
+  w.pod.preStop = PreStopKind::Other;
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  w.advanceTo(w.now + 1s);
+  w.run("");
+  CHECK(w.calls == 1);
+  CHECK(*w.outcome == Outcome::Http);
+}
+
 TEST_CASE("pods that are not shutting down and not chosen are left alone") {
   PodFacts f;
   f.serving = true;
@@ -434,17 +595,20 @@ TEST_CASE("every shutdown ends within the policy's bound, whatever the service d
   for (std::size_t b = 0; b < behaviours.size(); ++b)
     for (bool exits : {true, false})
       for (bool ignores : {false, true})
-        for (bool lost : {false, true}) {
+        for (bool lost : {false, true})
+          for (bool agent : {false, true}) {
           World w(critical());
+          if (agent) w.agent();
           w.service = behaviours[b];
           if (!exits) w.exitsAfterAccept.reset();
           w.ignoresSigterm = ignores;
           w.nodeLost = lost;
           const WallTime start = w.now;
           w.run("ScaleDown");
-          CHECK_MESSAGE(w.now - start <= w.policy.bound(), "behaviour ", b, " exits ", exits, " lost ", lost);
+          CHECK_MESSAGE(w.now - start <= w.policy.bound(), "behaviour ", b, " exits ", exits, " lost ", lost,
+                        " agent ", agent);
           CHECK(w.outcome.has_value());
-        }
+          }
 }
 
 TEST_CASE("state annotations round-trip, and a merge patch clears what is unset") {
