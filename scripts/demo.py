@@ -31,6 +31,7 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "sim"))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+from e2elib import follow  # noqa: E402
 from simlib import Rest, poll  # noqa: E402
 from votes_load import VoteLoad, claims_votes, tally  # noqa: E402
 
@@ -131,14 +132,15 @@ class Timeline:
     prints each new fact once: pod created/ready, each shutdown stage (from the medivote.io/shutdown-* annotations,
     with the operator's time), deletion, container exit, save, pod gone."""
 
-    def __init__(self, rest, out, pvc_dir):
-        self.rest, self.out, self.pvc_dir = rest, out, pvc_dir
+    def __init__(self, rest, out, pvc_dir, ns=NS):
+        self.rest, self.out, self.pvc_dir, self.ns = rest, out, pvc_dir, ns
         self.seen = set()
         self.log_lines = {}
         self.stop_ev = threading.Event()
-        self.threads = [threading.Thread(target=self._watch, daemon=True),
+        self.streams = []
+        self.threads = [threading.Thread(target=follow, args=(rest, f"/api/v1/namespaces/{ns}/pods", self._pod,
+                                                              self.stop_ev, self.streams), daemon=True),
                         threading.Thread(target=self._claims, daemon=True)]
-        self.stream = None
 
     def start(self):
         for t in self.threads:
@@ -146,8 +148,8 @@ class Timeline:
 
     def stop(self):
         self.stop_ev.set()
-        if self.stream:
-            self.stream.close()
+        for s in list(self.streams):
+            s.close()
         for t in self.threads:
             t.join(timeout=5)
 
@@ -156,44 +158,18 @@ class Timeline:
             self.seen.add(key)
             self.out.row(*row)
 
-    def _watch(self):
-        rv = None
-        while not self.stop_ev.is_set():
-            try:
-                if rv is None:
-                    lst = self.rest.get(f"/api/v1/namespaces/{NS}/pods").body
-                    rv = lst["metadata"]["resourceVersion"]
-                    for p in lst["items"]:
-                        self._pod("ADDED", p, initial=True)
-                self.stream = self.rest.watch(f"/api/v1/namespaces/{NS}/pods", resourceVersion=rv,
-                                              allowWatchBookmarks="true")
-                while not self.stop_ev.is_set():
-                    try:
-                        ev = self.stream.next(timeout=1)
-                    except AssertionError:
-                        continue
-                    if ev is None:
-                        break
-                    if ev["type"] == "ERROR":
-                        rv = None
-                        break
-                    rv = ev["object"]["metadata"].get("resourceVersion", rv)
-                    if ev["type"] != "BOOKMARK":
-                        self._pod(ev["type"], ev["object"])
-            except Exception:  # the server went away at the end, or a transient error: list again
-                rv = None
-                self.stop_ev.wait(0.2)
+    def requested_detail(self, pod):
+        """The Requested row's text: what the operator calls."""
+        return "POST /shutdown to the pod"
 
-    def _pod(self, type_, pod, initial=False):
+    def _pod(self, type_, pod):
         meta, status = pod["metadata"], pod.get("status", {})
         name, uid = meta["name"], meta["uid"]
         ann = meta.get("annotations") or {}
         image = pod["spec"]["containers"][0]["image"]
-        if not initial:
-            self._once((uid, "created"), None, name, "created",
-                       f"{DIM}{image}{RESET}")
+        self._once((uid, "created"), None, name, "created", f"{DIM}{image}{RESET}")
         ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
-        if ready and not meta.get("deletionTimestamp") and not initial:
+        if ready and not meta.get("deletionTimestamp"):
             self._once((uid, "ready"), None, name, "ready", f"{DIM}{status.get('podIP', '')}{RESET}", GREEN)
         reason = ann.get("medivote.io/shutdown-reason", "")
         for stage, key in STAGE_TIMES:
@@ -201,7 +177,7 @@ class Timeline:
                 simple = ann.get("medivote.io/tier") == "simple"
                 detail = {"Draining": f"{reason}: taken out of the Service (label medivote.io/serving removed)"
                                       + (", tier simple: no HTTP stage" if simple else ""),
-                          "Requested": "POST /shutdown to the pod",
+                          "Requested": self.requested_detail(pod),
                           "Accepted": f"answer {ann.get('medivote.io/shutdown-last-answer', '2xx')} after "
                                       f"{ann.get('medivote.io/shutdown-attempts', '1')} call(s)",
                           "Terminating": f"SIGTERM by the kubelet "

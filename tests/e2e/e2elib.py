@@ -69,6 +69,10 @@ class Cluster:
     def kubectl(self, *args, **kw):
         return self.sim.kubectl(*args, **kw)
 
+    def ensure_namespace(self, name):
+        r = self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        assert r.status in (201, 409), r
+
     def apply(self, obj):
         return self.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
 
@@ -230,6 +234,41 @@ def wait_ready(cluster, ns, name, n, timeout=30):
         return (st.get("readyReplicas") == n and st.get("replicas") == n and st.get("updatedReplicas") == n
                 and st.get("observedGeneration") == o["metadata"].get("generation"))
     poll(ok, timeout, f"{ns}/{name} to have {n} ready replicas")
+
+
+def follow(rest, path, handle, stop_ev, streams=None):
+    """Lists `path` then watches it, calling handle(type, object) for every object listed (as ADDED) and every
+    event, until stop_ev is set; a watch that ends or breaks (410, the server going away) is listed again, so the
+    last state of every object is always seen. Open streams are appended to `streams` (close them to stop sooner).
+    Run it in a thread."""
+    rv = None
+    while not stop_ev.is_set():
+        try:
+            if rv is None:
+                lst = rest.get(path).body
+                rv = lst["metadata"]["resourceVersion"]
+                for o in lst["items"]:
+                    handle("ADDED", o)
+            stream = rest.watch(path, resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds=300)
+            if streams is not None:
+                streams.append(stream)
+            while not stop_ev.is_set():
+                try:
+                    ev = stream.next(timeout=1)
+                except AssertionError:
+                    continue
+                if ev is None:
+                    break
+                if ev["type"] == "ERROR":
+                    rv = None
+                    break
+                rv = ev["object"]["metadata"].get("resourceVersion", rv)
+                if ev["type"] != "BOOKMARK":
+                    handle(ev["type"], ev["object"])
+            stream.close()
+        except Exception:  # the server went away at the end, or a transient error: list again
+            rv = None
+            stop_ev.wait(0.2)
 
 
 def processes_matching(text):

@@ -39,10 +39,6 @@ class Cluster(e2elib.Cluster):
             yaml.safe_dump(images, f)
         os.replace(self.image_map + ".tmp", self.image_map)
 
-    def ensure_namespace(self, name):
-        r = self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        assert r.status in (201, 409), r
-
     def audit(self):
         return self.sim.admin("GET", "requests").body["items"]
 
