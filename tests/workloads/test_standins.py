@@ -1,0 +1,393 @@
+"""The stand-ins of the six real MediVote services (workloads/standins/, issue 12 §2), each run directly as a process
+on 127.0.0.1 with a free port, checked against the contract (../shared/medivote-services.md): status codes and JSON,
+allowlists, the 200-then-self-SIGTERM exit (died by SIGTERM: 143 as the kubelet reports it) and its timing window,
+the coordinator's non-atomic save, the state the next process loads, the backend's reload parent, the frontend's 501,
+the incentive system's published bug, and the records. The image map deploy/samples/sim-images.yaml is checked
+against every preset of deploy/samples/.
+
+The end-to-end 403 from another pod's address needs network namespaces: tests/e2e/test_samples.py. Here the
+allowlist function is checked with non-loopback peers, and the 403 answer with an allowlist replaced by --allowlist.
+"""
+import glob
+import hashlib
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+import pytest
+import yaml
+
+from workload_fixtures import REPO, Http, Proc, poll
+
+SCRIPT = os.path.join(REPO, "workloads", "standins", "medivote_standin.py")
+SAMPLES = os.path.join(REPO, "deploy", "samples")
+PY = "/usr/bin/python3"
+sys.path.insert(0, os.path.dirname(SCRIPT))
+import medivote_standin as standin  # noqa: E402
+
+SLACK = 0.6   # scheduling slack on a loaded 2-core machine, added to the contract's upper bounds only
+
+
+class Standin(Proc):
+    def __init__(self, argv, env, log_path, cwd, record_file):
+        super().__init__(argv, env, log_path, cwd=cwd)
+        self.cwd, self.record_file = cwd, record_file
+
+    def records(self, event=None):
+        if not os.path.exists(self.record_file):
+            return []
+        lines = [json.loads(x) for x in open(self.record_file).read().splitlines()]
+        return [r for r in lines if event is None or r["event"] == event]
+
+    def wait_record(self, event, timeout=5, **match):
+        def found():
+            return [r for r in self.records(event) if all(r.get(k) == v for k, v in match.items())]
+        return poll(found, timeout, f"a {event} record {match}")[0]
+
+    def exit_after(self, t_call, timeout=5):
+        """(returncode, seconds since t_call (monotonic)) once the process has exited."""
+        code = self.wait_exit(timeout)
+        return code, time.monotonic() - t_call
+
+
+@pytest.fixture
+def standins(tmp_path):
+    started = []
+
+    def start(service, *args, cwd=None, hostname="pod-0", record=True):
+        cwd = str(cwd or tmp_path / "app")
+        os.makedirs(cwd, exist_ok=True)
+        rec_dir = str(tmp_path / "records")
+        argv = [PY, SCRIPT, "--service", service, "--port", "0", "--bind", "127.0.0.1",
+                *(["--record-dir", rec_dir] if record else []), *args]
+        env = dict(os.environ, HOSTNAME=hostname)
+        p = Standin(argv, env, str(tmp_path / f"{service}-{len(started)}.log"), cwd,
+                    os.path.join(rec_dir, f"{hostname}.jsonl"))
+        started.append(p)
+        return p.wait_listening()
+
+    yield start
+    for p in started:
+        p.stop()
+    assert not [p.p.pid for p in started if p.p.poll() is None]
+
+
+def shutdown_call(p, path="/shutdown", **kw):
+    t_call = time.monotonic()
+    r = p.http().post(path, **kw)
+    return r, t_call
+
+
+# ---- allowlists (unit level: a non-loopback peer cannot be made on the host's loopback) ------------------------
+
+def test_allowlists_compare_the_peer_as_the_real_code_does():
+    node, coord, dash = standin.NODE_ALLOWLIST, standin.COORDINATOR_ADMIN_IPS, standin.DASHBOARD_ALLOWLIST
+    for allow in (node, dash):
+        assert standin.allowlist_admits(allow, "127.0.0.1") and standin.allowlist_admits(allow, "::1")
+    assert standin.allowlist_admits(coord, "127.0.0.1")
+    assert not standin.allowlist_admits(coord, "::1")            # contract: the coordinator refuses ::1
+    for allow in (node, coord, dash, standin.BACKEND_INTERNAL_ALLOWLIST):
+        for peer in ("198.18.0.1", "10.0.0.7", "127.0.0.2", "::ffff:127.0.0.1"):
+            assert not standin.allowlist_admits(allow, peer), (allow, peer)
+    assert standin.allowlist_admits(None, "198.18.0.1")          # the incentive system has no allowlist
+
+
+def test_backend_judges_forwarded_for_only_from_a_loopback_peer():
+    ip = standin.backend_client_ip
+    assert ip("127.0.0.1", None) == "127.0.0.1" and ip("::1", None) == "::1"
+    assert ip("127.0.0.1", "198.18.0.9") == "198.18.0.9"          # trusted from loopback: judged as the caller
+    assert ip("::1", "198.18.0.9, 127.0.0.1") == "198.18.0.9"
+    assert ip("198.18.0.9", "127.0.0.1") == "198.18.0.9"          # not trusted from another address
+    allowed = standin.BACKEND_INTERNAL_ALLOWLIST
+    assert not standin.allowlist_admits(allowed, ip("127.0.0.1", "198.18.0.9"))
+    assert not standin.allowlist_admits(allowed, ip("198.18.0.9", "127.0.0.1"))
+
+
+# ---- blockchain node -----------------------------------------------------------------------------------------------
+
+def test_blockchain_node_answers_at_once_and_dies_by_its_own_sigterm_08s_later(standins):
+    node = standins("blockchain-node", "--version", "1.0.1")
+    http = node.http()
+    st = http.get("/status")
+    assert st.status == 200 and st.json["version"] == "1.0.1" and st.json["is_running"] is True
+    assert http.get("/health").status == 404                     # contract: no /health
+    r, t_call = shutdown_call(node)
+    assert r.status == 200 and r.json["status"] == "shutting_down"
+    again = http.post("/shutdown")                               # contract: repeated POSTs all answer 200
+    assert again.status == 200
+    code, elapsed = node.exit_after(t_call)
+    assert code == -signal.SIGTERM                               # 128+15 = 143 as the kubelet reports it
+    assert 0.8 <= elapsed <= 0.9 + SLACK, elapsed
+    events = [r["event"] for r in node.records()]
+    assert events[:5] == ["start", "request", "request", "request", "request"]
+    assert "self-sigterm" in events and events[-1] == "signal"
+    assert node.records("signal")[-1]["self_sent"] is True
+    assert [(r["method"], r["path"], r["status"], r["peer"]) for r in node.records("request")][2:] == \
+        [("POST", "/shutdown", 200, "127.0.0.1")] * 2
+    assert node.records("start")[0]["version"] == "1.0.1"
+    # It writes nothing on shutdown: only the data dir its start creates.
+    assert sorted(os.listdir(node.cwd)) == ["blockchain_data"] and not os.listdir(
+        os.path.join(node.cwd, "blockchain_data"))
+    assert not node.records("save")
+
+
+def test_a_caller_outside_the_allowlist_gets_403_and_nothing_happens(standins):
+    node = standins("blockchain-node", "--allowlist", "192.0.2.1", "--shutdown-delay", "0")
+    r = node.http().post("/shutdown")
+    assert r.status == 403 and r.json == {"error": "Unauthorized"}
+    # With a zero delay an accepted call would have killed it within milliseconds.
+    with pytest.raises(AssertionError):
+        poll(lambda: not node.alive(), 0.5, "an exit")
+    assert not node.records("self-sigterm")
+
+
+# ---- network coordinator -------------------------------------------------------------------------------------------
+
+def previous_pods_file(cwd, node_id):
+    data = json.dumps([{"node_id": node_id, "address": "localhost", "port": 8545, "rpc_port": 8546}])
+    os.makedirs(os.path.join(cwd, "network_data"), exist_ok=True)
+    with open(os.path.join(cwd, "network_data", "nodes.json"), "w") as f:
+        f.write(data)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def test_coordinator_saves_nodes_json_non_atomically_then_exits_and_the_next_process_loads_it(standins, tmp_path):
+    cwd = tmp_path / "app"
+    seeded = previous_pods_file(str(cwd), "node_earlier")
+    coord = standins("network-coordinator", "--save-chunk-gap", "0.05", cwd=cwd, hostname="network-coordinator-0")
+    loaded = coord.records("start")[0]["loaded"]
+    assert loaded["sha256"] == seeded and loaded["entries"] == ["node_earlier"]
+
+    path = os.path.join(coord.cwd, "network_data", "nodes.json")
+    seen, stop = set(), threading.Event()
+
+    def reader():   # what another process reading the claim sees while the save runs
+        while not stop.is_set():
+            try:
+                raw = open(path, "rb").read()
+                json.loads(raw)
+                seen.add("valid")
+            except ValueError:
+                seen.add("empty" if not raw else "partial")
+            except OSError:
+                seen.add("missing")
+            time.sleep(0.001)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        r, t_call = shutdown_call(coord)
+        assert r.status == 200 and r.json["status"] == "shutting_down"
+        code, elapsed = coord.exit_after(t_call)
+    finally:
+        stop.set()
+        t.join()
+    assert code == -signal.SIGTERM and 0.5 <= elapsed <= 0.6 + 3 * 0.05 + SLACK, elapsed
+    assert "empty" in seen and "partial" in seen, seen            # contract: "the file was seen empty for a moment"
+    save = coord.records("save")[0]
+    raw = open(path, "rb").read()
+    assert save["bytes"] == len(raw) and save["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert save["path"] == "network_data/nodes.json" and save["entries"] == ["node_earlier",
+                                                                             "node_network-coordinator-0"]
+    # The save starts 0.5 s after the call and the SIGTERM follows it at once.
+    sig = coord.records("self-sigterm")[0]
+    assert sig["t"] - save["end"] < 0.1
+    # The replacement (same pod name, same claim) finds that file.
+    nxt = standins("network-coordinator", cwd=cwd, hostname="network-coordinator-0")
+    assert nxt.records("start")[-1]["loaded"]["sha256"] == save["sha256"]
+
+
+def test_coordinator_rate_limits_get_root_to_100_per_ip(standins):
+    coord = standins("network-coordinator")
+    http = coord.http()
+    conn = http.connection()
+    statuses = [http.get("/", conn=conn).status for _ in range(101)]
+    conn.close()
+    assert statuses[:100] == [200] * 100 and statuses[100] == 429
+    assert http.get("/").json == {"error": "Rate limit exceeded"}
+    assert http.post("/shutdown").status == 200                  # only GET / is rate-limited
+
+
+def test_external_sigterm_kills_without_saving(standins, tmp_path):
+    cwd = tmp_path / "app"
+    seeded = previous_pods_file(str(cwd), "node_earlier")
+    coord = standins("network-coordinator", cwd=cwd)
+    t0 = time.monotonic()
+    coord.signal(signal.SIGTERM)
+    code, elapsed = coord.exit_after(t0)
+    assert code == -signal.SIGTERM and elapsed < 0.5
+    assert hashlib.sha256(open(cwd / "network_data" / "nodes.json", "rb").read()).hexdigest() == seeded
+    assert not coord.records("save") and not coord.records("self-sigterm")
+    assert coord.records("signal")[0]["self_sent"] is False
+
+
+# ---- incentive system ----------------------------------------------------------------------------------------------
+
+def test_incentive_system_fixed_saves_credentials_and_exits(standins):
+    inc = standins("incentive-system", hostname="incentive-system-0")
+    http = inc.http()
+    assert http.get("/health").json["status"] == "healthy" and http.get("/status").json["status"] == "operational"
+    r, t_call = shutdown_call(inc)
+    assert r.status == 200 and r.json["status"] == "shutting_down"
+    code, elapsed = inc.exit_after(t_call)
+    assert code == -signal.SIGTERM and 0.5 <= elapsed <= 0.55 + SLACK, elapsed
+    saved = json.load(open(os.path.join(inc.cwd, "incentive_data", "node_credentials.json")))
+    assert [c["node_id"] for c in saved] == ["node_incentive-system-0"]
+    assert inc.records("save")[0]["path"] == "incentive_data/node_credentials.json"
+
+
+def test_incentive_system_exits_the_instant_it_has_saved_when_asked(standins):
+    inc = standins("incentive-system", "--shutdown-delay", "0.05")
+    r, t_call = shutdown_call(inc)
+    code, elapsed = inc.exit_after(t_call)
+    assert r.status == 200 and code == -signal.SIGTERM and elapsed < 0.05 + SLACK
+    save, sig = inc.records("save")[0], inc.records("signal")[0]
+    assert 0 <= sig["t"] - save["end"] < 0.05
+
+
+def test_incentive_system_as_published_answers_500_to_everything(standins):
+    inc = standins("incentive-system", "--published-bug", "--shutdown-delay", "0")
+    http = inc.http()
+    for method, path in (("GET", "/health"), ("GET", "/status"), ("POST", "/shutdown"), ("GET", "/nowhere")):
+        r = http.request(method, path)
+        assert r.status == 500 and r.raw.startswith(b"500 Internal Server Error"), (method, path, r)
+    with pytest.raises(AssertionError):
+        poll(lambda: not inc.alive(), 0.5, "an exit")
+    assert not inc.records("save") and not os.path.exists(os.path.join(inc.cwd, "incentive_data"))
+
+
+# ---- network dashboard and frontend --------------------------------------------------------------------------------
+
+def test_dashboard_shutdown_exists_and_every_call_is_recorded(standins):
+    dash = standins("network-dashboard")
+    http = dash.http()
+    assert http.get("/").status == 200 and http.get("/health").status == 404
+    assert not [r for r in dash.records("request") if r["path"] == "/shutdown"]
+    r, t_call = shutdown_call(dash)
+    assert r.status == 200 and r.json["status"] == "shutting_down"
+    code, elapsed = dash.exit_after(t_call)
+    assert code == -signal.SIGTERM and 0.3 <= elapsed <= 0.3 + SLACK, elapsed
+    assert [(r["method"], r["status"]) for r in dash.records("request") if r["path"] == "/shutdown"] == \
+        [("POST", 200)]
+
+
+def test_frontend_answers_501_to_post_and_dies_at_once_on_sigterm(standins):
+    fe = standins("frontend")
+    http = fe.http()
+    h = http.get("/health")
+    assert h.status == 200 and h.json["status"] == "healthy" and h.json["service"] == "frontend"
+    assert http.post("/shutdown").status == 501 and http.post("/").status == 501
+    t0 = time.monotonic()
+    fe.signal(signal.SIGTERM)
+    code, elapsed = fe.exit_after(t0)
+    assert code == -signal.SIGTERM and elapsed < 0.25, elapsed    # contract: exit 143 within 10 ms (+ scheduling)
+    assert [(r["method"], r["path"], r["status"]) for r in fe.records("request")] == \
+        [("GET", "/health", 200), ("POST", "/shutdown", 501), ("POST", "/", 501)]
+    assert fe.records("signal")[0]["self_sent"] is False
+
+
+# ---- backend -------------------------------------------------------------------------------------------------------
+
+def test_backend_worker_dies_and_the_reload_parent_keeps_the_port_without_answering(standins):
+    be = standins("backend")
+    http = be.http()
+    poll(lambda: be.records("start") and len(be.records("start")) == 2, 5, "the worker's start")
+    assert http.get("/health").json["status"] == "healthy" and http.get("/status").status == 200
+    assert http.post("/shutdown").json == {"detail": "Not authenticated"}          # FastAPI 0.104.1 HTTPBearer: 403
+    r = http.post("/shutdown", headers={"Authorization": "Bearer not-a-jwt"})
+    assert r.status == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    r = http.post("/internal-shutdown", headers={"X-Forwarded-For": "198.18.0.9"})
+    assert r.status == 403 and r.json == {"detail": "Internal shutdown only allowed from localhost"}
+    r, t_call = shutdown_call(be, "/internal-shutdown")
+    assert r.status == 200 and r.json["status"] == "success" and r.json["message"] == "Internal shutdown initiated"
+    worker_exit = be.wait_record("worker-exit")
+    parent = be.records("start")[0]
+    assert parent["role"] == "reload-parent" and worker_exit["worker_pid"] == parent["worker_pid"]
+    assert worker_exit["t"] - be.records("request")[-1]["t"] >= 0.2
+    assert be.alive()                                              # the container has not exited
+    # The port still accepts connections (the parent holds the socket) but nothing answers.
+    with socket.create_connection((be.host, be.port), timeout=2) as s:
+        s.settimeout(0.5)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        with pytest.raises(socket.timeout):
+            s.recv(1)
+    t0 = time.monotonic()
+    be.signal(signal.SIGTERM)
+    code, elapsed = be.exit_after(t0)
+    assert code == 0 and elapsed < 1.0                             # contract: "SIGTERM (exit 0)"
+    assert be.records("exit")[-1]["role"] == "reload-parent"
+
+
+def test_backend_parent_sigterm_stops_a_live_worker_and_exits_0(standins):
+    be = standins("backend")
+    poll(lambda: be.http().get("/health").status == 200, 5, "the worker to answer")
+    be.signal(signal.SIGTERM)
+    assert be.wait_exit(5) == 0
+    roles = [r.get("role") for r in be.records("exit")]
+    assert sorted(roles) == ["reload-parent", "worker"]
+
+
+# ---- records -------------------------------------------------------------------------------------------------------
+
+def test_without_record_dir_nothing_is_recorded(standins, tmp_path):
+    node = standins("blockchain-node", record=False)
+    assert node.http().get("/status").status == 200
+    assert not os.path.exists(tmp_path / "records")
+
+
+# ---- the image map against the presets -----------------------------------------------------------------------------
+
+def test_sim_images_map_every_preset_and_the_upgrade_tag(tmp_path):
+    sys.path.insert(0, REPO)
+    from sim.kubelet.images import ImageMap, argv
+    raw = yaml.safe_load(open(os.path.join(SAMPLES, "sim-images.yaml")))["images"]
+    assert raw["medivote/agent:0.1.0"]["user"] == "65532"
+    assert raw["medivote/agent:0.1.0"]["entrypoint"] == ["../../build/medivote-agent"]
+    assert {"medivote/vote-service:0.1.0", "medivote/static-server:0.1.0"} <= set(raw)
+    images = ImageMap(os.path.join(SAMPLES, "sim-images.yaml"))
+    for service in standin.SERVICES:
+        for tag in ("1.0.0", "1.0.1"):
+            words = argv(images.lookup(f"medivote/{service}:{tag}"), None, None)
+            assert words == [PY, SCRIPT, "--service", service, "--version", tag]
+    # Every preset of a real service names a mapped image, whose stand-in listens on the preset's port and answers
+    # its readiness probe.
+    names = set()
+    for path in sorted(glob.glob(os.path.join(SAMPLES, "*.yaml"))):
+        for doc in yaml.safe_load_all(open(path)):
+            if not doc or doc.get("kind") != "MediVoteService":
+                continue
+            c = doc["spec"]["template"]["spec"]["containers"][0]
+            assert images.lookup(c["image"]) is not None, c["image"]
+            if "--service" not in argv(images.lookup(c["image"]), None, None):
+                continue
+            service = argv(images.lookup(c["image"]), None, None)[3]
+            names.add(service)
+            assert c["ports"][0]["containerPort"] == standin.PORTS[service], path
+            probe = c["readinessProbe"]
+            if "httpGet" in probe:
+                check_probe(tmp_path, images, c, probe["httpGet"]["path"])
+    assert names == set(standin.SERVICES)
+
+
+def check_probe(tmp_path, images, container, probe_path):
+    from sim.kubelet.images import argv
+    words = argv(images.lookup(container["image"]), None, None) + ["--port", "0", "--bind", "127.0.0.1"]
+    cwd = tmp_path / container["name"]
+    cwd.mkdir()
+    p = Proc(words, dict(os.environ), str(tmp_path / f"{container['name']}.log"), cwd=str(cwd))
+    try:
+        p.wait_listening()
+        r = poll(lambda: _get_or_none(Http(p.host, p.port, timeout=2), probe_path), 5, f"{probe_path} answering")
+        assert r.status == 200, (container["name"], probe_path, r)
+    finally:
+        p.stop()
+
+
+def _get_or_none(http, path):
+    try:
+        return http.get(path)
+    except OSError:
+        return None
