@@ -158,7 +158,8 @@ void Controller::apply(const std::string& key, const Result& result) {
         std::lock_guard<std::mutex> g(reasonsMu_);
         reasons_.emplace(key, "retry after error");
       }
-      queue_->addRateLimited(key);
+      if (result.retryCap()) queue_->addRateLimited(key, *result.retryCap());
+      else queue_->addRateLimited(key);
       if (series_) {
         series_->error.Increment();
         series_->errors.Increment();

@@ -20,6 +20,9 @@
 //                                back-off (5 ms doubling to 1000 s, and the overall 10 qps bucket).
 // - Result::error(msg)           a failure worth retrying: logged, counted in reconcile_errors_total, and the key is
 //                                re-added with the queue's back-off. This is THE way to report a retryable error.
+// - Result::error(msg).retryWithin(d)  the same, but retried within d whatever the back-off has grown to (it still
+//                                counts): for a key with work under its own deadlines (a shutdown in flight), so
+//                                that an API outage delays those deadlines by at most d once the API answers again.
 // - Result::terminal(msg)        a failure that retrying cannot fix (invalid spec, ...): logged, counted in
 //                                reconcile_errors_total and terminal_reconcile_errors_total, back-off forgotten, and
 //                                the key is NOT re-added; a later change to the object enqueues it again.
@@ -63,12 +66,20 @@ class Result {
   Duration after() const { return after_; }            // RequeueAfter only
   const std::string& message() const { return message_; }  // Error and Terminal only
   bool isError() const { return kind_ == Kind::Error || kind_ == Kind::Terminal; }
+  // Error only: the longest the back-off may delay the retry.
+  Result retryWithin(Duration cap) const {
+    Result r = *this;
+    r.retryCap_ = cap;
+    return r;
+  }
+  const std::optional<Duration>& retryCap() const { return retryCap_; }
 
  private:
   Result(Kind k, Duration d, std::string m) : kind_(k), after_(d), message_(std::move(m)) {}
   Kind kind_;
   Duration after_;
   std::string message_;
+  std::optional<Duration> retryCap_;
 };
 
 class Reconciler {

@@ -59,6 +59,10 @@ void WorkQueue::addAfter(const std::string& key, Duration delay) {
 
 void WorkQueue::addRateLimited(const std::string& key) { addAfter(key, rateLimiter_->when(key)); }
 
+void WorkQueue::addRateLimited(const std::string& key, Duration cap) {
+  addAfter(key, std::min(rateLimiter_->when(key), cap));
+}
+
 void WorkQueue::forget(const std::string& key) { rateLimiter_->forget(key); }
 
 int WorkQueue::numRequeues(const std::string& key) { return rateLimiter_->numRequeues(key); }

@@ -11,7 +11,8 @@
 // - addAfter(key, d) makes the key wait until d has passed on the clock, then adds it. Several delayed adds of one
 //   key keep the earliest time. d <= 0 adds at once. Each addAfter counts as a retry in the metrics.
 // - addRateLimited(key) is addAfter(key, rateLimiter.when(key)); forget(key) clears the key's back-off history;
-//   numRequeues(key) reports it.
+//   numRequeues(key) reports it. addRateLimited(key, cap) waits at most `cap` (the failure still counts in the
+//   history): for keys whose work has its own deadlines, which a growing back-off must not push out.
 // - get() blocks until a key is ready or the queue shuts down; it returns nullopt once shutDown() was called, even
 //   if keys still wait (they are dropped: the next leader or the next start lists everything again).
 // - After shutDown(), adds are ignored; done() is still accepted for keys in process.
@@ -46,6 +47,7 @@ class WorkQueue {
   void add(const std::string& key);
   void addAfter(const std::string& key, Duration delay);
   void addRateLimited(const std::string& key);
+  void addRateLimited(const std::string& key, Duration cap);
   void forget(const std::string& key);
   int numRequeues(const std::string& key);
 

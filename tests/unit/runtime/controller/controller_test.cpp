@@ -132,6 +132,21 @@ TEST_CASE("Controller: an error is retried with the queue's back-off, 5 ms then 
   CHECK(c.stop(clock.now()));
 }
 
+TEST_CASE("Controller: an error with retryWithin is retried within the cap however long the back-off has grown") {
+  FakeClock clock;
+  ScriptedReconciler reconciler({[] { return Result::error("api down").retryWithin(2s); }});
+  Controller c(options("svc", 1), reconciler, clock);
+  // 20 failures of ns/a before: its plain back-off would be 5 ms * 2^20, about 87 minutes (capped at 1000 s).
+  for (int i = 0; i < 20; ++i) c.queue().addRateLimited("ns/a", 0s);
+  REQUIRE(c.queue().len() == 1);
+  c.start();
+  REQUIRE(eventually([&] { return reconciler.calls("ns/a") == 1 && c.queue().delayedLen() >= 1; }));
+  REQUIRE(clock.awaitWaiters(1));
+  clock.advance(2s);
+  REQUIRE(eventually([&] { return reconciler.calls("ns/a") == 2; }));
+  CHECK(c.stop(clock.now() + 1s));
+}
+
 TEST_CASE("Controller: a terminal error is recorded and not retried") {
   FakeClock clock;
   Registry registry;

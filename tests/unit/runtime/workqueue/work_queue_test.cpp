@@ -162,6 +162,22 @@ TEST_CASE("WorkQueue: addRateLimited uses the limiter, and forget and numRequeue
   CHECK(raw->counts.empty());
 }
 
+TEST_CASE("WorkQueue: addRateLimited with a cap waits at most the cap, and the failure still counts") {
+  FakeClock clock;
+  WorkQueue q(clock, std::make_unique<FixedRateLimiter>(1000s));  // a back-off grown by a long API outage
+  q.addRateLimited("k", 2s);
+  CHECK(q.numRequeues("k") == 1);
+  clock.advance(2s - 1ns);
+  CHECK(q.len() == 0);
+  clock.advance(1ns);
+  CHECK(q.len() == 1);
+
+  WorkQueue short_(clock, std::make_unique<FixedRateLimiter>(50ms));  // a back-off below the cap is kept
+  short_.addRateLimited("k", 2s);
+  clock.advance(50ms);
+  CHECK(short_.len() == 1);
+}
+
 TEST_CASE("WorkQueue with the default limiter: the exact back-off sequence on the fake clock") {
   FakeClock clock;
   WorkQueue q(clock);
