@@ -94,6 +94,9 @@ def test_allowlists_compare_the_peer_as_the_real_code_does():
         for peer in ("198.18.0.1", "10.0.0.7", "127.0.0.2", "::ffff:127.0.0.1"):
             assert not standin.allowlist_admits(allow, peer), (allow, peer)
     assert standin.allowlist_admits(None, "198.18.0.1")          # the incentive system has no allowlist
+    assert (standin.BlockchainNode.allowlist, standin.NetworkCoordinator.allowlist, standin.NetworkDashboard.allowlist,
+            standin.IncentiveSystem.allowlist, standin.BackendWorker.allowlist) == (node, coord, dash, None,
+                                                                                  standin.BACKEND_INTERNAL_ALLOWLIST)
 
 
 def test_backend_judges_forwarded_for_only_from_a_loopback_peer():
