@@ -25,7 +25,7 @@ namespace mv::shutdown {
 
 struct EventNote {
   bool warning = false;
-  std::string reason;   // ShutdownDraining, ShutdownRequested, ShutdownAccepted, ShutdownRefused, ShutdownCompleted,
+  std::string reason;   // ShutdownDraining, ShutdownTerminating (agent: deleted first), ShutdownRequested, ShutdownAccepted, ShutdownRefused, ShutdownCompleted,
                         // EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured
   std::string message;
 };
