@@ -282,14 +282,22 @@ def test_frontend_answers_501_to_post_and_dies_at_once_on_sigterm(standins):
     http = fe.http()
     h = http.get("/health")
     assert h.status == 200 and h.json["status"] == "healthy" and h.json["service"] == "frontend"
+    page = http.get("/")                                          # its own folder, not the working directory
+    assert page.status == 200 and b"<h1>MediVote</h1>" in page.raw
     assert http.post("/shutdown").status == 501 and http.post("/").status == 501
     t0 = time.monotonic()
     fe.signal(signal.SIGTERM)
     code, elapsed = fe.exit_after(t0)
     assert code == -signal.SIGTERM and elapsed < 0.25, elapsed    # contract: exit 143 within 10 ms (+ scheduling)
     assert [(r["method"], r["path"], r["status"]) for r in fe.records("request")] == \
-        [("GET", "/health", 200), ("POST", "/shutdown", 501), ("POST", "/", 501)]
+        [("GET", "/health", 200), ("GET", "/", 200), ("POST", "/shutdown", 501), ("POST", "/", 501)]
     assert fe.records("signal")[0]["self_sent"] is False
+
+
+def test_frontend_without_its_index_html_exits_1(standins, tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(AssertionError, match="exited 1 before listening"):
+        standins("frontend", "--root", str(tmp_path / "empty"))
 
 
 # ---- backend -------------------------------------------------------------------------------------------------------

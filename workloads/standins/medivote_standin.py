@@ -26,7 +26,6 @@ Contract of this program:
 """
 import argparse
 import datetime
-import functools
 import hashlib
 import http.server
 import ipaddress
@@ -75,6 +74,9 @@ BACKEND_SECURE_SHUTDOWN_DELAY = 0.5   # backend/main.py shutdown (the JWT one): 
 # Saved state, relative to the working directory as in the real code (config "storage.data_dir").
 STATE_FILES = {"network-coordinator": os.path.join("network_data", "nodes.json"),
                "incentive-system": os.path.join("incentive_data", "node_credentials.json")}
+
+# The frontend's own folder, as frontend/serve.py serves the folder it lives in.
+FRONTEND_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "frontend")
 
 # aiohttp's answer when a handler raises (web_protocol.handle_error), what the published incentive system sends.
 AIOHTTP_500 = "500 Internal Server Error\n\nServer got itself in trouble"
@@ -611,12 +613,17 @@ class FrontendHandler(RecordedRequests, http.server.SimpleHTTPRequestHandler):
 
 
 def run_frontend(opts, rec):
-    """frontend/serve.py: socketserver.TCPServer (one request at a time) serving its directory; SIGTERM has the
-    default disposition (contract: "SIGTERM, exit 143 within 10 ms")."""
+    """frontend/serve.py: changes to its own folder (the image ships it with index.html; without index.html it exits
+    1), then socketserver.TCPServer (one request at a time) serves that folder; SIGTERM has the default disposition
+    (contract: "SIGTERM, exit 143 within 10 ms")."""
+    os.chdir(opts.root)
+    if not os.path.exists("index.html"):
+        print(f"Error: index.html not found in the frontend directory {os.getcwd()}", flush=True)
+        sys.exit(1)
     cls = socketserver.TCPServer
     if ":" in opts.bind:
         cls = type("TCPServer6", (socketserver.TCPServer,), {"address_family": socket.AF_INET6})
-    srv = cls((opts.bind, opts.port), functools.partial(FrontendHandler, directory=opts.root))
+    srv = cls((opts.bind, opts.port), FrontendHandler)
     srv.rec = rec
     watch_signals(rec)
     announce(rec, opts, srv.server_address[1], loaded=None)
@@ -704,7 +711,8 @@ def parse(argv):
     p.add_argument("--published-bug", action="store_true",
                    help="incentive-system only: as published at commit 134c294, 500 to every request")
     p.add_argument("--accept-jwt", help="backend only: a bearer token that POST /shutdown accepts")
-    p.add_argument("--root", default=".", help="frontend only: the directory it serves (default: the cwd)")
+    p.add_argument("--root", default=FRONTEND_ROOT,
+                   help="frontend only: the directory it serves (default: frontend/ next to this program)")
     opts = p.parse_args(argv)
     if opts.port is None:
         opts.port = PORTS[opts.service]
