@@ -332,6 +332,16 @@ def test_backend_worker_dies_and_the_reload_parent_keeps_the_port_without_answer
     assert be.records("exit")[-1]["role"] == "reload-parent"
 
 
+def test_backend_secure_shutdown_with_an_accepted_jwt_kills_the_worker_after_05s(standins):
+    be = standins("backend", "--accept-jwt", "t0ken")
+    poll(lambda: len(be.records("start")) == 2, 5, "the worker's start")
+    r, t_call = shutdown_call(be, headers={"Authorization": "Bearer t0ken"})
+    assert r.status == 200 and r.json["message"] == "Secure shutdown initiated"
+    worker_exit = be.wait_record("worker-exit")
+    assert worker_exit["t"] - be.records("request")[-1]["t"] >= 0.5
+    assert be.alive()
+
+
 def test_backend_parent_sigterm_stops_a_live_worker_and_exits_0(standins):
     be = standins("backend")
     poll(lambda: be.http().get("/health").status == 200, 5, "the worker to answer")

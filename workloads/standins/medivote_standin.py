@@ -561,8 +561,9 @@ class BackendWorker(Service):
 
     def secure_shutdown(self, headers, peer, t0):
         # backend/main.py shutdown: Depends(require_shutdown) -> HTTPBearer() -> get_current_user. FastAPI 0.104.1
-        # (backend/requirements.txt): no or non-Bearer Authorization -> 403 "Not authenticated"; a Bearer token that
-        # does not verify -> 401 "Authentication failed". The stand-in holds no signing key: only --accept-jwt passes.
+        # (backend/requirements.txt; its security utilities answered 403 until 0.122.0): no or non-Bearer
+        # Authorization -> 403 "Not authenticated"; a Bearer token that does not verify -> 401 "Authentication
+        # failed". The stand-in holds no signing key: only --accept-jwt passes.
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
         if not token.strip():
             return fastapi_json(403, {"detail": "Not authenticated"})
