@@ -63,8 +63,8 @@ UVICORN_FORWARDED_ALLOW_IPS = ("127.0.0.1",)
 # Delay from the call to the save (if any), else to the self-SIGTERM. Contract, "on shutdown" column and
 # "Observed when the real services ran as pods".
 SHUTDOWN_DELAYS = {
-    "blockchain-node": 0.8,       # blockchain_node.py: sleep(0.3), then _graceful_shutdown sleeps 0.5; "exit 143 at 0.8-0.9 s"
-    "network-coordinator": 0.5,   # network_coordinator.py: sleep(0.5), _save_nodes(), SIGTERM; "rewrites nodes.json 0.5 s after"
+    "blockchain-node": 0.8,       # sleep(0.3), then _graceful_shutdown sleeps 0.5; "exit 143 at 0.8-0.9 s"
+    "network-coordinator": 0.5,   # sleep(0.5), _save_nodes(), SIGTERM; "rewrites nodes.json 0.5 s after the call"
     "incentive-system": 0.5,      # node_incentive_system.py: sleep(0.5), _save_credentials(), SIGTERM
     "network-dashboard": 0.3,     # network_dashboard.py: sleep(0.3), SIGTERM; "exits after 0.3 s"
     "backend": 0.2,               # backend/main.py internal_shutdown: sleep(0.2); "SIGTERM to itself after 0.2-0.5 s"
@@ -120,8 +120,8 @@ class Recorder:
     Each line is a single O_APPEND write, so the backend's two processes can share the file and nothing is lost when
     the process dies by a signal right after. With no dir, records nothing."""
 
-    def __init__(self, record_dir, service, version):
-        self.service, self.version = service, version
+    def __init__(self, record_dir, service):
+        self.service = service
         self.path = None
         if record_dir:
             host = os.environ.get("HOSTNAME") or socket.gethostname()
@@ -352,10 +352,13 @@ class Service:
 class StatefulService(Service):
     """A service that loads a JSON list of entries at start and rewrites it on shutdown (truncate, then write)."""
     chunks, chunk_gap = 1, 0.0
+    makes_data_dir_at_start = False   # else the save makes it
 
     def __init__(self, opts, rec):
         super().__init__(opts, rec)
         self.path = STATE_FILES[opts.service]
+        if self.makes_data_dir_at_start:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self.entries, self._loaded = load_state(self.path)
         if opts.save_chunks is not None:
             self.chunks = opts.save_chunks
@@ -374,7 +377,8 @@ class StatefulService(Service):
         entry = self.own_entry()
         self.entries[entry["node_id"]] = entry
         data = json.dumps(list(self.entries.values()), indent=2)
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        if not self.makes_data_dir_at_start:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
         start = time.time()
         write_truncate_then_chunks(self.path, data, self.chunks, self.chunk_gap)
         self.rec.write("save", path=self.path, abspath=os.path.abspath(self.path), bytes=len(data.encode()),
@@ -388,6 +392,7 @@ class BlockchainNode(Service):
     def __init__(self, opts, rec):
         super().__init__(opts, rec)
         self.node_id = f"node_{hashlib.sha256(os.urandom(8)).hexdigest()[:16]}"
+        self.started = utcnow_iso()
         os.makedirs("blockchain_data", exist_ok=True)   # blockchain_node.py initialize(): data_dir.mkdir(exist_ok=True)
         self.routes = {("GET", "/"): self.root, ("GET", "/favicon.ico"): lambda h, p, t: Reply(204),
                        ("GET", "/status"): self.status, ("GET", "/peers"): self.peers,
@@ -395,7 +400,7 @@ class BlockchainNode(Service):
 
     def node_status(self):
         return {"node_id": self.node_id, "version": self.opts.version, "network_id": "medivote_mainnet",
-                "node_type": "full_node", "is_running": True, "last_sync": None, "peers_connected": 0,
+                "node_type": "full_node", "is_running": True, "last_sync": self.started, "peers_connected": 3,
                 "blocks_processed": 0, "votes_processed": 0,
                 "config": {"name": f"MediVote Node {self.node_id[:8]}", "port": 8545, "rpc_port": self.opts.port}}
 
@@ -407,7 +412,10 @@ class BlockchainNode(Service):
         return aiohttp_json(200, self.node_status())
 
     def peers(self, headers, peer, t0):
-        return aiohttp_json(200, [])
+        # blockchain_node.py _initialize_peer_discovery(): the config's bootstrap nodes, never contacted.
+        return aiohttp_json(200, [{"peer_id": f"bootstrap_node{i}.medivote.net", "address": f"node{i}.medivote.net",
+                                   "port": 8545, "is_active": True, "last_seen": self.started,
+                                   "node_type": "full_node"} for i in (1, 2, 3)])
 
     def shutdown(self, headers, peer, t0):
         # blockchain_node.py shutdown_handler: 200 {"status":"shutting_down",...}; nothing is saved (contract: "It
@@ -421,6 +429,7 @@ class NetworkCoordinator(StatefulService):
     allowlist = COORDINATOR_ADMIN_IPS
     # contract: "non-atomically (the file was seen empty for a moment)": a few chunks with short gaps.
     chunks, chunk_gap = 3, 0.02
+    makes_data_dir_at_start = True        # network_coordinator.py start(): data_dir.mkdir(exist_ok=True)
     RATE_LIMIT, RATE_WINDOW = 100, 60.0   # network_coordinator.py: max_requests_per_window, rate_limit_window
 
     def __init__(self, opts, rec):
@@ -473,6 +482,7 @@ class NetworkCoordinator(StatefulService):
 
 class IncentiveSystem(StatefulService):
     allowlist = None   # contract: allowlist "none"
+    # node_incentive_system.py _save_credentials(): data_dir.mkdir(exist_ok=True) before each save (the default)
 
     def __init__(self, opts, rec):
         super().__init__(opts, rec)
@@ -727,7 +737,7 @@ def main(argv=None):
         signal.signal(sig, signal.SIG_DFL)
     block_termination_signals()
     opts = parse(sys.argv[1:] if argv is None else argv)
-    rec = Recorder(opts.record_dir, opts.service, opts.version)
+    rec = Recorder(opts.record_dir, opts.service)
     if opts.service == "backend":
         run_backend(opts, rec)
     elif opts.service == "frontend":
