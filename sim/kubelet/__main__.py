@@ -34,6 +34,11 @@ def parse_args(argv=None):
     p.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between Lease renewals")
     p.add_argument("--lost-node-file", default=None, help="while this file exists the node acts lost")
     p.add_argument("--no-scheduler", action="store_true", help="do not bind unscheduled pods")
+    p.add_argument("--watch-delay-ms", type=int, default=0,
+                   help="each pod watch event reaches the pod workers this late (a loaded kubelet/apiserver)")
+    p.add_argument("--restart-race-window-ms", type=int, default=0,
+                   help="length of a pod sync in progress that restarts an exited container of a pod just "
+                        "deleted (kubernetes#57291; 1000 reproduces a real node; 0 = off)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -70,7 +75,9 @@ async def run_kubelet(args, iso) -> int:
     kubelet = Kubelet(client, args.node_name, args.state_dir, ImageMap(args.image_map), args.pod_cidr,
                       backoff_base=args.restart_backoff_base, lost_node_file=args.lost_node_file,
                       host_ip=args.host_ip, schedule=not args.no_scheduler,
-                      heartbeat_interval=args.heartbeat_interval, isolation=iso)
+                      heartbeat_interval=args.heartbeat_interval, isolation=iso,
+                      watch_delay=args.watch_delay_ms / 1000.0,
+                      restart_race_window=args.restart_race_window_ms / 1000.0)
     loop = asyncio.get_running_loop()
     stop = {"sig": None}
 

@@ -8,15 +8,25 @@ Contract of ContainerRunner (one per container of a pod, owned by PodWorker):
   with ErrImagePull, then ImagePullBackOff, retried with the back-off.
   Configuration errors (missing Secret/ConfigMap key) wait with
   CreateContainerConfigError and are retried.
+- Restart decisions come from the pod worker's own, watch-fed view only (no
+  fresh GET, as a real kubelet): a container that exits once termination has
+  begun is not restarted. A container that exits while the deletion waits
+  behind a sync in progress (pod_sync.py, the restart race) is restarted by
+  that sync when its back-off allows it: RESTART_LATENCY_S after the exit at
+  the earliest, and termination begins only after that.
 - Restarts honour Backoff, showing waiting/CrashLoopBackOff meanwhile.
-  Nothing restarts once the pod is terminating, nor while the node is "lost".
+  Nothing restarts while the node is "lost".
 - Probes: startup gates liveness/readiness and `started`; readiness sets
   `ready`; a failing liveness or startup probe kills the container (preStop,
   SIGTERM, grace = terminationGracePeriodSeconds, SIGKILL); it then restarts
-  per policy.
-- kill(deadline, run_prestop): preStop (bounded by the time left), SIGTERM to
-  the process group, wait until max(deadline, SIGTERM + 2 s) (the kubelet's
-  minimum grace), SIGKILL; returns once the process has been reaped.
+  per policy. A start and a readiness/startup result change start a pod sync.
+- kill(deadline, run_prestop): for a running container only (a container
+  already dead gets no hook: killPod acts on the running containers). preStop
+  bounded by the time left (executePreStopHook): `sleep` and `httpGet` are
+  waited for even when the container exits meanwhile; `exec` runs in the
+  container and ends with it (FailedPreStopHook). Then SIGTERM to the process
+  group (at once after the hook), wait until max(deadline, SIGTERM + 2 s) (the
+  kubelet's minimum grace), SIGKILL; returns once the process has been reaped.
   The deadline may be moved earlier while waiting (shortened deletion grace).
 - Every visible change calls on_change() so the pod status gets written.
 """
@@ -38,6 +48,8 @@ from .volumes import setup_rootfs
 log = logging.getLogger("kubelet.container")
 
 MIN_KILL_GRACE_S = 2.0   # kubelet's minimumGracePeriodInSeconds
+# The restart race's new container came 0.3-0.6 s after the exit (kubelet-termination-2026-12.md).
+RESTART_LATENCY_S = 0.3
 
 
 class ContainerRunner:
@@ -54,6 +66,7 @@ class ContainerRunner:
         self.kill_deadline: float | None = None
         self._probe_kill = asyncio.Event()
         self._killing = False
+        self._holds_sync = False
 
     def event(self, etype: str, reason: str, message: str):
         self.w.k.events.emit(self.w.pod, etype, reason, message, self.spec, self.view.init)
@@ -63,7 +76,14 @@ class ContainerRunner:
         try:
             await self._run()
         finally:
+            self._release_sync()
             self.done.set()
+
+    def _release_sync(self):
+        """A restart race restart holds the pod's sync in progress until its start is done."""
+        if self._holds_sync:
+            self._holds_sync = False
+            self.w.sync.release()
 
     async def _run(self):
         w = self.w
@@ -71,7 +91,10 @@ class ContainerRunner:
             await w.k.gate()
             if w.terminating.is_set():
                 return
-            ok = await self._start_once()
+            try:
+                ok = await self._start_once()
+            finally:
+                self._release_sync()
             if not ok:
                 continue
             if w.terminating.is_set() and not self._killing:
@@ -81,39 +104,37 @@ class ContainerRunner:
             if w.terminating.is_set() or w.terminal or not self.should_restart(exit_code):
                 return
             await w.k.gate()
-            if await self._deleted_meanwhile():
+            if w.terminating.is_set():
                 return
-            delay = self.backoff.next_delay(self.view.finished_at or time.time())
-            if delay > 0:
-                v = self.view
-                v.last_state = {"terminated": v.terminated_dict()}
-                v.state, v.reason = "waiting", "CrashLoopBackOff"
-                v.message = (f"back-off {go_duration(delay)} restarting failed container={v.name} "
-                             f"pod={w.name}_{w.namespace}({w.uid})")
-                v.ready = False
-                v.started = False
-                w.mark_dirty()
-                self.event("Warning", "BackOff", f"Back-off restarting failed container {v.name} in pod "
-                                                 f"{w.name}_{w.namespace}({w.uid})")
-                if await w.sleep_unless_terminating(delay):
+            if w.deletion_seen:
+                # The deletion waits behind a sync in progress, which sees the exit and restarts the container
+                # (the restart race, pod_sync.py) unless the back-off holds it; termination follows.
+                if self.backoff.next_delay(self.view.finished_at or time.time()) > 0:
                     return
+                restart_at = max(w.sync.until, (self.view.finished_at or time.time()) + RESTART_LATENCY_S)
+                w.sync.hold()
+                self._holds_sync = True
+                await asyncio.sleep(max(0.0, restart_at - time.time()))
+                log.info("restart race: restarting %s/%s/%s of a pod being deleted (sync in progress)",
+                         w.namespace, w.name, self.view.name)
+            else:
+                delay = self.backoff.next_delay(self.view.finished_at or time.time())
+                if delay > 0:
+                    v = self.view
+                    v.last_state = {"terminated": v.terminated_dict()}
+                    v.state, v.reason = "waiting", "CrashLoopBackOff"
+                    v.message = (f"back-off {go_duration(delay)} restarting failed container={v.name} "
+                                 f"pod={w.name}_{w.namespace}({w.uid})")
+                    v.ready = False
+                    v.started = False
+                    w.mark_dirty()
+                    self.event("Warning", "BackOff", f"Back-off restarting failed container {v.name} in pod "
+                                                     f"{w.name}_{w.namespace}({w.uid})")
+                    if await w.sleep_unless_terminating(delay):
+                        return
             v = self.view
             v.last_state = {"terminated": v.terminated_dict()} if v.state == "terminated" else v.last_state
             v.restart_count += 1
-
-    async def _deleted_meanwhile(self) -> bool:
-        """Reads the pod afresh before a restart: a deletion the watch has not delivered yet (the simulator runs on
-        a loaded machine) must not let a container that exited by itself come back. A real kubelet's view is current
-        within milliseconds; this keeps the simulator's as current when it restarts something."""
-        w = self.w
-        try:
-            pod = await w.k.client.get(f"/api/v1/namespaces/{w.namespace}/pods/{w.name}")
-        except Exception as e:  # noqa: BLE001 - a failed read changes nothing: restart as before
-            return getattr(e, "code", None) == 404
-        if pod is None:
-            return True
-        meta = pod.get("metadata") or {}
-        return meta.get("uid") != w.uid or bool(meta.get("deletionTimestamp"))
 
     async def _wait_before_retry(self, reason, message, backoff_reason=None):
         """Waiting state for a failed pull/config: reason now, backoff_reason during the back-off."""
@@ -192,6 +213,7 @@ class ContainerRunner:
         v.ready = not has_startup and "readinessProbe" not in spec
         if v.started:
             self.started_event.set()
+        w.sync.trigger()
         w.mark_dirty()
         log.info("started %s/%s container %s pid %d: %s", w.namespace, w.name, v.name, self.proc.pid, argv)
         return True
@@ -205,6 +227,7 @@ class ContainerRunner:
         startup_done = asyncio.Event()
 
         async def on_change(kind, ok, msg):
+            before = (v.started, v.ready)
             if kind == "startup":
                 if ok:
                     v.started = True
@@ -222,6 +245,8 @@ class ContainerRunner:
             elif kind == "liveness" and not ok:
                 self.event("Warning", "Unhealthy", f"Liveness probe failed: {msg}")
                 self._probe_kill.set()
+            if (v.started, v.ready) != before and not self.w.deletion_seen:
+                self.w.sync.trigger()     # a probe result change syncs the pod (syncLoopIteration)
             self.w.mark_dirty()
 
         async def gated(kind):
@@ -274,6 +299,9 @@ class ContainerRunner:
         p = self.proc
         if p is None or not p.running:
             return
+        if self._killing:          # already being killed (e.g. termination began during its start)
+            await p.wait()
+            return
         self._killing = True
         self.kill_deadline = deadline
         if announce:
@@ -281,14 +309,7 @@ class ContainerRunner:
         try:
             hook = ((self.spec.get("lifecycle") or {}).get("preStop"))
             if run_prestop and hook and self.ctx is not None and deadline - time.time() > 0:
-                left = deadline - time.time()
-                hook_task = asyncio.ensure_future(run_handler(hook, self.ctx, left))
-                exit_task = asyncio.ensure_future(asyncio.shield(p.wait()))
-                await asyncio.wait({hook_task, exit_task}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
-                if hook_task.done() and not hook_task.cancelled() and not hook_task.result()[0]:
-                    self.event("Warning", "FailedPreStopHook", f"PreStopHook failed: {hook_task.result()[1]}")
-                for t in (hook_task, exit_task):
-                    t.cancel()
+                await self._prestop(hook, p, deadline)
             if not p.running:
                 return
             sigterm_at = time.time()
@@ -308,6 +329,35 @@ class ContainerRunner:
                     pass
         finally:
             self._killing = False
+
+    async def _prestop(self, hook: dict, p, deadline: float):
+        """executePreStopHook: wait for the handler or the grace period, whichever ends first. An exec hook runs
+        inside the container (RunInContainer) and dies with it; sleep and httpGet do not care that it exited.
+        The event carries no detail ("do not record the message in the event so that secrets won't leak")."""
+        left = deadline - time.time()
+        hook_task = asyncio.ensure_future(run_handler(hook, self.ctx, left, lifecycle=True))
+        exit_task = asyncio.ensure_future(asyncio.shield(p.wait())) if "exec" in hook else None
+        await asyncio.wait({t for t in (hook_task, exit_task) if t}, timeout=left,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if exit_task is not None:
+            exit_task.cancel()
+
+        def report(t: asyncio.Task):
+            if not t.cancelled() and not t.result()[0]:
+                log.info("preStop hook of %s/%s/%s failed: %s", self.w.namespace, self.w.name, self.view.name,
+                         t.result()[1])
+                self.event("Warning", "FailedPreStopHook", "PreStopHook failed")
+
+        if hook_task.done():
+            report(hook_task)
+        elif exit_task is not None and not p.running:
+            hook_task.cancel()
+            log.info("preStop exec hook of %s/%s/%s cut off: the container exited", self.w.namespace, self.w.name,
+                     self.view.name)
+            self.event("Warning", "FailedPreStopHook", "PreStopHook failed")
+        else:
+            # The grace period ran out: the kubelet stops waiting; the handler goes on and reports on its own.
+            hook_task.add_done_callback(report)
 
     def shorten(self, deadline: float):
         if self.kill_deadline is not None and deadline < self.kill_deadline:

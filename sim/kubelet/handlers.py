@@ -1,12 +1,20 @@
 """Probe and lifecycle-hook handlers: exec, httpGet, tcpSocket, sleep.
 
-Contract: run_handler(handler, ctx, timeout) returns (ok, message).
+Contract: run_handler(handler, ctx, timeout, lifecycle=False) returns (ok, message).
 - httpGet: host defaults to the pod IP, port may be a number or a named
-  containerPort; success is 200 <= status < 400 (redirects are not followed).
+  containerPort of the handler's own container, path (a query included) and
+  httpHeaders as given. A probe succeeds on 200 <= status < 400 (redirects are
+  not followed), User-Agent kube-probe/1.32. A lifecycle hook (lifecycle=True)
+  succeeds on any HTTP reply: only a transport error fails it, and its
+  User-Agent is kube-lifecycle/1.32 (pkg/kubelet/lifecycle/handlers.go
+  runHTTPHandler + pkg/probe/http NewRequestForHTTPGetAction: the status code
+  is never looked at).
 - tcpSocket: success when a TCP connection opens.
 - exec: runs the command with the container's env and cwd; success is exit 0;
   a timeout is a failure.
-- sleep (hooks only): sleeps `seconds`, capped by `timeout`; always ok.
+- sleep (hooks only): sleeps `seconds`, capped by `timeout`; always ok. It does
+  not end when the container exits (runSleepHandler returns only when its time
+  is up); the caller bounds it by the grace period.
 - grpc and unknown handlers fail with a message.
 """
 import asyncio
@@ -42,7 +50,8 @@ _NO_VERIFY.check_hostname = False
 _NO_VERIFY.verify_mode = ssl.CERT_NONE
 
 
-async def run_handler(handler: dict, ctx: HandlerContext, timeout: float) -> tuple[bool, str]:
+async def run_handler(handler: dict, ctx: HandlerContext, timeout: float,
+                      lifecycle: bool = False) -> tuple[bool, str]:
     try:
         if "exec" in handler:
             code, out = await run_exec(list(handler["exec"].get("command") or []), ctx.env, ctx.cwd, timeout)
@@ -55,7 +64,7 @@ async def run_handler(handler: dict, ctx: HandlerContext, timeout: float) -> tup
             path = h.get("path") or "/"
             if not path.startswith("/"):
                 path = "/" + path
-            headers = {"User-Agent": "kube-probe/1.32"}
+            headers = {"User-Agent": "kube-lifecycle/1.32" if lifecycle else "kube-probe/1.32", "Accept": "*/*"}
             for hh in h.get("httpHeaders") or []:
                 headers[hh["name"]] = hh["value"]
             url = f"{scheme}://{host}:{port}{path}"
@@ -64,7 +73,7 @@ async def run_handler(handler: dict, ctx: HandlerContext, timeout: float) -> tup
                 async with s.get(url, headers=headers, allow_redirects=False,
                                  ssl=_NO_VERIFY if scheme == "https" else None) as r:
                     await r.read()
-                    if 200 <= r.status < 400:
+                    if lifecycle or 200 <= r.status < 400:
                         return True, f"HTTP {r.status}"
                     return False, f"HTTP probe failed with statuscode: {r.status}"
         if "tcpSocket" in handler:

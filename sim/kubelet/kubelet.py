@@ -9,8 +9,14 @@ Contract of Kubelet:
 - Lost node: while the control file exists or after SIGUSR1 (until SIGUSR2),
   `lost` is True: no heartbeat, no status write, no binding, no start,
   restart, signal or delete for any pod (the running processes keep running,
-  unfrozen). The pod watch stays open: when a pod object disappears (force
-  delete), its processes are killed even while lost.
+  unfrozen), also for pods force-deleted from the API meanwhile. When the node
+  is back, the processes of pods that no longer exist are killed (the
+  kubelet's housekeeping, HandlePodCleanups), and pending work proceeds.
+- watch_delay (--watch-delay-ms): every pod watch event (and relist) reaches
+  the pod workers that late, in order: a loaded kubelet/apiserver.
+- restart_race_window (--restart-race-window-ms, 0 = off): the length of a pod
+  sync in progress, during which a deletion waits and an exited container is
+  restarted (pod_sync.py).
 """
 import asyncio
 import logging
@@ -25,7 +31,7 @@ from .node import NodeAgent
 from .pod_worker import PodWorker
 from .runtime import Runtime
 from .scheduler import bind
-from .watch import ListWatch
+from .watch import LateDelivery, ListWatch
 
 log = logging.getLogger("kubelet")
 
@@ -33,7 +39,8 @@ log = logging.getLogger("kubelet")
 class Kubelet:
     def __init__(self, client: KubeClient, node_name: str, state_dir: str, images: ImageMap, pod_cidr: str,
                  backoff_base: float = 10.0, lost_node_file: str | None = None, host_ip: str = "127.0.0.1",
-                 schedule: bool = True, heartbeat_interval: float = 10.0, isolation=None):
+                 schedule: bool = True, heartbeat_interval: float = 10.0, isolation=None,
+                 watch_delay: float = 0.0, restart_race_window: float = 0.0):
         self.client = client
         self.node_name = node_name
         self.layout = Layout(state_dir)
@@ -46,6 +53,8 @@ class Kubelet:
         if isolation is not None:
             isolation.attach(self)
         self.backoff_base = backoff_base
+        self.restart_race_window = restart_race_window
+        self.pod_events = LateDelivery(watch_delay)
         self.lost_node_file = lost_node_file
         self.host_ip = host_ip
         self.schedule = schedule
@@ -92,7 +101,7 @@ class Kubelet:
             log.warning("killed %d orphaned processes of a previous kubelet run", killed)
         self._refresh_lost()
         tasks = [asyncio.create_task(self._watch_lost_file()), asyncio.create_task(self.events.run()),
-                 asyncio.create_task(self.scheduler_events.run())]
+                 asyncio.create_task(self.scheduler_events.run()), asyncio.create_task(self.pod_events.run())]
         await self.gate()
         while True:
             try:
@@ -102,7 +111,8 @@ class Kubelet:
                 log.warning("node registration failed: %s", e)
                 await asyncio.sleep(0.5)
         tasks.append(asyncio.create_task(self.node.run()))
-        lw = ListWatch(self.client, "/api/v1/pods", self._on_sync, self._on_event)
+        lw = ListWatch(self.client, "/api/v1/pods", self.pod_events.later(self._on_sync),
+                       self.pod_events.later(self._on_event))
         tasks.append(asyncio.create_task(lw.run()))
         log.info("kubelet for node %s running", self.node_name)
         try:

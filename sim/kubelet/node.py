@@ -10,6 +10,16 @@ Contract of NodeAgent:
   6 fractional digits, ownerReference to the Node) with a resourceVersion-
   checked PUT (409 -> re-read and retry next round), and refreshes the Ready
   condition's lastHeartbeatTime. While the kubelet is "lost" it skips both.
+- A Node that disappears while the kubelet runs is NOT registered again, as in
+  kubelet 1.32: registerWithAPIServer returns at once once registrationCompleted
+  (pkg/kubelet/kubelet_node_status.go), and every status update then fails
+  with "error getting node" (kubernetes#71398, #115761; the fix #123535 was not
+  merged). The Lease keeps being renewed while it exists; once it is gone (the
+  garbage collector deletes it with its owner Node), it is not created again
+  while the Node is missing: SetNodeOwnerFunc (pkg/kubelet/util/nodelease.go)
+  fails and the lease controller skips the CREATE
+  (component-helpers/apimachinery/lease/controller.go ensureLease). A restarted
+  kubelet registers the Node again (register()).
 """
 import asyncio
 import logging
@@ -109,10 +119,13 @@ class NodeAgent:
             except ApiError as e:
                 if e.code != 404:
                     raise
+                owner = await self._node_owner_ref()
+                if owner is None:
+                    log.warning("Failed to get node %s when trying to set owner ref to the node lease: "
+                                "lease not created", name)
+                    return
                 body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": name, "namespace": LEASE_NS,
-                                     "ownerReferences": [{"apiVersion": "v1", "kind": "Node", "name": name,
-                                                          "uid": self.node_uid}]},
+                        "metadata": {"name": name, "namespace": LEASE_NS, "ownerReferences": [owner]},
                         "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION_S,
                                  "renewTime": now}}
                 self._lease = await self.k.client.create(
@@ -127,6 +140,16 @@ class NodeAgent:
             self._lease = None
             if e.code not in (404, 409):
                 raise
+
+    async def _node_owner_ref(self) -> dict | None:
+        """The Node as the lease's owner, read afresh (SetNodeOwnerFunc); None while the Node is missing."""
+        try:
+            node = await self.k.client.get(f"/api/v1/nodes/{self.k.node_name}")
+        except ApiError as e:
+            if e.code == 404:
+                return None
+            raise
+        return {"apiVersion": "v1", "kind": "Node", "name": self.k.node_name, "uid": node["metadata"]["uid"]}
 
     async def heartbeat(self):
         await self.renew_lease()

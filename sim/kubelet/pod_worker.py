@@ -1,24 +1,30 @@
 """One pod's lifecycle on this node (the kubelet's pod worker).
 
 Contract of PodWorker (created for each pod bound to this node, keyed by uid):
-- update(pod): the latest object from the watch. The first deletionTimestamp
-  starts termination; a later, shorter deletionGracePeriodSeconds moves the
-  kill deadline earlier.
+- update(pod): the latest object from the watch (possibly --watch-delay-ms
+  late: the worker knows only what the watch told it). The first
+  deletionTimestamp starts termination, once no pod sync is in progress
+  (pod_sync.py: a deletion does not stop a sync already running); a later,
+  shorter deletionGracePeriodSeconds moves the kill deadline earlier. An
+  update that changes spec, labels or annotations starts a sync.
 - Start-up: allocate the pod IP, set up volumes (retried while a referenced
   Secret/ConfigMap is missing), run regular init containers one by one to
   completion (restarted per restartPolicy; under Never a failure makes the
   pod Failed), start native sidecars (restartPolicy Always init containers)
   in order, each waiting for `started`, then start all main containers.
-- Termination (deletionTimestamp set): deadline = first sighting +
-  deletionGracePeriodSeconds. Main containers (and a running regular init
+- Termination (deletionTimestamp set): deadline = start of termination +
+  deletionGracePeriodSeconds (the kubelet hands the grace to killContainer). Main containers (and a running regular init
   container) are killed in parallel (preStop, SIGTERM, SIGKILL at the deadline
   but never sooner than 2 s after SIGTERM); then sidecars, in reverse order,
   the same way. Then the terminal status (Succeeded if every container exited
   0, else Failed) is written and the pod is deleted with gracePeriodSeconds=0
   and a uid precondition.
 - removed(): the pod object is gone (force delete, or our own delete): every
-  process gets SIGTERM, then SIGKILL 1 s later; the IP and the pod's
-  non-persistent volumes are released. Logs and PVC data stay.
+  process gets SIGTERM, then SIGKILL 2 s later (the kubelet's minimum grace);
+  the IP and the pod's non-persistent volumes are released. Logs and PVC data
+  stay. While the node is lost nothing happens: the processes keep running
+  until the node is back (then the kubelet's housekeeping, HandlePodCleanups,
+  kills what no longer exists in the API).
 - Status: every change marks the status dirty; a writer task merges and PATCHes
   pods/<name>/status (merge patch with a metadata.uid precondition), skipping
   writes identical to the last one. While the node is "lost" nothing is written
@@ -31,13 +37,14 @@ import time
 
 from . import timeutil
 from .client import ApiError, pod_path
-from .container import ContainerRunner
+from .container import MIN_KILL_GRACE_S, ContainerRunner
+from .pod_sync import SyncInProgress, differ_semantically
 from .status import KUBELET_CONDITIONS, ContainerView, pod_status
 from .volumes import VolumeError, remove_pod_dir, setup_pod_volumes
 
 log = logging.getLogger("kubelet.pod")
 
-FORCE_KILL_WAIT_S = 1.0
+FORCE_KILL_WAIT_S = MIN_KILL_GRACE_S   # killContainer never gives less than minimumGracePeriodInSeconds
 
 
 def is_sidecar(c: dict) -> bool:
@@ -58,7 +65,10 @@ class PodWorker:
         self.start_time: float | None = None
         self.sandbox_ready = False
         self.terminal = False
-        self.terminating = asyncio.Event()
+        self.terminating = asyncio.Event()     # set when termination begins (the kubelet acts on the deletion)
+        self.deletion_seen = False             # a deletionTimestamp arrived (termination may wait for a sync)
+        self._grace: int | None = None
+        self.sync = SyncInProgress(kubelet.restart_race_window)
         self.deadline: float | None = None
         self.gone = False
         self._dirty = asyncio.Event()
@@ -106,24 +116,39 @@ class PodWorker:
         self.update(self.pod)
 
     def update(self, pod: dict):
-        self.pod = pod
+        prev, self.pod = self.pod, pod
         # Other writers' conditions (readiness gates, DisruptionTarget) may change Ready.
         self.mark_dirty()
         md = pod["metadata"]
-        if md.get("deletionTimestamp"):
-            grace = md.get("deletionGracePeriodSeconds")
-            grace = 30 if grace is None else int(grace)
-            new_deadline = time.time() + grace
-            if self.deadline is None:
-                self.deadline = new_deadline
-                self.terminating.set()
-            elif new_deadline < self.deadline:
-                self.deadline = new_deadline
-                for r in self.init_runners + self.main_runners:
-                    r.shorten(new_deadline)
+        if not md.get("deletionTimestamp"):
+            if differ_semantically(prev, pod):
+                self.sync.trigger()
+            return
+        grace = md.get("deletionGracePeriodSeconds")
+        grace = 30 if grace is None else int(grace)
+        if not self.deletion_seen:
+            self.deletion_seen = True
+            self._grace = grace
+            self._tasks.append(asyncio.get_running_loop().create_task(self._begin_termination()))
+        elif not self.terminating.is_set():
+            self._grace = min(self._grace, grace)
+        elif time.time() + grace < self.deadline:
+            self.deadline = time.time() + grace
+            for r in self.init_runners + self.main_runners:
+                r.shorten(self.deadline)
+
+    async def _begin_termination(self):
+        """The deletion is acted on once no sync is in progress (the restart race, pod_sync.py)."""
+        if self.sync.in_progress():
+            log.info("pod %s/%s: deletion seen during a sync in progress; terminating when it ends",
+                     self.namespace, self.name)
+        await self.sync.wait_idle()
+        self.deadline = time.time() + self._grace
+        self.terminating.set()
 
     async def removed(self):
-        """The pod object is gone: stop everything now and release resources."""
+        """The pod object is gone: stop everything and release resources, once the node is not lost."""
+        await self.k.gate()
         self.gone = True
         self.terminating.set()
         for t in self._tasks:

@@ -10,10 +10,16 @@ Contract: `ListWatch(client, path, on_event).run()` loops forever:
    delivered as a 200 stream event by the real server), an HTTP 410, or any
    transport failure goes back to step 1 after a short back-off.
 Callbacks are awaited; they must not block for long.
+
+Contract of LateDelivery(delay_s): later(callback) returns a callback that
+queues the call; run() makes each queued call delay_s after it was queued, in
+queue order (--watch-delay-ms: a loaded kubelet/apiserver). With delay 0 the
+wrapped callback calls through at once.
 """
 import asyncio
 import json
 import logging
+import time
 
 from .client import ApiError, KubeClient
 
@@ -82,3 +88,23 @@ class ListWatch:
                         continue
                     await self.on_event(typ, obj)
         return rv
+
+
+class LateDelivery:
+    def __init__(self, delay_s: float):
+        self.delay = max(0.0, delay_s)
+        self._queue: asyncio.Queue = asyncio.Queue()
+
+    def later(self, callback):
+        if self.delay <= 0:
+            return callback
+
+        async def queued(*args):
+            self._queue.put_nowait((time.monotonic() + self.delay, callback, args))
+        return queued
+
+    async def run(self):
+        while True:
+            due, callback, args = await self._queue.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await callback(*args)

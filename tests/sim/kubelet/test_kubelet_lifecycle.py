@@ -52,13 +52,21 @@ def test_lost_node_leaves_pod_terminating_until_force_delete(api, start_kubelet,
         assert api.get(lease_path)["spec"]["renewTime"] == renew
         time.sleep(0.2)
     assert "sigterm" not in [e for e, _, _ in events_of(ev)]
-    # Force deletion removes the object; the kubelet, even lost, kills the orphaned processes.
+    # Force deletion removes the object; a lost node does not hear of it: its process keeps running
+    # (for 2 s here, two heartbeat periods)...
     api.delete(f"/api/v1/namespaces/{ns}/pods/stuck", gracePeriodSeconds=0)
     assert api.pod(ns, "stuck") is None
-    poll(lambda: not alive(pid), timeout=5, what="process of the force-deleted pod killed")
-    # The node comes back when the file goes: heartbeats resume.
+    end = time.time() + 2
+    while time.time() < end:
+        assert alive(pid)
+        time.sleep(0.2)
+    assert "sigterm" not in [e for e, _, _ in events_of(ev)]
+    # ... until the node comes back (the file goes): heartbeats resume, and the kubelet's housekeeping
+    # (HandlePodCleanups) kills the processes of the pod that no longer exists.
     flag.unlink()
     poll(lambda: api.get(lease_path)["spec"]["renewTime"] != renew, timeout=5, what="heartbeats resume")
+    poll(lambda: not alive(pid), timeout=5, what="process of the force-deleted pod killed once the node is back")
+    assert "sigterm" in [e for e, _, _ in events_of(ev)]
 
 
 def test_kubelet_sigterm_kills_every_container(api, start_kubelet, ns, tmp_path):
