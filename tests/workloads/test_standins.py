@@ -5,8 +5,9 @@ the coordinator's non-atomic save, the state the next process loads, the backend
 the incentive system's published bug, and the records. The image map deploy/samples/sim-images.yaml is checked
 against every preset of deploy/samples/.
 
-The end-to-end 403 from another pod's address needs network namespaces: tests/e2e/test_samples.py. Here the
-allowlist function is checked with non-loopback peers, and the 403 answer with an allowlist replaced by --allowlist.
+On the host's loopback every peer is loopback: the allowlist function is checked with non-loopback peers, and the
+403 answer with an allowlist replaced by --allowlist. The last test runs every preset's pod as shipped on the kubelet
+simulator in namespace mode (skipped when unavailable), where a call from the host does come from another address.
 """
 import glob
 import hashlib
@@ -14,6 +15,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -412,3 +414,104 @@ def _get_or_none(http, path):
         return http.get(path)
     except OSError:
         return None
+
+
+# ---- the presets as shipped, on the kubelet simulator --------------------------------------------------------------
+
+sys.path.insert(0, REPO)
+from sim.kubelet.isolation import namespaces_unavailable  # noqa: E402
+from simlib import Sim  # noqa: E402
+
+NO_NAMESPACES = namespaces_unavailable()
+
+
+def stand_in_image_map(path, record_dir):
+    """deploy/samples/sim-images.yaml with absolute paths and the stand-ins recording into record_dir (the way the
+    README tells a test to make its own map)."""
+    doc = yaml.safe_load(open(os.path.join(SAMPLES, "sim-images.yaml")))
+    for entry in doc["images"].values():
+        entry["entrypoint"] = [os.path.normpath(os.path.join(SAMPLES, w)) if w.startswith(("./", "../")) else w
+                               for w in entry["entrypoint"]]
+        if entry["entrypoint"][1:2] == [SCRIPT]:
+            entry["entrypoint"] += ["--record-dir", record_dir]
+    with open(path, "w") as f:
+        yaml.safe_dump(doc, f)
+
+
+def preset_pods():
+    """Each stand-in preset's pod as its StatefulSet-like ordinal 0 would be: the template as shipped, its grace, and
+    the claims of its volumeClaimTemplates."""
+    images = yaml.safe_load(open(os.path.join(SAMPLES, "sim-images.yaml")))["images"]
+    for path in sorted(glob.glob(os.path.join(SAMPLES, "*.yaml"))):
+        for mvs in yaml.safe_load_all(open(path)):
+            if not mvs or mvs.get("kind") != "MediVoteService":
+                continue
+            tpl = json.loads(json.dumps(mvs["spec"]["template"]))
+            if "standins" not in json.dumps(images[tpl["spec"]["containers"][0]["image"]]):
+                continue
+            name = mvs["metadata"]["name"]
+            tpl["spec"]["terminationGracePeriodSeconds"] = mvs["spec"]["shutdown"]["terminationGracePeriodSeconds"]
+            tpl["spec"]["volumes"] = [{"name": c["metadata"]["name"], "persistentVolumeClaim": {
+                "claimName": f"{c['metadata']['name']}-{name}-0"}} for c in mvs["spec"].get("volumeClaimTemplates", [])]
+            yield name, {"apiVersion": "v1", "kind": "Pod",
+                         "metadata": {"name": f"{name}-0", **tpl.get("metadata", {})}, "spec": tpl["spec"]}
+
+
+def in_pod(pid, method, port, path):
+    """An HTTP call from inside the network namespace of process pid (what the agent sidecar does): its status."""
+    code = (f"import http.client; c = http.client.HTTPConnection('127.0.0.1', {port}, timeout=5); "
+            f"c.request('{method}', '{path}'); print(c.getresponse().status)")
+    out = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", PY, "-c", code], capture_output=True, text=True,
+                         timeout=20)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout)
+
+
+@pytest.mark.skipif(NO_NAMESPACES is not None, reason=f"namespace isolation unavailable: {NO_NAMESPACES}")
+def test_every_preset_runs_as_shipped_on_the_kubelet_simulator(tmp_path):
+    """Namespace mode, as on a real node: each stand-in listens on 0.0.0.0 of its own pod, sees its claims at their
+    mountPath under its workingDir, passes its preset's readiness probe, refuses a call from the host (the bridge
+    address, like the operator's pod IP) where its contract says loopback only, and the coordinator and incentive
+    system, shut down from inside their pods, exit 143 and find their files again when restarted."""
+    record_dir = str(tmp_path / "records")
+    stand_in_image_map(str(tmp_path / "images.yaml"), record_dir)
+    sim = Sim(str(tmp_path / "sim"), "--kubelet-image-map", str(tmp_path / "images.yaml"),
+              "--pod-isolation", "namespaces")
+    try:
+        rest = sim.rest
+        rest.ok(rest.post("/api/v1/namespaces", {"metadata": {"name": "presets"}}))
+        pods = dict(preset_pods())
+        assert set(pods) == set(standin.SERVICES)
+        for pod in pods.values():
+            rest.ok(rest.post("/api/v1/namespaces/presets/pods", pod))
+
+        def ready(name):
+            p = rest.get(f"/api/v1/namespaces/presets/pods/{name}-0").body
+            conds = (p.get("status") or {}).get("conditions") or []
+            return p if any(c["type"] == "Ready" and c["status"] == "True" for c in conds) else None
+        ips = {name: poll(lambda: ready(name), 40, f"{name}-0 Ready")["status"]["podIP"] for name in pods}
+        records = {name: os.path.join(record_dir, f"{name}-0.jsonl") for name in pods}
+        starts = {name: [json.loads(x) for x in open(records[name])][0] for name in pods}
+        assert starts["network-coordinator"]["cwd"] == "/app" and starts["incentive-system"]["cwd"] == "/app"
+
+        for name in ("blockchain-node", "network-coordinator", "backend", "network-dashboard"):
+            path = "/internal-shutdown" if name == "backend" else "/shutdown"
+            r = Http(ips[name], standin.PORTS[name], timeout=5).post(path)
+            assert r.status == 403, (name, r)                     # the host's call comes from the bridge address
+
+        for name, data in (("network-coordinator", "network_data"), ("incentive-system", "incentive_data")):
+            assert in_pod(starts[name]["pid"], "POST", standin.PORTS[name], "/shutdown") == 200
+
+            def restarted():
+                st = rest.get(f"/api/v1/namespaces/presets/pods/{name}-0").body["status"]["containerStatuses"][0]
+                return st if st["restartCount"] >= 1 and st.get("lastState", {}).get("terminated") else None
+            st = poll(restarted, 20, f"{name} restarted after its own exit")
+            assert st["lastState"]["terminated"]["exitCode"] == 143
+            lines = [json.loads(x) for x in open(records[name])]
+            save = [r for r in lines if r["event"] == "save"][0]
+            assert save["abspath"].startswith(f"/app/{data}/")   # on the claim, at its mountPath
+            nxt = poll(lambda: [r for r in map(json.loads, open(records[name])) if r["event"] == "start"][1:], 20,
+                       f"{name}'s second start")[0]
+            assert nxt["loaded"]["sha256"] == save["sha256"]
+    finally:
+        sim.stop()
