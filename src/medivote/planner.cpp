@@ -145,6 +145,17 @@ void setCondition(json& conditions, const std::string& type, bool status, const 
 
 bool sameStatus(const json& a, const json& b) { return a == b; }
 
+std::optional<std::string> reportedMisconfiguration(const api::MediVoteService& mvs) {
+  const json conditions = mvs.status.is_object() ? mvs.status.value("conditions", json::array()) : json::array();
+  if (!conditions.is_array()) return std::nullopt;
+  for (const auto& c : conditions)
+    if (c.is_object() && c.value("type", "") == "Degraded" && c.value("status", "") == "True" &&
+        c.value("reason", "") == "ShutdownMisconfigured" &&
+        c.value("observedGeneration", int64_t{-1}) == mvs.generation)
+      return c.value("message", "");
+  return std::nullopt;
+}
+
 Plan plan(const Observation& o, const PodSettings& settings) {
   Plan p;
   const api::MediVoteService& mvs = o.mvs;
@@ -152,6 +163,8 @@ Plan plan(const Observation& o, const PodSettings& settings) {
   const api::TierDecision tier = api::resolveTier(mvs);
   const std::string updateRevision = templateRevision(mvs);
   const bool specValid = o.specErrors.empty();
+  // Pods are created and chosen to go only on a valid spec whose token Secret can be mounted.
+  const bool managePods = specValid && !(o.tokenSecretProblem && o.tokenSecretProblem->blocksPods);
 
   std::vector<PodView> pods;
   pods.reserve(o.pods.size());
@@ -203,7 +216,7 @@ Plan plan(const Observation& o, const PodSettings& settings) {
   } else {
     if (std::find(mvs.finalizers.begin(), mvs.finalizers.end(), std::string(api::kFinalizer)) == mvs.finalizers.end())
       p.addFinalizer = true;
-    if (specValid) {
+    if (managePods) {
       // Failed pods are replaced in place.
       std::set<std::string> chosen;
       for (const auto* v : active)
@@ -323,12 +336,12 @@ Plan plan(const Observation& o, const PodSettings& settings) {
     degradedReason = "InvalidSpec";
     for (const auto& e : o.specErrors)
       degradedMessage += (degradedMessage.empty() ? "" : "; ") + e.field + ": " + e.message;
-  } else if (o.missingSecret) {
-    degradedReason = "SecretNotFound";
-    degradedMessage = *o.missingSecret;
-  } else if (!o.misconfigurations.empty()) {
+  } else if (o.tokenSecretProblem) {
+    degradedReason = o.tokenSecretProblem->reason;
+    degradedMessage = o.tokenSecretProblem->message;
+  } else if (o.misconfiguration) {
     degradedReason = "ShutdownMisconfigured";
-    degradedMessage = o.misconfigurations.front();
+    degradedMessage = *o.misconfiguration;
   } else if (!foreign.empty()) {
     degradedReason = "PodConflict";
     degradedMessage = fmt::format("pods {} are named like this resource's but not owned by it; their ordinals are "
@@ -337,14 +350,6 @@ Plan plan(const Observation& o, const PodSettings& settings) {
   } else if (failedPods) {
     degradedReason = "PodFailed";
     degradedMessage = "a pod failed and is being replaced";
-  } else {
-    // A shutdown misconfiguration stays reported until the spec changes.
-    for (const auto& c : conditions)
-      if (c.value("type", "") == "Degraded" && c.value("status", "") == "True" &&
-          c.value("reason", "") == "ShutdownMisconfigured" && c.value("observedGeneration", int64_t{-1}) == mvs.generation) {
-        degradedReason = "ShutdownMisconfigured";
-        degradedMessage = c.value("message", "");
-      }
   }
   const bool degraded = !degradedReason.empty();
   setCondition(conditions, "Degraded", degraded, degraded ? degradedReason : "AsExpected",

@@ -40,8 +40,17 @@ struct Observation {
   bool serviceExists = false;
   json service;  // the existing Service, when serviceExists
   std::vector<std::string> existingClaims;  // names of claims that exist in the namespace
-  std::optional<std::string> missingSecret;  // set when spec.shutdown.endpoint.tokenSecretRef names a missing Secret
-  std::vector<std::string> misconfigurations;  // from shutdown answers (401/403/4xx) since the last status
+  // Why the endpoint's token Secret gives no token (medivote/agent_token.h): the Degraded reason and message. With
+  // blocksPods (the operator's own Secret is missing, foreign or unusable), no pod is created or chosen to go.
+  struct TokenSecretProblem {
+    std::string reason;
+    std::string message;
+    bool blocksPods = false;
+  };
+  std::optional<TokenSecretProblem> tokenSecretProblem;
+  // What the shutdown answers said is wrong (401/403/4xx), while its cause may still be there
+  // (shutdown/misconfiguration_memory.h): Degraded ShutdownMisconfigured exactly as long.
+  std::optional<std::string> misconfiguration;
   // Outcomes (http, sigterm, sigkill, forced) of shutdowns the reconciler saw end, by pod name. A shutdown whose pod
   // is gone without a known outcome (the operator was down) is completed with the outcome its last stage implies.
   std::map<std::string, std::string> completedOutcomes;
@@ -77,6 +86,10 @@ Plan plan(const Observation& observation, const PodSettings& settings);
 // Sets a condition in a conditions array, keeping lastTransitionTime when the status did not change.
 void setCondition(json& conditions, const std::string& type, bool status, const std::string& reason,
                   const std::string& message, int64_t generation, util::WallTime now);
+
+// The message of the resource's Degraded=True ShutdownMisconfigured condition for its current generation, if any:
+// what the status already reports (the misconfiguration memory adopts it when it first sees the resource).
+std::optional<std::string> reportedMisconfiguration(const api::MediVoteService& mvs);
 
 // The status with volatile parts removed, for "did anything change" comparisons.
 bool sameStatus(const json& a, const json& b);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/names.h"
+#include "medivote/agent_token.h"
 
 namespace mv::medivote {
 namespace {
@@ -27,6 +28,12 @@ json& ensureArray(json& parent, const char* key) {
   if (!parent.contains(key) || !parent[key].is_array()) parent[key] = json::array();
   return parent[key];
 }
+
+// The agent's user and group: the image's (Dockerfile: USER 65532:65532), made explicit on the container.
+constexpr int kAgentUser = 65532;
+// The token volume's file modes (see buildPod): r--r--r-- without an fsGroup, r--r----- with one.
+constexpr int kTokenModeNoFsGroup = 0444;
+constexpr int kTokenModeFsGroup = 0440;
 
 bool hasVolume(const json& podSpec, const std::string& name) {
   if (!podSpec.contains("volumes") || !podSpec["volumes"].is_array()) return false;
@@ -151,20 +158,31 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
         {"ports", json::array({{{"name", std::string(kAgentPortName)}, {"containerPort", settings.agentPort}}})},
         {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", settings.agentPort}}}, {"periodSeconds", 5}}},
         {"resources", {{"requests", {{"cpu", "5m"}, {"memory", "4Mi"}}}, {"limits", {{"memory", "16Mi"}}}}},
+        // Restricted Pod Security, with the image's user made explicit (the token's file mode relies on it).
         {"securityContext",
-         {{"runAsNonRoot", true},
+         {{"runAsUser", kAgentUser},
+          {"runAsGroup", kAgentUser},
+          {"runAsNonRoot", true},
           {"allowPrivilegeEscalation", false},
           {"readOnlyRootFilesystem", true},
-          {"capabilities", {{"drop", json::array({"ALL"})}}}}},
+          {"capabilities", {{"drop", json::array({"ALL"})}}},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
     };
-    if (e.tokenSecretRef) {
-      agent["args"].push_back(
-          fmt::format("--token-file=/var/run/medivote-agent/{}", e.tokenSecretRef->key));
+    // The token (the user's tokenSecretRef, or the operator's own <mvs>-agent-token Secret), mounted into the agent
+    // alone. A kubelet writes Secret files owned by root (group: the pod's fsGroup, when it has one), so the agent's
+    // user reads its token through the mode: 0444 (the volume is in no other container; 0644 is the Kubernetes
+    // default), or 0440 when the pod has an fsGroup, which every container's user then belongs to. The operator
+    // adds no fsGroup of its own: it would change the group of the service's claims too.
+    if (const auto token = tokenSecretOf(mvs)) {
+      const bool fsGroup = spec.contains("securityContext") && spec["securityContext"].is_object() &&
+                           spec["securityContext"].contains("fsGroup");
+      agent["args"].push_back(fmt::format("--token-file=/var/run/medivote-agent/{}", token->key));
       agent["volumeMounts"] =
           json::array({{{"name", "medivote-agent-token"}, {"mountPath", "/var/run/medivote-agent"}, {"readOnly", true}}});
       ensureArray(spec, "volumes").push_back(
           {{"name", "medivote-agent-token"},
-           {"secret", {{"secretName", e.tokenSecretRef->name}, {"defaultMode", 256}}}});
+           {"secret",
+            {{"secretName", token->name}, {"defaultMode", fsGroup ? kTokenModeFsGroup : kTokenModeNoFsGroup}}}});
     }
     json& inits = ensureArray(spec, "initContainers");
     inits.insert(inits.begin(), agent);

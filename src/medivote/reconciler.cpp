@@ -7,14 +7,12 @@
 
 #include "api/names.h"
 #include "runtime/informer/indexers.h"
-#include "util/base64.h"
 #include "util/log.h"
 
 namespace mv::medivote {
 namespace {
 
 using runtime::reconcile::Result;
-constexpr std::chrono::seconds kTokenTtl{10};
 
 std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
@@ -37,43 +35,23 @@ int declaredPort(const json& pod, const api::IntOrString& port, bool initContain
 
 MediVoteReconciler::MediVoteReconciler(kube::Client& client, ReconcilerStores stores, shutdown::ShutdownRunner& runner,
                                        runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings)
-    : client_(client), stores_(stores), runner_(runner), events_(events), clock_(clock), settings_(std::move(settings)) {}
+    : client_(client),
+      stores_(stores),
+      runner_(runner),
+      events_(events),
+      clock_(clock),
+      settings_(std::move(settings)),
+      tokens_(client, clock) {}
 
-MediVoteReconciler::SecretLookup MediVoteReconciler::lookupToken(const api::MediVoteService& mvs) {
-  SecretLookup out;
-  out.at = clock_.now();
-  const auto& e = mvs.spec.shutdown.endpoint;
-  if (!e || !e->tokenSecretRef) return out;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    auto it = tokens_.find(key(mvs.ns, mvs.name));
-    if (it != tokens_.end() && clock_.now() - it->second.at < kTokenTtl) return it->second;
-  }
-  const auto& ref = *e->tokenSecretRef;
-  try {
-    const json secret = client_.get(kube::resources::secrets(), mvs.ns, ref.name);
-    const json data = secret.value("data", json::object());
-    if (!data.is_object() || !data.contains(ref.key) || !data[ref.key].is_string()) {
-      out.problem = fmt::format("Secret {}/{} has no key '{}'", mvs.ns, ref.name, ref.key);
-    } else if (auto decoded = util::base64Decode(data[ref.key].get<std::string>())) {
-      std::string token = *decoded;
-      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-      if (token.empty()) out.problem = fmt::format("Secret {}/{} key '{}' is empty", mvs.ns, ref.name, ref.key);
-      else out.token = std::move(token);
-    } else {
-      out.problem = fmt::format("Secret {}/{} key '{}' is not valid base64", mvs.ns, ref.name, ref.key);
-    }
-  } catch (const kube::ApiError& err) {
-    if (!err.isNotFound()) throw;
-    out.problem = fmt::format("Secret {}/{} (spec.shutdown.endpoint.tokenSecretRef) not found", mvs.ns, ref.name);
-  }
+void MediVoteReconciler::forget(const std::string& mvsKey) {
+  runner_.misconfigurations().forget(mvsKey);
+  tokens_.forget(mvsKey);
   std::lock_guard<std::mutex> g(mu_);
-  tokens_[key(mvs.ns, mvs.name)] = out;
-  return out;
+  conflicts_.erase(mvsKey);
 }
 
 std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const api::MediVoteService& mvs, const json& pod,
-                                                                         const SecretLookup& token,
+                                                                         const TokenLookup& token,
                                                                          std::string& whyNot) const {
   const auto& e = mvs.spec.shutdown.endpoint;
   if (!e) {
@@ -104,7 +82,7 @@ std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const ap
     whyNot = "the endpoint path is not safe";
     return std::nullopt;
   }
-  if (e->tokenSecretRef) {
+  if (tokenSecretOf(mvs)) {
     if (!token.token) {
       whyNot = token.problem;
       return std::nullopt;
@@ -146,11 +124,37 @@ bool MediVoteReconciler::writeStatus(const json& object, const json& status) {
   }
 }
 
+bool MediVoteReconciler::shutdownInFlight(const std::string& mvsKey) const {
+  const auto object = stores_.mediVoteServices.get(mvsKey);
+  if (!object) return false;
+  const std::string uid = object->value("/metadata/uid"_json_pointer, std::string());
+  for (const auto& pod : stores_.pods.byIndex(runtime::informer::kControllerOwnerUidIndex, uid)) {
+    const json meta = pod.value("metadata", json::object());
+    if (meta.contains("deletionTimestamp")) return true;
+    const json annotations = meta.value("annotations", json::object());
+    if (annotations.is_object() && annotations.contains(std::string(shutdown::annotations::kStage))) return true;
+  }
+  return false;
+}
+
 Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request) {
+  Result r = Result::done();
+  try {
+    r = reconcileOnce(request);
+  } catch (const std::exception& e) {
+    r = Result::error(e.what());
+  }
+  if (r.kind() == Result::Kind::Error && shutdownInFlight(request.key()))
+    return r.retryWithin(std::chrono::duration_cast<Result::Duration>(kShutdownRetryCap));
+  return r;
+}
+
+Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& request) {
   const std::string mvsKey = request.key();
   const auto object = stores_.mediVoteServices.get(mvsKey);
   if (!object) {
     runner_.reapGone(mvsKey, {});
+    forget(mvsKey);
     return Result::done();
   }
   const api::Parsed parsed = api::parseMediVoteService(*object);
@@ -178,9 +182,11 @@ Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request)
     o.serviceExists = true;
     o.service = *service;
   }
-  const SecretLookup token = lookupToken(mvs);
-  if (!token.problem.empty()) o.missingSecret = token.problem;
-  o.misconfigurations = runner_.recentMisconfigurations(mvsKey);
+  // Before any pod is created: the operator's token Secret, when the resource needs one.
+  const TokenLookup token = tokens_.lookup(mvs, parsed.errors.empty() && !mvs.deleting);
+  if (!token.problem.empty()) o.tokenSecretProblem = {token.problemReason, token.problem, token.blocksPods};
+  const shutdown::ConfigVersion config{mvs.uid, mvs.generation, token.secretVersion};
+  o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reportedMisconfiguration(mvs));
 
   std::set<std::string> present;
   for (const auto& pod : o.pods) present.insert(pod["metadata"]["name"].get<std::string>());
@@ -240,6 +246,7 @@ Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request)
     in.ownerKey = mvsKey;
     in.owner = owner;
     in.target = callTarget(mvs, pod, token, in.unavailableReason);
+    in.config = config;
     const auto r = runner_.drive(in);
     if (r.wakeAt && (!wake || *r.wakeAt < *wake)) wake = r.wakeAt;
   }
@@ -247,6 +254,11 @@ Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request)
   if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
   if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();
 
+  // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, every resync.
+  if (const auto ref = tokenSecretOf(mvs); ref && (ref->operatorOwned || !token.problem.empty())) {
+    const util::WallTime resync = clock_.wallNow() + TokenSecrets::kResync;
+    if (!wake || resync < *wake) wake = resync;
+  }
   if (wake) {
     const auto delay = *wake - clock_.wallNow();
     return Result::requeueAfter(std::max<util::Clock::Duration>(

@@ -8,15 +8,25 @@
 //   precondition, and the shutdown stages are resumable from the pod annotations.
 // - A bad spec or a missing Secret is reported (Degraded condition, Event, log line) and never deletes anything;
 //   shutdowns already under way still run to their bounded end.
+// - The endpoint's token comes from TokenSecrets (agent_token.h): for reach agent without tokenSecretRef, the
+//   operator's own Secret is created before any pod that mounts it; while it is missing, foreign or unusable, no pod
+//   is created or chosen to go. A resource using the operator's Secret (or with a token problem) is reconciled again
+//   at least every TokenSecrets::kResync, so a deleted Secret is created again and a fixed one clears Degraded.
+// - Degraded ShutdownMisconfigured lasts exactly as long as the runner's MisconfigurationMemory holds it: until an
+//   endpoint of the resource accepts a shutdown, or its uid, generation or token Secret version changes.
+// - Everything kept per resource (token Secret cache, misconfigurations, conflicting pods) is released when the
+//   resource is gone.
 // - API failures return Result::error (retried with back-off). The reconcile requeues itself for the earliest
 //   moment a shutdown stage needs attention; pod and resource changes wake it through the informers.
 
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "kube/client.h"
+#include "medivote/agent_token.h"
 #include "medivote/planner.h"
 #include "runtime/events/event_recorder.h"
 #include "runtime/informer/store.h"
@@ -39,15 +49,18 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
 
   runtime::reconcile::Result reconcile(const runtime::reconcile::Request& request) override;
 
+  // A failed reconcile of a resource with a shutdown in flight is retried within this, whatever the work queue's
+  // back-off has grown to: a shutdown's deadlines (refusal, exit, force) must hold after an API outage.
+  static constexpr std::chrono::seconds kShutdownRetryCap{2};
+
  private:
-  struct SecretLookup {
-    std::optional<std::string> token;
-    std::string problem;  // why there is no token
-    util::Clock::TimePoint at;
-  };
-  SecretLookup lookupToken(const api::MediVoteService& mvs);
+  runtime::reconcile::Result reconcileOnce(const runtime::reconcile::Request& request);
+  // Whether a pod of the resource is shutting down (a stage recorded, or a deletion under way).
+  bool shutdownInFlight(const std::string& mvsKey) const;
   std::optional<shutdown::EndpointRequest> callTarget(const api::MediVoteService& mvs, const json& pod,
-                                                      const SecretLookup& token, std::string& whyNot) const;
+                                                      const TokenLookup& token, std::string& whyNot) const;
+  // The resource `mvsKey` is gone: release everything kept for it.
+  void forget(const std::string& mvsKey);
   bool applyFinalizer(const api::MediVoteService& mvs, bool add);
   bool writeStatus(const json& object, const json& status);
 
@@ -58,8 +71,9 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   util::Clock& clock_;
   PodSettings settings_;
 
+  TokenSecrets tokens_;
+
   std::mutex mu_;
-  std::map<std::string, SecretLookup> tokens_;           // by resource key; re-read after kTokenTtl
   std::map<std::string, std::vector<json>> conflicts_;   // pods found by a failed create, not ours
 };
 

@@ -161,6 +161,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         } catch (const kube::ApiError& e) {
           if (!isNotFound(e) && !e.isConflict()) throw;
         }
+        emit(input.pod, input.owner, step.events);
         result.inProgress = true;
         result.wakeAt = clock_.wallNow() + std::chrono::seconds(5);  // the watch normally wakes us first
         return result;
@@ -242,11 +243,10 @@ void ShutdownRunner::finishCall(Call& call) {
   } catch (const std::exception& e) {
     log::warn("could not record the shutdown answer", {{"error", e.what()}});
   }
+  if (effect.misconfiguration) misconfigurations_.reported(input.ownerKey, input.config, *effect.misconfiguration);
+  else if (effect.state.stage == Stage::Accepted) misconfigurations_.accepted(input.ownerKey);
   {
     std::lock_guard<std::mutex> g(mu_);
-    if (effect.misconfiguration)
-      misconfigurations_[input.ownerKey].insert(misconfigurations_[input.ownerKey].begin(),
-                                                {clock_.wallNow(), *effect.misconfiguration});
     inFlight_.erase(call.facts.uid);
   }
   updateInProgressGauge();
@@ -309,19 +309,6 @@ void ShutdownRunner::podDeleted(const json& lastKnown) {
     auto it = pods.find(name);
     if (it != pods.end() && uidOf(it->second.pod) == uid) it->second.pod = lastKnown;
   }
-}
-
-std::vector<std::string> ShutdownRunner::recentMisconfigurations(const std::string& ownerKey) {
-  std::lock_guard<std::mutex> g(mu_);
-  auto it = misconfigurations_.find(ownerKey);
-  if (it == misconfigurations_.end()) return {};
-  const WallTime cutoff = clock_.wallNow() - kMisconfigurationMemory;
-  auto& list = it->second;
-  list.erase(std::remove_if(list.begin(), list.end(), [&](const auto& m) { return m.first < cutoff; }), list.end());
-  std::vector<std::string> out;
-  for (const auto& m : list) out.push_back(m.second);
-  if (list.empty()) misconfigurations_.erase(it);
-  return out;
 }
 
 void ShutdownRunner::updateInProgressGauge() {

@@ -31,6 +31,7 @@
 #include "runtime/events/event_recorder.h"
 #include "shutdown/endpoint_caller.h"
 #include "shutdown/metrics.h"
+#include "shutdown/misconfiguration_memory.h"
 #include "shutdown/stage_machine.h"
 #include "util/clock.h"
 
@@ -47,6 +48,8 @@ struct DriveInput {
   std::string unavailableReason;     // why target is nullopt
   std::string ownerKey;              // "namespace/name" of the MediVoteService, for requeue
   runtime::events::ObjectRef owner;  // the MediVoteService, for Events
+  // The configuration `target` was built from: a misconfiguration its answer reveals holds until it changes.
+  ConfigVersion config;
 };
 
 struct DriveResult {
@@ -79,10 +82,10 @@ class ShutdownRunner {
   // code, signal, time) decides its outcome. Call it before the owner is reconciled.
   void podDeleted(const json& lastKnown);
 
-  // Misconfigurations reported by endpoint answers for `ownerKey` in the last kMisconfigurationMemory (newest
-  // first), so that a status write lost to a conflict does not lose them.
-  std::vector<std::string> recentMisconfigurations(const std::string& ownerKey);
-  static constexpr std::chrono::minutes kMisconfigurationMemory{10};
+  // What the endpoints' answers said is wrong with each owner's configuration, until its cause is gone (a
+  // misconfiguration answer is reported there, an accepted shutdown clears it). The reconciler reads it and
+  // releases an owner's entry when the owner is gone.
+  MisconfigurationMemory& misconfigurations() { return misconfigurations_; }
 
   // Stops taking calls and waits for those in flight (their answers are still recorded).
   void stop();
@@ -123,7 +126,7 @@ class ShutdownRunner {
   std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
   std::map<std::string, std::pair<WallTime, long>> deletions_;  // pod uid → first graceful deletion seen
   std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod name → last seen
-  std::map<std::string, std::vector<std::pair<WallTime, std::string>>> misconfigurations_;
+  MisconfigurationMemory misconfigurations_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;  // grown on demand, up to maxWorkers_
   int maxWorkers_ = 1;

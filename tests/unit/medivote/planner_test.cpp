@@ -310,9 +310,50 @@ TEST_CASE("a failed pod is replaced in place") {
 TEST_CASE("a missing token Secret makes the resource Degraded") {
   json mvs = makeMvs(1);
   auto o = observe(mvs, {runningPod(mvs, 0)});
-  o.missingSecret = "Secret ns/vote-token (key token) not found";
+  o.tokenSecretProblem = {"SecretNotFound", "Secret ns/vote-token (spec.shutdown.endpoint.tokenSecretRef) not found"};
   const Plan p = plan(o, {});
   CHECK(condition(p, "Degraded")->at("reason") == "SecretNotFound");
+  CHECK(condition(p, "Degraded")->at("message") == o.tokenSecretProblem->message);
+}
+
+TEST_CASE("a token Secret problem that blocks pods: Degraded with an Event, no pod created, none chosen to go") {
+  json mvs = makeMvs(2);
+  json old = runningPod(mvs, 0);
+  old["metadata"]["labels"][std::string(api::kLabelRevision)] = "old";
+  auto o = observe(mvs, {old});
+  o.tokenSecretProblem = {"TokenSecretNotOwned", "Secret ns/vote-agent-token exists but is not this one's", true};
+  const Plan p = plan(o, {});
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.claimsToCreate.empty());
+  CHECK(p.startShutdown.empty());
+  CHECK(condition(p, "Degraded")->at("reason") == "TokenSecretNotOwned");
+  CHECK(std::any_of(p.events.begin(), p.events.end(),
+                    [](const PlanEvent& e) { return e.warning && e.reason == "TokenSecretNotOwned"; }));
+  // Without blocksPods (the user's own Secret is missing), pods are still managed: the kubelet waits for the Secret.
+  o.tokenSecretProblem->blocksPods = false;
+  CHECK(plan(o, {}).podsToCreate.size() == 1);
+}
+
+TEST_CASE("Degraded ShutdownMisconfigured holds exactly while the observation carries it") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});
+  o.misconfiguration = "the shutdown endpoint of pod vote-0 answered 401 unauthorized: check ...";
+  const Plan degraded = plan(o, {});
+  CHECK(condition(degraded, "Degraded")->at("status") == "True");
+  CHECK(condition(degraded, "Degraded")->at("reason") == "ShutdownMisconfigured");
+  CHECK(reportedMisconfiguration(api::parseMediVoteService(mvs).object) == std::nullopt);
+  // The status now reports it, for this generation: reportedMisconfiguration reads it back (for a restarted operator).
+  json reported = mvs;
+  reported["status"] = degraded.status;
+  CHECK(reportedMisconfiguration(api::parseMediVoteService(reported).object) == o.misconfiguration);
+  json nextGeneration = reported;
+  nextGeneration["metadata"]["generation"] = 3;
+  CHECK(reportedMisconfiguration(api::parseMediVoteService(nextGeneration).object) == std::nullopt);
+  // Once the observation no longer carries it, the condition clears even though the status still reports it.
+  auto cleared = observe(reported, {runningPod(mvs, 0)});
+  const Plan after = plan(cleared, {});
+  CHECK(condition(after, "Degraded")->at("status") == "False");
+  CHECK(condition(after, "Degraded")->at("reason") == "AsExpected");
 }
 
 TEST_CASE("conditions keep lastTransitionTime while their status holds") {

@@ -1,0 +1,213 @@
+#include "medivote/agent_token.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "api/names.h"
+#include "medivote/pod_builder.h"
+#include "util/base64.h"
+#include "util/log.h"
+
+namespace mv::medivote {
+namespace {
+
+std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+// What the cache keeps of a Secret: enough to judge it and to read its keys.
+json essentials(const json& secret) {
+  const json meta = secret.value("metadata", json::object());
+  return {{"metadata",
+           {{"uid", meta.value("uid", "")},
+            {"resourceVersion", meta.value("resourceVersion", "")},
+            {"ownerReferences", meta.value("ownerReferences", json::array())}}},
+          {"data", secret.value("data", json::object())}};
+}
+
+bool ownedBy(const json& secret, const std::string& uid) {
+  const json refs = secret.value("/metadata/ownerReferences"_json_pointer, json::array());
+  if (!refs.is_array()) return false;
+  return std::any_of(refs.begin(), refs.end(), [&](const json& r) {
+    return r.is_object() && r.value("uid", "") == uid && r.value("controller", false);
+  });
+}
+
+}  // namespace
+
+std::string agentTokenSecretName(const std::string& mvsName) { return mvsName + "-agent-token"; }
+
+std::optional<TokenSecretRef> tokenSecretOf(const api::MediVoteService& mvs) {
+  const auto& e = mvs.spec.shutdown.endpoint;
+  if (!e) return std::nullopt;
+  if (e->tokenSecretRef) return TokenSecretRef{e->tokenSecretRef->name, e->tokenSecretRef->key, false};
+  // Only a critical resource calls its endpoint (the simple tier gets SIGTERM only): no Secret for the others.
+  if (e->reach == api::Reach::Agent && api::resolveTier(mvs).tier == api::Tier::Critical)
+    return TokenSecretRef{agentTokenSecretName(mvs.name), std::string(kAgentTokenKey), true};
+  return std::nullopt;
+}
+
+std::string newAgentToken() {
+  unsigned char bytes[kAgentTokenBytes];
+  std::size_t got = 0;
+  while (got < sizeof bytes) {
+    const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw std::system_error(errno, std::generic_category(), "getrandom");
+    }
+    got += static_cast<std::size_t>(n);
+  }
+  // base64url (RFC 4648 §5), no padding: safe in a file, a header and a URL alike.
+  std::string token = util::base64Encode(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+  std::fill(std::begin(bytes), std::end(bytes), 0);
+  while (!token.empty() && token.back() == '=') token.pop_back();
+  std::replace(token.begin(), token.end(), '+', '-');
+  std::replace(token.begin(), token.end(), '/', '_');
+  return token;
+}
+
+TokenSecrets::TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken)
+    : client_(client), clock_(clock), newToken_(std::move(newToken)) {}
+
+TokenSecrets::Cached TokenSecrets::read(const std::string& ns, const std::string& name) {
+  Cached c;
+  c.readAt = clock_.now();
+  try {
+    c.secret = essentials(client_.get(kube::resources::secrets(), ns, name));
+    c.found = true;
+  } catch (const kube::ApiError& err) {
+    if (!err.isNotFound()) throw;
+  }
+  return c;
+}
+
+TokenSecrets::Cached TokenSecrets::create(const api::MediVoteService& mvs, const std::string& name,
+                                          std::string& forbidden) {
+  const json secret = {
+      {"apiVersion", "v1"},
+      {"kind", "Secret"},
+      {"type", "Opaque"},
+      {"metadata",
+       {{"name", name},
+        {"namespace", mvs.ns},
+        {"labels", {{std::string(api::kLabelManagedBy), std::string(api::kManagedByValue)},
+                    {std::string(api::kLabelService), mvs.name}}},
+        {"ownerReferences", json::array({ownerReference(mvs)})}}},
+      {"data", {{std::string(kAgentTokenKey), util::base64Encode(newToken_())}}}};
+  try {
+    Cached c;
+    c.readAt = clock_.now();
+    c.secret = essentials(client_.create(kube::resources::secrets(), mvs.ns, secret));
+    c.found = true;
+    log::info("agent token Secret created", {{"object", "secrets/" + key(mvs.ns, name)}});
+    return c;
+  } catch (const kube::ApiError& err) {
+    if (err.isAlreadyExists()) return read(mvs.ns, name);  // another replica was first: judge what is there
+    if (!err.isForbidden()) throw;
+    forbidden = err.what();
+    Cached c;
+    c.readAt = clock_.now();
+    return c;
+  }
+}
+
+void TokenSecrets::store(const std::string& secretKey, const Cached& c) {
+  std::lock_guard<std::mutex> g(mu_);
+  secrets_[secretKey] = c;
+}
+
+TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate) {
+  TokenLookup out;
+  const std::string mvsKey = key(mvs.ns, mvs.name);
+  const auto ref = tokenSecretOf(mvs);
+  if (!ref) {
+    forget(mvsKey);
+    return out;
+  }
+  const std::string secretKey = key(mvs.ns, ref->name);
+  std::optional<Cached> cached;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    const auto previous = users_.find(mvsKey);
+    const std::string released = previous != users_.end() && previous->second != secretKey ? previous->second : "";
+    users_[mvsKey] = secretKey;
+    if (!released.empty() && std::none_of(users_.begin(), users_.end(), [&](const auto& u) {
+          return u.second == released;
+        }))
+      secrets_.erase(released);
+    auto it = secrets_.find(secretKey);
+    if (it != secrets_.end() && clock_.now() - it->second.readAt < kResync) cached = it->second;
+  }
+  if (!cached) {
+    cached = read(mvs.ns, ref->name);
+    store(secretKey, *cached);
+  }
+  const std::string where = fmt::format("Secret {}/{}", mvs.ns, ref->name);
+  if (!cached->found && ref->operatorOwned && mayCreate) {
+    std::string forbidden;
+    cached = create(mvs, ref->name, forbidden);
+    store(secretKey, *cached);
+    if (!forbidden.empty()) {
+      out.problemReason = "TokenSecretForbidden";
+      out.problem = fmt::format("cannot create {} for the agent's token: {} (the operator's role needs 'create' on "
+                                "secrets)",
+                                where, forbidden);
+      out.blocksPods = true;
+      return out;
+    }
+  }
+  if (!cached->found) {
+    out.problemReason = "SecretNotFound";
+    out.problem = ref->operatorOwned
+                      ? fmt::format("{} (the agent's token, created by the operator) not found", where)
+                      : fmt::format("{} (spec.shutdown.endpoint.tokenSecretRef) not found", where);
+    out.blocksPods = ref->operatorOwned;
+    return out;
+  }
+  out.secretVersion = cached->secret["metadata"].value("resourceVersion", "");
+  if (ref->operatorOwned && !ownedBy(cached->secret, mvs.uid)) {
+    out.problemReason = "TokenSecretNotOwned";
+    out.problem = fmt::format("{} exists but is not this MediVoteService's (no controller ownerReference to uid {}): "
+                              "the operator neither uses nor replaces it. Delete it to let the operator create the "
+                              "agent's token, or name a Secret in spec.shutdown.endpoint.tokenSecretRef",
+                              where, mvs.uid);
+    out.blocksPods = true;
+    return out;
+  }
+  const json data = cached->secret.value("data", json::object());
+  auto invalid = [&](const std::string& what) {
+    out.problemReason = "TokenSecretInvalid";
+    out.problem = fmt::format("{} key '{}' {}", where, ref->key, what);
+    out.blocksPods = ref->operatorOwned;
+    return out;
+  };
+  if (!data.is_object() || !data.contains(ref->key) || !data[ref->key].is_string()) return invalid("is missing");
+  auto decoded = util::base64Decode(data[ref->key].get<std::string>());
+  if (!decoded) return invalid("is not valid base64");
+  std::string token = std::move(*decoded);
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  if (token.empty()) return invalid("is empty");
+  out.token = std::move(token);
+  return out;
+}
+
+void TokenSecrets::forget(const std::string& mvsKey) {
+  std::lock_guard<std::mutex> g(mu_);
+  auto it = users_.find(mvsKey);
+  if (it == users_.end()) return;
+  const std::string secretKey = it->second;
+  users_.erase(it);
+  if (std::none_of(users_.begin(), users_.end(), [&](const auto& u) { return u.second == secretKey; }))
+    secrets_.erase(secretKey);
+}
+
+std::size_t TokenSecrets::cachedSecrets() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return secrets_.size();
+}
+
+}  // namespace mv::medivote

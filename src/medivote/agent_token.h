@@ -1,0 +1,113 @@
+#pragma once
+// The bearer token of a resource's shutdown endpoint, and the Secret it comes from.
+//
+// Where the token lives (tokenSecretOf):
+// - spec.shutdown.endpoint.tokenSecretRef set: the user's Secret and key. The operator only reads it (by name); it
+//   never creates, changes or deletes it.
+// - reach: agent without tokenSecretRef: the operator's own Secret `<mvs>-agent-token` (type Opaque, key `token`).
+//   A user applying a preset gets a working agent with no Secret to write: the operator creates the Secret, before
+//   any pod that mounts it, with 32 random bytes from the kernel's CSPRNG (getrandom), base64url-encoded, the labels
+//   app.kubernetes.io/managed-by=medivote-operator and medivote.io/service=<mvs>, and a controller ownerReference to
+//   the resource, so the garbage collector deletes it with the resource.
+// - otherwise (reach: direct without a reference): no token.
+//
+// Contract of TokenSecrets::lookup:
+// - A Secret of the operator's name that is not the resource's (no ownerReference to its uid), or that lacks a
+//   usable `token` key, is never used, changed or deleted: the lookup reports the problem with blocksPods set (the
+//   resource is Degraded, and no pod is created that would mount it).
+// - A 409 AlreadyExists on create means someone (another replica) created it first: it is read and judged as above.
+// - Deleted while its pods run: created again, with a new token, at the next reconcile after kResync. The pods keep
+//   the old token until the kubelet refreshes the volume (the agent re-reads its token file when it changes); calls
+//   in between are refused (401) and escalate (docs/architecture.md states the gap).
+// - Reads: at most one GET per Secret per kResync, whatever the number of reconciles or of resources sharing it;
+//   the cached copy keeps only the Secret's uid, resourceVersion, ownerReferences and data.
+// - The token itself is only ever in TokenLookup::token: never in a problem message, a log field or an Event.
+// - API failures other than 404 (read) and 409 (create) propagate as kube::Error; a 403 on create is reported as a
+//   problem (the operator's role lacks `create` on secrets), so an old installation shows why.
+// Thread-safe.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/medivoteservice.h"
+#include "kube/client.h"
+#include "util/clock.h"
+
+namespace mv::medivote {
+
+using json = nlohmann::json;
+
+inline constexpr std::string_view kAgentTokenKey = "token";
+inline constexpr std::size_t kAgentTokenBytes = 32;
+
+// The name of the operator's token Secret for a resource.
+std::string agentTokenSecretName(const std::string& mvsName);
+
+struct TokenSecretRef {
+  std::string name;
+  std::string key;
+  bool operatorOwned = false;  // the operator's `<mvs>-agent-token`
+};
+// The Secret holding the endpoint's token, or nullopt when the endpoint needs none. Pure.
+std::optional<TokenSecretRef> tokenSecretOf(const api::MediVoteService& mvs);
+
+// A new random token: kAgentTokenBytes from getrandom(2), base64url without padding. Throws std::system_error when
+// the kernel has no randomness to give.
+std::string newAgentToken();
+
+struct TokenLookup {
+  std::optional<std::string> token;  // set when the endpoint needs a token and the Secret gives a usable one
+  // When a token is needed and there is none: the Degraded reason (SecretNotFound, TokenSecretNotOwned,
+  // TokenSecretInvalid, TokenSecretForbidden) and a sentence for the condition and the Event (never the token).
+  std::string problemReason;
+  std::string problem;
+  bool blocksPods = false;      // a pod would mount a Secret that is not the resource's (or none): create none
+  std::string secretVersion;    // the Secret's resourceVersion as read ("" when there is none)
+};
+
+class TokenSecrets {
+ public:
+  // Re-read a Secret at most this often (a resync). Also how soon a deleted operator Secret is created again when
+  // the reconciler requeues resources that use one (see MediVoteReconciler).
+  static constexpr std::chrono::seconds kResync{30};
+
+  using TokenSource = std::function<std::string()>;
+  TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken = newAgentToken);
+
+  // The token for `mvs`'s endpoint calls. Creates the operator's Secret when the resource needs one and it is
+  // missing, unless `mayCreate` is false (an invalid spec or a resource being deleted creates nothing).
+  TokenLookup lookup(const api::MediVoteService& mvs, bool mayCreate);
+
+  // The resource `mvsKey` ("namespace/name") is gone: release what was kept for it (and the cached Secret, when no
+  // other resource uses it).
+  void forget(const std::string& mvsKey);
+
+  std::size_t cachedSecrets() const;
+
+ private:
+  struct Cached {
+    bool found = false;
+    json secret;  // metadata {uid, resourceVersion, ownerReferences} and data, when found
+    util::Clock::TimePoint readAt;
+  };
+  Cached read(const std::string& ns, const std::string& name);
+  Cached create(const api::MediVoteService& mvs, const std::string& name, std::string& forbidden);
+  void store(const std::string& secretKey, const Cached& c);
+
+  kube::Client& client_;
+  util::Clock& clock_;
+  TokenSource newToken_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, Cached> secrets_;       // "namespace/name" of the Secret → last read
+  std::map<std::string, std::string> users_;    // resource key → the Secret key it uses
+};
+
+}  // namespace mv::medivote

@@ -1,0 +1,289 @@
+#include "medivote/agent_token.h"
+
+#include <doctest/doctest.h>
+
+#include "medivote/pod_builder.h"
+#include "support/fake_client.h"
+#include "util/base64.h"
+
+using namespace mv::medivote;
+using namespace mv;
+using json = nlohmann::json;
+using mv::testing::FakeClient;
+
+namespace {
+
+json mvsJson(const std::string& reach, bool tokenRef) {
+  json o = json::parse(R"({
+    "apiVersion": "medivote.io/v1alpha1", "kind": "MediVoteService",
+    "metadata": {"name": "node", "namespace": "ns", "uid": "mvs-uid", "generation": 1},
+    "spec": {"replicas": 1, "tier": "critical",
+             "template": {"spec": {"containers": [{"name": "node", "image": "node:1",
+                                                   "ports": [{"name": "http", "containerPort": 8546}]}]}},
+             "shutdown": {"endpoint": {"port": "http", "path": "/shutdown"}}}
+  })");
+  o["spec"]["shutdown"]["endpoint"]["reach"] = reach;
+  if (tokenRef) o["spec"]["shutdown"]["endpoint"]["tokenSecretRef"] = {{"name", "user-token"}, {"key", "t"}};
+  return o;
+}
+
+api::MediVoteService mvs(const std::string& reach = "agent", bool tokenRef = false) {
+  return api::parseMediVoteService(mvsJson(reach, tokenRef)).object;
+}
+
+json secret(const std::string& name, const json& data, const json& ownerReferences = json::array()) {
+  json s = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", name}, {"namespace", "ns"}}},
+            {"data", data}};
+  if (!ownerReferences.empty()) s["metadata"]["ownerReferences"] = ownerReferences;
+  return s;
+}
+
+std::size_t count(const FakeClient& c, const std::string& verb) {
+  std::size_t n = 0;
+  for (const auto& call : c.calls(verb))
+    if (call.resource == "secrets") ++n;
+  return n;
+}
+
+// Counts the tokens handed out, each one different.
+struct Tokens {
+  int made = 0;
+  TokenSecrets::TokenSource source() {
+    return [this] { return "token-" + std::to_string(++made); };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a new agent token is 32 random bytes, base64url without padding") {
+  const std::string a = newAgentToken();
+  const std::string b = newAgentToken();
+  CHECK(a.size() == 43);  // ceil(32 * 4 / 3)
+  CHECK(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos);
+  CHECK(a != b);
+}
+
+TEST_CASE("where the token lives: the user's Secret, the operator's own for reach agent, or none") {
+  const auto user = tokenSecretOf(mvs("agent", true));
+  REQUIRE(user);
+  CHECK(user->name == "user-token");
+  CHECK(user->key == "t");
+  CHECK_FALSE(user->operatorOwned);
+  const auto own = tokenSecretOf(mvs("agent", false));
+  REQUIRE(own);
+  CHECK(own->name == "node-agent-token");
+  CHECK(own->key == "token");
+  CHECK(own->operatorOwned);
+  CHECK_FALSE(tokenSecretOf(mvs("direct", false)));
+  json simple = mvsJson("agent", false);
+  simple["spec"]["tier"] = "simple";  // never called: no Secret
+  CHECK_FALSE(tokenSecretOf(api::parseMediVoteService(simple).object));
+}
+
+TEST_CASE("reach agent without tokenSecretRef: the operator creates its own Secret, owned by the resource") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);  // the real CSPRNG
+  const TokenLookup got = tokens.lookup(mvs(), true);
+  CHECK(got.problem.empty());
+  REQUIRE(got.token);
+  CHECK(got.token->size() == 43);
+  REQUIRE(count(client, "create") == 1);
+  const auto stored = client.object(kube::resources::secrets(), "ns", "node-agent-token");
+  REQUIRE(stored);
+  CHECK((*stored)["type"] == "Opaque");
+  CHECK((*stored)["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "medivote-operator");
+  CHECK((*stored)["metadata"]["labels"]["medivote.io/service"] == "node");
+  const json ref = (*stored)["metadata"]["ownerReferences"][0];
+  CHECK(ref["uid"] == "mvs-uid");
+  CHECK(ref["controller"] == true);
+  CHECK(ref["kind"] == "MediVoteService");
+  CHECK(util::base64Decode((*stored)["data"]["token"].get<std::string>()) == got.token);
+  CHECK(got.secretVersion == (*stored)["metadata"]["resourceVersion"]);
+}
+
+TEST_CASE("the Secret is read at most once per resync, however many reconciles or resources use it") {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens(client, clock, made.source());
+  const auto first = tokens.lookup(mvs(), true);
+  for (int i = 0; i < 5; ++i) CHECK(tokens.lookup(mvs(), true).token == first.token);
+  CHECK(count(client, "get") == 1);  // the 404 before the create
+  CHECK(count(client, "create") == 1);
+  clock.advance(TokenSecrets::kResync);
+  CHECK(tokens.lookup(mvs(), true).token == first.token);
+  CHECK(count(client, "get") == 2);
+  CHECK(count(client, "create") == 1);
+  CHECK(made.made == 1);
+
+  // Two resources naming the same Secret of the user's share one read.
+  client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("s3cret\n")}}));
+  json other = mvsJson("direct", true);
+  other["metadata"]["name"] = "other";
+  other["metadata"]["uid"] = "other-uid";
+  const auto a = tokens.lookup(mvs("agent", true), true);
+  const auto b = tokens.lookup(api::parseMediVoteService(other).object, true);
+  CHECK(a.token == std::optional<std::string>("s3cret"));
+  CHECK(b.token == a.token);
+  CHECK(count(client, "get") == 3);
+  CHECK(count(client, "create") == 1);  // never for the user's Secret
+}
+
+TEST_CASE("409 AlreadyExists on create (another replica was first): the Secret is read and used") {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens(client, clock, made.source());
+  client.failNext("get", "secrets", mv::testing::notFoundError("secrets \"node-agent-token\""));
+  client.put(kube::resources::secrets(),
+             secret("node-agent-token", {{"token", util::base64Encode("theirs")}},
+                    json::array({ownerReference(mvs())})));
+  const auto got = tokens.lookup(mvs(), true);
+  CHECK(count(client, "create") == 1);
+  CHECK(count(client, "get") == 2);
+  CHECK(got.token == std::optional<std::string>("theirs"));
+  CHECK(got.problem.empty());
+}
+
+TEST_CASE("a Secret of the operator's name that is not the resource's is neither used nor touched") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);
+  json otherOwner = ownerReference(mvs());
+  otherOwner["uid"] = "someone-else";
+  for (const json& refs : {json::array(), json::array({otherOwner})}) {
+    client.put(kube::resources::secrets(), secret("node-agent-token", {{"token", util::base64Encode("foreign")}}, refs));
+    clock.advance(TokenSecrets::kResync);
+    const auto got = tokens.lookup(mvs(), true);
+    CHECK_FALSE(got.token);
+    CHECK(got.problemReason == "TokenSecretNotOwned");
+    CHECK(got.blocksPods);
+    CHECK(got.problem.find("ns/node-agent-token") != std::string::npos);
+    CHECK(got.problem.find("foreign") == std::string::npos);  // never the token
+  }
+  CHECK(count(client, "create") == 0);
+  CHECK(count(client, "update") == 0);
+  CHECK(count(client, "patch") == 0);
+  CHECK(count(client, "remove") == 0);
+}
+
+TEST_CASE("the operator's Secret without a usable key: Degraded reason, pods blocked, nothing replaced") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);
+  const json owners = json::array({ownerReference(mvs())});
+  for (const json& data : {json::object(), json{{"token", ""}}, json{{"token", "%%%"}}}) {
+    client.put(kube::resources::secrets(), secret("node-agent-token", data, owners));
+    clock.advance(TokenSecrets::kResync);
+    const auto got = tokens.lookup(mvs(), true);
+    CHECK_FALSE(got.token);
+    CHECK(got.problemReason == "TokenSecretInvalid");
+    CHECK(got.blocksPods);
+  }
+  CHECK(count(client, "create") == 0);
+  CHECK(count(client, "update") == 0);
+}
+
+TEST_CASE("deleted while its pods run: created again with a new token at the next resync") {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens(client, clock, made.source());
+  const auto first = tokens.lookup(mvs(), true);
+  client.erase(kube::resources::secrets(), "ns", "node-agent-token");
+  CHECK(tokens.lookup(mvs(), true).token == first.token);  // not re-read within the resync
+  clock.advance(TokenSecrets::kResync);
+  const auto second = tokens.lookup(mvs(), true);
+  CHECK(count(client, "create") == 2);
+  REQUIRE(second.token);
+  CHECK(*second.token != *first.token);
+  CHECK(second.secretVersion != first.secretVersion);
+  CHECK(client.object(kube::resources::secrets(), "ns", "node-agent-token"));
+}
+
+TEST_CASE("nothing is created for an invalid spec or a resource being deleted; a 403 on create is reported") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);
+  const auto notCreated = tokens.lookup(mvs(), false);
+  CHECK(notCreated.problemReason == "SecretNotFound");
+  CHECK(count(client, "create") == 0);
+
+  clock.advance(TokenSecrets::kResync);
+  client.failNext("create", "secrets", mv::testing::apiError(403, kube::StatusReason::Forbidden, "secrets is forbidden"));
+  const auto forbidden = tokens.lookup(mvs(), true);
+  CHECK(forbidden.problemReason == "TokenSecretForbidden");
+  CHECK(forbidden.blocksPods);
+  CHECK(forbidden.problem.find("'create' on secrets") != std::string::npos);
+}
+
+TEST_CASE("the user's Secret is only read: missing is SecretNotFound and blocks nothing") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);
+  const auto got = tokens.lookup(mvs("agent", true), true);
+  CHECK(got.problemReason == "SecretNotFound");
+  CHECK_FALSE(got.blocksPods);
+  CHECK(count(client, "create") == 0);
+}
+
+TEST_CASE("what is kept for a resource is released when it is gone, and when it stops using the Secret") {
+  FakeClient client;
+  util::FakeClock clock;
+  TokenSecrets tokens(client, clock);
+  client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("x")}}));
+  tokens.lookup(mvs(), true);
+  CHECK(tokens.cachedSecrets() == 1);
+  tokens.lookup(mvs("agent", true), true);  // the same resource now names the user's Secret
+  CHECK(tokens.cachedSecrets() == 1);
+  tokens.forget("ns/node");
+  CHECK(tokens.cachedSecrets() == 0);
+  tokens.lookup(mvs(), true);
+  tokens.lookup(mvs("direct"), true);  // no token any more
+  CHECK(tokens.cachedSecrets() == 0);
+}
+
+// --- the token in the built pod ---------------------------------------------------------------------------------
+
+namespace {
+const json* volume(const json& pod, const std::string& name) {
+  for (const auto& v : pod["spec"]["volumes"])
+    if (v["name"] == name) return &v;
+  return nullptr;
+}
+}  // namespace
+
+TEST_CASE("the agent mounts the operator's token Secret, readable by its user (0444), and runs restricted") {
+  const json pod = buildPod(mvs(), 0, api::Tier::Critical, {});
+  const json& agent = pod["spec"]["initContainers"][0];
+  REQUIRE(agent["name"] == "medivote-agent");
+  CHECK(agent["args"].dump().find("\"--token-file=/var/run/medivote-agent/token\"") != std::string::npos);
+  const json* v = volume(pod, "medivote-agent-token");
+  REQUIRE(v);
+  CHECK((*v)["secret"]["secretName"] == "node-agent-token");
+  CHECK((*v)["secret"]["defaultMode"] == 0444);
+  CHECK(agent["volumeMounts"][0]["name"] == "medivote-agent-token");
+  CHECK(agent["volumeMounts"][0]["readOnly"] == true);
+  for (const auto& c : pod["spec"]["containers"]) CHECK_FALSE(c.contains("volumeMounts"));
+  const json& sc = agent["securityContext"];
+  CHECK(sc["runAsUser"] == 65532);
+  CHECK(sc["runAsGroup"] == 65532);
+  CHECK(sc["runAsNonRoot"] == true);
+  CHECK(sc["allowPrivilegeEscalation"] == false);
+  CHECK(sc["seccompProfile"]["type"] == "RuntimeDefault");
+  CHECK(sc["capabilities"]["drop"] == json::array({"ALL"}));
+  CHECK_FALSE(pod["spec"].contains("securityContext"));  // no fsGroup of the operator's: the claims keep theirs
+}
+
+TEST_CASE("with the pod's own fsGroup the token is 0440; the user's Secret and key are mounted as named") {
+  json o = mvsJson("agent", true);
+  o["spec"]["template"]["spec"]["securityContext"] = {{"fsGroup", 2000}};
+  const json pod = buildPod(api::parseMediVoteService(o).object, 0, api::Tier::Critical, {});
+  const json* v = volume(pod, "medivote-agent-token");
+  REQUIRE(v);
+  CHECK((*v)["secret"]["secretName"] == "user-token");
+  CHECK((*v)["secret"]["defaultMode"] == 0440);
+  CHECK(pod["spec"]["initContainers"][0]["args"].dump().find("--token-file=/var/run/medivote-agent/t\"") !=
+        std::string::npos);
+}

@@ -1,0 +1,302 @@
+// The reconciler against the fake API client: the agent's token Secret comes before any pod that mounts it, a foreign
+// one blocks the resource with a clear condition, and Degraded ShutdownMisconfigured clears when its cause is gone.
+#include "medivote/reconciler.h"
+
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+
+#include "runtime/informer/store.h"
+#include "support/fake_client.h"
+#include "util/base64.h"
+
+using namespace mv;
+using namespace mv::medivote;
+using json = nlohmann::json;
+using mv::testing::FakeClient;
+
+namespace {
+
+// Answers each call with the status scripted for the pod's IP (default 202), and records the bearer tokens.
+class ScriptedCaller final : public shutdown::EndpointCaller {
+ public:
+  shutdown::EndpointAnswer call(const shutdown::EndpointRequest& r) override {
+    std::lock_guard<std::mutex> g(mu_);
+    tokens.push_back(r.bearerToken.value_or(""));
+    const int status = byIp.count(r.ip) ? byIp[r.ip] : 202;
+    return shutdown::classifyHttpStatus(status, std::nullopt, std::to_string(status));
+  }
+  std::map<std::string, int> byIp;
+  std::vector<std::string> tokens;
+
+ private:
+  std::mutex mu_;
+};
+
+class RecordedEvents final : public runtime::events::EventRecorder {
+ public:
+  void record(const runtime::events::ObjectRef& object, bool warning, const std::string& reason,
+              const std::string& message) override {
+    std::lock_guard<std::mutex> g(mu_);
+    all.push_back({object.name, warning, reason, message});
+  }
+  struct Event {
+    std::string object;  // name
+    bool warning;
+    std::string reason;
+    std::string message;
+  };
+  std::vector<Event> snapshot() {
+    std::lock_guard<std::mutex> g(mu_);
+    return all;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Event> all;
+};
+
+json mvsObject(const std::string& reach, bool tokenRef, int replicas) {
+  json o = json::parse(R"({
+    "apiVersion": "medivote.io/v1alpha1", "kind": "MediVoteService",
+    "metadata": {"name": "node", "namespace": "ns", "uid": "mvs-uid", "generation": 1,
+                 "finalizers": ["medivote.io/graceful-shutdown"]},
+    "spec": {"tier": "critical",
+             "template": {"spec": {"containers": [{"name": "node", "image": "node:1",
+                                                   "ports": [{"name": "http", "containerPort": 8546}]}]}},
+             "shutdown": {"endpoint": {"port": "http", "path": "/shutdown"}, "maxConcurrent": 1,
+                          "preStopSleepSeconds": 20}}
+  })");
+  o["spec"]["replicas"] = replicas;
+  o["spec"]["shutdown"]["endpoint"]["reach"] = reach;
+  if (tokenRef) o["spec"]["shutdown"]["endpoint"]["tokenSecretRef"] = {{"name", "node-token"}};
+  return o;
+}
+
+struct Harness {
+  FakeClient client;
+  util::FakeClock clock;
+  runtime::informer::Store mvss, pods, services;
+  ScriptedCaller caller;
+  RecordedEvents events;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  shutdown::ShutdownRunner runner{client, caller, events, nullptr, clock,
+                                  [this](const std::string&) {
+                                    std::lock_guard<std::mutex> g(mu);
+                                    ++answered;
+                                    cv.notify_all();
+                                  },
+                                  1};
+  MediVoteReconciler reconciler{client, {mvss, pods, services}, runner, events, clock, PodSettings{}};
+
+  explicit Harness(const json& mvs) {
+    client.put(kube::resources::mediVoteServices(), mvs);
+    sync();
+  }
+  ~Harness() { runner.stop(); }
+
+  // The informer caches as the API server now is.
+  void sync() {
+    auto mirror = [&](const kube::Resource& r, runtime::informer::Store& store) {
+      const json list = client.list(r, "ns");
+      std::vector<std::string> present;
+      for (const auto& item : list["items"]) {
+        store.upsert(item);
+        present.push_back("ns/" + item["metadata"]["name"].get<std::string>());
+      }
+      for (const auto& k : store.listKeys())
+        if (std::find(present.begin(), present.end(), k) == present.end()) store.erase(k);
+    };
+    mirror(kube::resources::mediVoteServices(), mvss);
+    mirror(kube::resources::pods(), pods);
+    mirror(kube::resources::services(), services);
+  }
+  runtime::reconcile::Result reconcile() {
+    auto r = reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/node", "test"));
+    sync();
+    return r;
+  }
+  bool awaitAnswers(int n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return answered >= n; });
+  }
+  // A running, Ready pod of the resource at `ordinal`.
+  void runningPod(int ordinal) {
+    const auto mvs = api::parseMediVoteService(*client.object(kube::resources::mediVoteServices(), "ns", "node")).object;
+    json pod = buildPod(mvs, ordinal, api::Tier::Critical, PodSettings{});
+    pod["status"] = {{"phase", "Running"},
+                     {"podIP", "127.77.0." + std::to_string(ordinal + 2)},
+                     {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+    client.put(kube::resources::pods(), pod);
+  }
+  json degraded() {
+    const json mvs = *client.object(kube::resources::mediVoteServices(), "ns", "node");
+    for (const auto& c : mvs.value("/status/conditions"_json_pointer, json::array()))
+      if (c["type"] == "Degraded") return c;
+    return nullptr;
+  }
+  std::vector<std::string> verbsOn(const std::string& resource) {
+    std::vector<std::string> out;
+    for (const auto& c : client.calls())
+      if (c.resource == resource) out.push_back(c.verb);
+    return out;
+  }
+};
+
+std::size_t indexOfFirst(const std::vector<FakeClient::Call>& calls, const std::string& verb,
+                         const std::string& resource) {
+  for (std::size_t i = 0; i < calls.size(); ++i)
+    if (calls[i].verb == verb && calls[i].resource == resource) return i;
+  return calls.size();
+}
+
+}  // namespace
+
+TEST_CASE("reach agent without tokenSecretRef: the operator's Secret is created before the pods that mount it") {
+  Harness h(mvsObject("agent", false, 2));
+  h.reconcile();
+  const auto calls = h.client.calls();
+  const std::size_t secret = indexOfFirst(calls, "create", "secrets");
+  const std::size_t pod = indexOfFirst(calls, "create", "pods");
+  REQUIRE(secret < calls.size());
+  REQUIRE(pod < calls.size());
+  CHECK(secret < pod);
+  CHECK(h.client.objectCount(kube::resources::pods()) == 2);
+  const auto created = h.client.object(kube::resources::pods(), "ns", "node-0");
+  REQUIRE(created);
+  CHECK(created->dump().find("\"secretName\":\"node-agent-token\"") != std::string::npos);
+  CHECK(h.degraded()["status"] == "False");
+  // Later reconciles reuse it: no second create, and no read until the resync.
+  h.reconcile();
+  h.reconcile();
+  const auto verbs = h.verbsOn("secrets");
+  CHECK(std::count(verbs.begin(), verbs.end(), "create") == 1);
+  CHECK(std::count(verbs.begin(), verbs.end(), "get") == 1);
+}
+
+TEST_CASE("the resource using the operator's Secret is reconciled again within a resync, which re-creates it") {
+  Harness h(mvsObject("agent", false, 1));
+  const auto first = h.reconcile();
+  REQUIRE(first.kind() == runtime::reconcile::Result::Kind::RequeueAfter);
+  CHECK(first.after() <= std::chrono::duration_cast<runtime::reconcile::Result::Duration>(TokenSecrets::kResync));
+  const std::string before = h.client.object(kube::resources::secrets(), "ns", "node-agent-token")->at("data").dump();
+  h.client.erase(kube::resources::secrets(), "ns", "node-agent-token");
+  h.clock.advance(TokenSecrets::kResync);
+  h.reconcile();
+  const auto again = h.client.object(kube::resources::secrets(), "ns", "node-agent-token");
+  REQUIRE(again);
+  CHECK(again->at("data").dump() != before);  // a new token
+  CHECK(h.client.objectCount(kube::resources::pods()) == 1);  // the running pod is left alone
+}
+
+TEST_CASE("a foreign Secret of the operator's name: Degraded with an Event, no pod created, nothing deleted") {
+  Harness h(mvsObject("agent", false, 2));
+  h.client.put(kube::resources::secrets(),
+               {{"apiVersion", "v1"}, {"kind", "Secret"},
+                {"metadata", {{"name", "node-agent-token"}, {"namespace", "ns"}}},
+                {"data", {{"token", util::base64Encode("not-ours")}}}});
+  h.reconcile();
+  CHECK(h.client.objectCount(kube::resources::pods()) == 0);
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "TokenSecretNotOwned");
+  const auto events = h.events.snapshot();
+  CHECK(std::any_of(events.begin(), events.end(), [](const auto& e) {
+    return e.warning && e.reason == "TokenSecretNotOwned" && e.object == "node";
+  }));
+  for (const auto& e : events) CHECK(e.message.find("not-ours") == std::string::npos);
+  CHECK(h.degraded().dump().find("not-ours") == std::string::npos);
+  const auto verbs = h.verbsOn("secrets");
+  CHECK(std::count(verbs.begin(), verbs.end(), "create") == 0);
+  CHECK(h.client.calls("remove").empty());
+  CHECK(h.client.object(kube::resources::secrets(), "ns", "node-agent-token"));
+}
+
+namespace {
+// A critical resource reached directly with the user's token Secret, two running pods scaled to one: the shutdown
+// of node-1 is answered 401. Returns with Degraded ShutdownMisconfigured reported.
+void misconfigured(Harness& h) {
+  h.client.put(kube::resources::secrets(),
+               {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "node-token"}, {"namespace", "ns"}}},
+                {"data", {{"token", util::base64Encode("s3cret")}}}});
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  h.caller.byIp["127.77.0.3"] = 401;  // node-1
+  h.reconcile();
+  REQUIRE(h.awaitAnswers(1));
+  CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
+  h.reconcile();
+  REQUIRE(h.degraded()["status"] == "True");
+  REQUIRE(h.degraded()["reason"] == "ShutdownMisconfigured");
+  // It holds while nothing changes.
+  h.clock.advance(std::chrono::minutes(20));
+  h.reconcile();
+  CHECK(h.degraded()["reason"] == "ShutdownMisconfigured");
+}
+}  // namespace
+
+TEST_CASE("Degraded ShutdownMisconfigured clears after a successful HTTP shutdown of a pod of the resource") {
+  Harness h(mvsObject("direct", true, 1));
+  misconfigured(h);
+  // Scale to zero: node-0's endpoint accepts.
+  json mvs = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  mvs["spec"]["replicas"] = 0;
+  h.client.put(kube::resources::mediVoteServices(), mvs);  // same generation: only the answer can clear it
+  h.sync();
+  h.reconcile();
+  REQUIRE(h.awaitAnswers(2));
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+  CHECK(h.degraded()["reason"] == "AsExpected");
+}
+
+TEST_CASE("Degraded ShutdownMisconfigured clears when the spec generation changes") {
+  Harness h(mvsObject("direct", true, 1));
+  misconfigured(h);
+  json mvs = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  mvs["metadata"]["generation"] = 2;
+  h.client.put(kube::resources::mediVoteServices(), mvs);
+  h.sync();
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+TEST_CASE("Degraded ShutdownMisconfigured clears when the token Secret's resourceVersion changes") {
+  Harness h(mvsObject("direct", true, 1));
+  misconfigured(h);
+  json secret = *h.client.object(kube::resources::secrets(), "ns", "node-token");
+  secret["data"]["token"] = util::base64Encode("fixed");
+  h.client.put(kube::resources::secrets(), secret);
+  h.reconcile();  // within the resync the Secret is not re-read: still reported
+  CHECK(h.degraded()["status"] == "True");
+  h.clock.advance(TokenSecrets::kResync);
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+TEST_CASE("a restarted operator keeps a reported misconfiguration until its cause changes") {
+  Harness first(mvsObject("direct", true, 1));
+  misconfigured(first);
+  // A new operator (or leader) with the same API state: it adopts what the status reports.
+  Harness second(*first.client.object(kube::resources::mediVoteServices(), "ns", "node"));
+  second.client.put(kube::resources::secrets(), *first.client.object(kube::resources::secrets(), "ns", "node-token"));
+  second.runningPod(0);
+  second.sync();
+  second.reconcile();
+  CHECK(second.degraded()["reason"] == "ShutdownMisconfigured");
+}
+
+TEST_CASE("what is kept per resource is released when the resource is gone") {
+  Harness h(mvsObject("direct", true, 1));
+  misconfigured(h);
+  CHECK(h.runner.misconfigurations().size() == 1);
+  h.client.erase(kube::resources::mediVoteServices(), "ns", "node");
+  h.sync();
+  h.reconcile();
+  CHECK(h.runner.misconfigurations().size() == 0);
+}
