@@ -268,13 +268,13 @@ void validateHoldAgainstTimeouts(const MediVoteService& o, std::vector<FieldErro
       errors.push_back({"spec.shutdown.endpoint.requestTimeoutSeconds",
                         "must be at least 3 with reach agent: the agent waits up to 1s for the kubelet's preStop "
                         "hook, forwards the call for at least 1s, and answers 1s before the operator gives up"});
-    const int needed = e.requestTimeoutSeconds + sd.exitTimeoutSeconds;
-    if (sd.preStopSleepSeconds < needed)
-      errors.push_back({"spec.shutdown.preStopSleepSeconds",
-                        fmt::format("must be at least requestTimeoutSeconds + exitTimeoutSeconds ({}) with reach "
-                                    "agent: it is the longest the agent holds SIGTERM off (the hold ends as soon as "
-                                    "the service exits), and it must cover one call and the exit that follows",
-                                    needed)});
+    if (sd.terminationGracePeriodSeconds <= sd.agentHoldSeconds())
+      errors.push_back({"spec.shutdown.terminationGracePeriodSeconds",
+                        fmt::format("must be greater than the agent's hold ({}s: preStopSleepSeconds, at least "
+                                    "requestTimeoutSeconds + exitTimeoutSeconds) with reach agent: the kubelet stops "
+                                    "waiting for the preStop hook when the grace period ends, and SIGTERM needs a "
+                                    "window before SIGKILL",
+                                    sd.agentHoldSeconds())});
     return;
   }
   if (!templateHasPreStop(o) && sd.exitTimeoutSeconds > sd.preStopSleepSeconds)

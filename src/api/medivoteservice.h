@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,14 @@ struct ShutdownSpec {
   int forceDeleteAfterSeconds = 60;
   int preStopSleepSeconds = 10;
   int maxConcurrent = 1;
+
+  // With reach agent: the longest the agent holds the kubelet's SIGTERM off (its --prestop-hold-seconds).
+  // preStopSleepSeconds, raised to requestTimeoutSeconds + exitTimeoutSeconds when shorter, so that the hold always
+  // covers one call and the exit after it: it ends as soon as the service exits, so a long bound costs nothing.
+  int agentHoldSeconds() const {
+    const int call = endpoint ? endpoint->requestTimeoutSeconds : 0;
+    return std::max(preStopSleepSeconds, call + exitTimeoutSeconds);
+  }
 };
 
 struct UpdateStrategy {
@@ -102,8 +111,8 @@ Parsed parseMediVoteService(const json& object);
 
 // The preStop hold against the HTTP stage's timeouts, for a critical resource with an endpoint (part of
 // parseMediVoteService): with reach agent, no preStop of the user's on the service container, requestTimeoutSeconds
-// >= 3 and preStopSleepSeconds (the agent's hold bound) >= requestTimeoutSeconds + exitTimeoutSeconds; with reach
-// direct and the operator's sleep, exitTimeoutSeconds <= preStopSleepSeconds.
+// >= 3 and terminationGracePeriodSeconds > agentHoldSeconds(); with reach direct and the operator's sleep,
+// exitTimeoutSeconds <= preStopSleepSeconds.
 void validateHoldAgainstTimeouts(const MediVoteService& o, std::vector<FieldError>& errors);
 
 // The tier in force: spec.tier, else the annotation medivote.io/tier, else critical when an endpoint is declared and

@@ -99,11 +99,18 @@ TEST_CASE("the preStop hold is validated against the request and exit timeouts, 
   obj["spec"]["shutdown"]["endpoint"]["reach"] = "agent";
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;
   p = parseMediVoteService(obj);
-  REQUIRE(hasError(p, "spec.shutdown.preStopSleepSeconds"));  // agent: the hold must cover a call and the exit
-  for (const auto& e : p.errors)
-    if (e.field == "spec.shutdown.preStopSleepSeconds") CHECK(e.message.find("(9)") != std::string::npos);
-  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 9;
-  CHECK(parseMediVoteService(obj).errors.empty());
+  CHECK(p.errors.empty());
+  CHECK(p.object.spec.shutdown.agentHoldSeconds() == 9);  // agent: the hold covers a call and the exit
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 12;
+  CHECK(parseMediVoteService(obj).object.spec.shutdown.agentHoldSeconds() == 12);
+  obj["spec"]["shutdown"]["preStopSleepSeconds"] = 5;
+  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 9;
+  p = parseMediVoteService(obj);
+  REQUIRE(p.errors.size() == 1);
+  CHECK(p.errors[0].field == "spec.shutdown.terminationGracePeriodSeconds");
+  CHECK(p.errors[0].message.find("agent's hold (9s") != std::string::npos);
+  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 30;
+  CHECK(parseMediVoteService(obj).errors.empty());  // the hold is 9 s
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 2;
   CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.requestTimeoutSeconds"));
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;
