@@ -1,9 +1,8 @@
 #include "forwarder.h"
 
-#include <cerrno>
-
 #include "log.h"
-#include "net/socket_io.h"
+#include "net/http_client.h"
+#include "service_port.h"
 
 namespace mv::agent {
 
@@ -18,6 +17,7 @@ const char* Forwarder::name(State s) {
 
 ForwardOutcome Forwarder::forward() {
   using namespace std::chrono;
+  std::lock_guard call(callMutex_);
   auto deadline = steady_clock::now() + options_.targetTimeout;
   ForwardOutcome out;
   for (const std::string& ip : options_.targetIps) {
@@ -41,11 +41,11 @@ ForwardOutcome Forwarder::forward() {
     if (result.error != net::ClientResult::Error::ConnectFailed) break;
   }
   if (out.reached) {
-    serviceStatus_ = out.status;
-    if (out.status >= 200 && out.status < 300 && state_ == State::Idle) {
-      state_ = State::Forwarded;
-      watchedIp_ = out.target.substr(0, out.target.rfind(':'));
-      if (watchedIp_.starts_with("[")) watchedIp_ = watchedIp_.substr(1, watchedIp_.size() - 2);
+    std::lock_guard lock(stateMutex_);
+    state_.serviceStatus = out.status;
+    if (out.status >= 200 && out.status < 300 && state_.state == State::Idle) {
+      state_.state = State::Forwarded;
+      state_.acceptedAt = steady_clock::now();
       nextProbe_ = steady_clock::now() + kProbeInterval;
     }
   }
@@ -53,24 +53,32 @@ ForwardOutcome Forwarder::forward() {
 }
 
 void Forwarder::tick() {
-  if (state_ != State::Forwarded || std::chrono::steady_clock::now() < nextProbe_) return;
-  nextProbe_ = std::chrono::steady_clock::now() + kProbeInterval;
-  auto address = net::parseIpLiteral(watchedIp_, static_cast<std::uint16_t>(options_.targetPort));
-  if (!address) return;
-  net::IoResult io;
-  // A short deadline: on loopback a closed port refuses at once; an open one accepts at once.
-  net::Fd fd = net::connectTo(*address, net::Deadline::after(std::chrono::milliseconds(50)), cancelFd_, io);
-  if (io.status == net::IoStatus::Error && io.error == ECONNREFUSED) {
-    state_ = State::Done;
-    logLine("service port %s has closed: shutdown done", net::joinHostPort(watchedIp_, options_.targetPort).c_str());
+  {
+    std::lock_guard lock(stateMutex_);
+    if (state_.state != State::Forwarded || Clock::now() < nextProbe_) return;
+    nextProbe_ = Clock::now() + kProbeInterval;
   }
+  if (servicePortClosed(options_.targetIps, options_.targetPort, cancelFd_)) serviceClosed();
+}
+
+void Forwarder::serviceClosed() {
+  std::lock_guard lock(stateMutex_);
+  if (state_.state != State::Forwarded) return;
+  state_.state = State::Done;
+  logLine("service port %d has closed: shutdown done", options_.targetPort);
 }
 
 std::chrono::milliseconds Forwarder::untilNextTick() const {
   using namespace std::chrono;
-  if (state_ != State::Forwarded) return seconds(3600);
+  std::lock_guard lock(stateMutex_);
+  if (state_.state != State::Forwarded) return seconds(3600);
   auto left = duration_cast<milliseconds>(nextProbe_ - steady_clock::now());
   return left < milliseconds(0) ? milliseconds(0) : left;
+}
+
+Forwarder::Snapshot Forwarder::snapshot() const {
+  std::lock_guard lock(stateMutex_);
+  return state_;
 }
 
 }  // namespace mv::agent

@@ -1,13 +1,16 @@
-// medivote-agent: the in-pod shutdown agent (issue 8, section 3). It runs as a native sidecar of a critical pod,
-// takes the operator's authenticated POST /shutdown on a pod port, and forwards it to the service on loopback,
-// where the service's allowlist accepts it. See routes.h for its API and forwarder.h for how it follows the
-// shutdown to the service's exit.
+// medivote-agent: the in-pod shutdown agent (issues 8, 12, 13). It runs as a native sidecar of a critical pod, takes
+// the kubelet's preStop hook (the proof that the pod is being terminated, termination.h) and the operator's
+// authenticated POST /shutdown on a pod port, and forwards the call to the service on loopback, where the service's
+// allowlist accepts it. See routes.h for its API, prestop_hold.h for how long the hook is held and forwarder.h for
+// how it follows the shutdown to the service's exit.
 //
 // Process contract:
-// - exit 2 on a bad command line, 1 when it cannot listen; 0 on SIGTERM or SIGINT, at once, even in the middle of a
-//   forwarded call (a native sidecar must outlive the main container, then stop without delay);
-// - single-threaded: a forwarded call (at most --target-timeout-seconds) holds other requests, /healthz included;
+// - exit 2 on a bad command line, 1 when it cannot listen; 0 on SIGTERM or SIGINT, at once, even while a call is
+//   forwarded or a hook held (a native sidecar must outlive the main container, then stop without delay);
+// - one poll loop for the connections, each request handled on a thread of its own (kHandlerThreads at most): a held
+//   hook or a forwarded call delays no other request, /healthz included;
 // - the log line "listening on ADDR:PORT; ..." is written once the socket accepts connections.
+#include <malloc.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -23,7 +26,15 @@
 #include "net/http_server.h"
 #include "options.h"
 #include "routes.h"
+#include "termination.h"
 #include "token_file.h"
+
+namespace {
+
+// Requests handled at once: a held hook or two, a forwarded call, state reads and probes. One more is answered 503.
+constexpr std::size_t kHandlerThreads = 8;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace mv;
@@ -40,7 +51,11 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // SIGTERM and SIGINT are taken from a signalfd, so that the serving loop and a forwarded call both see them.
+  // One malloc arena for all threads: the handler threads allocate little, and each arena costs resident memory.
+  mallopt(M_ARENA_MAX, 1);
+
+  // SIGTERM and SIGINT are taken from a signalfd, so that the serving loop and a forwarded call both see them. They
+  // are blocked before any thread starts, so no thread takes them by their default action.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -56,12 +71,14 @@ int main(int argc, char** argv) {
   agent::TokenFile token(options.tokenFile);
   token.reload();
   agent::Forwarder forwarder(options, signalFd.get());
-  agent::Routes routes(token, forwarder);
+  agent::Termination termination;
+  agent::Routes routes(options, token, termination, forwarder, signalFd.get());
 
   net::ServerOptions serverOptions;
   serverOptions.maxHeadBytes = 8 * 1024;
   serverOptions.maxBodyBytes = 4 * 1024;  // no route takes a body
   serverOptions.maxConnections = 16;
+  serverOptions.handlerThreads = kHandlerThreads;
   std::optional<net::HttpServer> server;
   try {
     server.emplace(options.listen, [&](const net::ServerRequest& r) { return routes.handle(r); }, serverOptions);
@@ -69,8 +86,12 @@ int main(int argc, char** argv) {
     agent::logLine("cannot listen: %s", e.what());
     return 1;
   }
-  agent::logLine("listening on %s; forwarding %s %s to port %d", server->localAddress().toString().c_str(),
-                 options.targetMethod.c_str(), options.targetPath.c_str(), options.targetPort);
+  agent::logLine("listening on %s; forwarding %s %s to port %d; preStop hold %lld ms, exit timeout %lld ms, "
+                 "await termination %lld ms",
+                 server->localAddress().toString().c_str(), options.targetMethod.c_str(), options.targetPath.c_str(),
+                 options.targetPort, static_cast<long long>(options.preStopHold.count()),
+                 static_cast<long long>(options.exitTimeout.count()),
+                 static_cast<long long>(options.awaitTermination.count()));
 
   for (;;) {
     auto wait = forwarder.untilNextTick();
@@ -81,5 +102,7 @@ int main(int argc, char** argv) {
   signalfd_siginfo info{};
   if (::read(signalFd.get(), &info, sizeof(info)) == sizeof(info))
     agent::logLine("%s: exiting", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-  return 0;
+  // At once, without unwinding: handler threads may be blocked in a hold or a call that they would otherwise finish
+  // first (the server's destructor waits for them). Nothing is left to flush: the log is written line by line.
+  std::_Exit(0);
 }

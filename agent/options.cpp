@@ -22,6 +22,22 @@ std::optional<net::SocketAddress> parseListen(const std::string& text) {
   return net::parseIpLiteral(text.substr(0, colon), static_cast<std::uint16_t>(port));
 }
 
+// Decimal seconds ("10", "0.25") within [min, max], kept to the millisecond.
+bool parseSeconds(const std::string& text, double min, double max, std::chrono::milliseconds& out) {
+  auto dot = text.find('.');
+  long whole = 0, millis = 0;
+  std::string fraction = dot == std::string::npos ? "" : text.substr(dot + 1);
+  if (!parseInt(text.substr(0, dot), 0, 1000000, whole)) return false;
+  if (dot != std::string::npos) {
+    if (fraction.empty() || fraction.size() > 3 || !parseInt(fraction, 0, 999, millis)) return false;
+    for (std::size_t i = fraction.size(); i < 3; ++i) millis *= 10;
+  }
+  double seconds = static_cast<double>(whole) + static_cast<double>(millis) / 1000.0;
+  if (seconds < min || seconds > max) return false;
+  out = std::chrono::milliseconds(whole * 1000 + millis);
+  return true;
+}
+
 bool validPath(const std::string& path) {
   if (path.empty() || path.front() != '/' || path.find("..") != std::string::npos) return false;
   for (unsigned char c : path)
@@ -40,7 +56,13 @@ const char* usage() {
          "  --target-port N                 the service's port\n"
          "  --target-path /p                its shutdown path (default /shutdown)\n"
          "  --target-method M               its method (default POST)\n"
-         "  --target-timeout-seconds S      the whole forwarded call (default 5)\n";
+         "  --target-timeout-seconds S      the whole forwarded call (default 5)\n"
+         "  --prestop-hold-seconds S        the longest GET /prestop (the kubelet's preStop hook) is held (default 10)\n"
+         "  --exit-timeout-seconds S        after an accepted call, the longest the hook waits for the service's\n"
+         "                                  port to close (default 10)\n"
+         "  --await-termination-seconds S   how long POST /shutdown waits for the hook before 503 (default 2)\n"
+         "  --caller-timeout-seconds S      optional: the caller's request timeout; the agent refuses to start\n"
+         "                                  unless await + target timeout + 1 fit in it\n";
 }
 
 ParseResult parseOptions(const std::vector<std::string>& args, const std::optional<std::string>& podIp) {
@@ -85,12 +107,27 @@ ParseResult parseOptions(const std::vector<std::string>& args, const std::option
     } else if (flag == "--target-timeout-seconds") {
       if (!parseInt(value, 1, 3600, n)) return fail("--target-timeout-seconds: not 1..3600: " + value);
       o.targetTimeout = std::chrono::seconds(n);
+    } else if (flag == "--prestop-hold-seconds") {
+      if (!parseSeconds(value, 0.001, 3600, o.preStopHold)) return fail("--prestop-hold-seconds: not 0.001..3600: " + value);
+    } else if (flag == "--exit-timeout-seconds") {
+      if (!parseSeconds(value, 0.001, 3600, o.exitTimeout)) return fail("--exit-timeout-seconds: not 0.001..3600: " + value);
+    } else if (flag == "--await-termination-seconds") {
+      if (!parseSeconds(value, 0, 3600, o.awaitTermination))
+        return fail("--await-termination-seconds: not 0..3600: " + value);
+    } else if (flag == "--caller-timeout-seconds") {
+      std::chrono::milliseconds caller{};
+      if (!parseSeconds(value, 0.001, 7200, caller)) return fail("--caller-timeout-seconds: not 0.001..7200: " + value);
+      o.callerTimeout = caller;
     } else {
       return fail("unknown flag " + flag);
     }
   }
   if (o.tokenFile.empty()) return fail("--token-file is required");
   if (o.targetPort == 0) return fail("--target-port is required");
+  if (o.callerTimeout && o.awaitTermination + o.targetTimeout + std::chrono::seconds(1) > *o.callerTimeout)
+    return fail("--await-termination-seconds + --target-timeout-seconds + 1 s must not exceed --caller-timeout-seconds "
+                "(" + std::to_string(o.awaitTermination.count()) + " ms + " + std::to_string(o.targetTimeout.count()) +
+                " s + 1 s > " + std::to_string(o.callerTimeout->count()) + " ms): the caller would give up first");
   if (target == "loopback") {
     o.target = TargetReach::Loopback;
     o.targetIps = {"127.0.0.1", "::1"};

@@ -26,6 +26,15 @@ struct Options {
   std::string targetMethod = "POST";
   std::chrono::seconds targetTimeout{5};
   std::vector<std::string> targetIps;  // derived from `target` (and POD_IP), tried in order
+  // The preStop hook protocol (routes.h): the longest a hook is held from its first arrival; how long after an
+  // accepted call a hook is held at most while the service keeps its port; how long POST /shutdown waits for the
+  // hook. The three take decimal seconds ("0.5"), kept to the millisecond.
+  std::chrono::milliseconds preStopHold{std::chrono::seconds(10)};
+  std::chrono::milliseconds exitTimeout{std::chrono::seconds(10)};
+  std::chrono::milliseconds awaitTermination{std::chrono::seconds(2)};
+  // The caller's request timeout, if given: the agent then refuses to start unless await + target timeout + 1 s fit
+  // in it (otherwise the caller gives up just before the agent answers).
+  std::optional<std::chrono::milliseconds> callerTimeout;
   bool help = false;
 };
 

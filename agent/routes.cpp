@@ -1,6 +1,7 @@
 #include "routes.h"
 
 #include "log.h"
+#include "prestop_hold.h"
 
 namespace mv::agent {
 
@@ -30,6 +31,10 @@ net::ServerResponse Routes::handle(const net::ServerRequest& request) {
     if (request.method != "GET" && request.method != "HEAD") return methodNotAllowed("GET, HEAD");
     return net::ServerResponse::text(200, "ok");
   }
+  if (request.path == "/prestop") {
+    if (request.method != "GET") return methodNotAllowed("GET");
+    return preStop(peer);
+  }
   if (request.path != "/shutdown") return net::ServerResponse::json(404, R"({"error":"not found"})");
   if (request.method != "POST" && request.method != "GET") return methodNotAllowed("GET, POST");
 
@@ -46,8 +51,24 @@ net::ServerResponse Routes::handle(const net::ServerRequest& request) {
   return postShutdown();
 }
 
+net::ServerResponse Routes::preStop(const std::string& peer) {
+  logLine("GET /prestop from %s", peer.c_str());
+  HoldOutcome out = holdPreStop(options_, termination_, forwarder_, cancelFd_);
+  logLine("GET /prestop from %s: released (%s) after %lld ms", peer.c_str(), name(out.release),
+          static_cast<long long>(out.held.count()));
+  return net::ServerResponse::json(200, std::string("{\"released\":") + quote(name(out.release)) +
+                                            ",\"heldMs\":" + std::to_string(out.held.count()) + "}");
+}
+
 net::ServerResponse Routes::postShutdown() {
-  bool wasDone = forwarder_.state() == Forwarder::State::Done;
+  if (!termination_.awaitWitnessed(std::chrono::steady_clock::now() + options_.awaitTermination)) {
+    logLine("POST /shutdown: no preStop hook within %lld ms: not forwarded (503)",
+            static_cast<long long>(options_.awaitTermination.count()));
+    auto r = net::ServerResponse::json(503, R"({"forwarded":false,"state":"awaiting-termination"})");
+    r.headers.push_back({"Retry-After", "1"});
+    return r;
+  }
+  bool wasDone = forwarder_.snapshot().state == Forwarder::State::Done;
   ForwardOutcome out = forwarder_.forward();
   if (!out.reached) {
     logLine("forward to %s: %s%s", out.target.c_str(), out.error.c_str(), wasDone ? " (service already done)" : "");
@@ -58,15 +79,20 @@ net::ServerResponse Routes::postShutdown() {
   logLine("forward to %s: %d", out.target.c_str(), out.status);
   net::ServerResponse r = net::ServerResponse::json(
       out.status, "{\"forwarded\":true,\"status\":" + std::to_string(out.status) + ",\"target\":" + quote(out.target) +
-                      ",\"state\":" + quote(Forwarder::name(forwarder_.state())) + "}");
+                      ",\"state\":" + quote(Forwarder::name(forwarder_.snapshot().state)) + "}");
   if (out.status == 204 || out.status == 304) r.body.clear();  // statuses that carry no content
   if (out.retryAfterSeconds) r.headers.push_back({"Retry-After", std::to_string(*out.retryAfterSeconds)});
   return r;
 }
 
 net::ServerResponse Routes::getShutdown() const {
-  return net::ServerResponse::json(200, std::string("{\"state\":") + quote(Forwarder::name(forwarder_.state())) +
-                                            ",\"serviceStatus\":" + std::to_string(forwarder_.serviceStatus()) + "}");
+  Forwarder::Snapshot s = forwarder_.snapshot();
+  auto terminatingFor = termination_.witnessedFor();
+  return net::ServerResponse::json(
+      200, std::string("{\"state\":") + quote(Forwarder::name(s.state)) +
+               ",\"serviceStatus\":" + std::to_string(s.serviceStatus) +
+               ",\"terminating\":" + (terminatingFor ? "true" : "false") +
+               ",\"terminatingForMs\":" + std::to_string(terminatingFor ? terminatingFor->count() : 0) + "}");
 }
 
 }  // namespace mv::agent

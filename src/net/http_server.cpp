@@ -1,10 +1,13 @@
 #include "net/http_server.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace mv::net {
@@ -62,37 +65,52 @@ HttpServer::HttpServer(const SocketAddress& address, Handler handler, ServerOpti
   socklen_t len = sizeof(bound);
   if (::getsockname(listen_.get(), reinterpret_cast<sockaddr*>(&bound), &len) < 0) fail("getsockname of");
   local_ = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&bound), len);
+  if (options_.handlerThreads > 0) {
+    jobsDone_ = Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    if (!jobsDone_) fail("eventfd for");
+  }
+}
+
+HttpServer::~HttpServer() {
+  std::unique_lock lock(jobsMutex_);
+  jobsIdle_.wait(lock, [this] { return jobsRunning_ == 0; });
 }
 
 bool HttpServer::serveOnce(std::chrono::milliseconds maxWait, int interruptFd) {
   auto now = SteadyClock::now();
   Deadline wake{now + maxWait};
   for (const auto& c : connections_)
-    if (c.deadline < wake.at) wake.at = c.deadline;
+    if (c.state != Connection::State::Handling && c.deadline < wake.at) wake.at = c.deadline;
 
   std::vector<pollfd> fds;
-  fds.reserve(connections_.size() + 2);
+  fds.reserve(connections_.size() + 3);
   fds.push_back({listen_.get(), POLLIN, 0});
-  fds.push_back({interruptFd, POLLIN, 0});  // poll ignores negative descriptors
-  for (const auto& c : connections_)
-    fds.push_back({c.fd.get(), static_cast<short>(c.state == Connection::State::Writing ? POLLOUT : POLLIN), 0});
+  fds.push_back({interruptFd, POLLIN, 0});      // poll ignores negative descriptors
+  fds.push_back({jobsDone_.get(), POLLIN, 0});  // -1 without handler threads
+  for (const auto& c : connections_) {
+    short events = c.state == Connection::State::Writing ? POLLOUT : POLLIN;
+    if (c.state == Connection::State::Handling) events = 0;  // not read meanwhile; POLLHUP and POLLERR still come
+    fds.push_back({c.fd.get(), events, 0});
+  }
 
   int n = ::poll(fds.data(), fds.size(), wake.pollTimeoutMs());
   if (n < 0) return false;  // EINTR: the caller loops
   bool interrupted = interruptFd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR));
 
-  std::size_t i = 2;
+  std::size_t i = 3;
   for (auto& c : connections_) {
     short ev = fds[i++].revents;
     if (ev == 0 || closed(c)) continue;
-    if (c.state == Connection::State::Writing) onWritable(c);
+    if (c.state == Connection::State::Handling) c.fd.reset();  // hung up or failed: no one will read the answer
+    else if (c.state == Connection::State::Writing) onWritable(c);
     else onReadable(c);
   }
+  if (fds[2].revents & POLLIN) collectFinishedJobs();
   if (fds[0].revents & POLLIN) acceptAll();
 
   now = SteadyClock::now();
   for (auto& c : connections_) {
-    if (closed(c) || now < c.deadline) continue;
+    if (closed(c) || c.state == Connection::State::Handling || now < c.deadline) continue;
     if (c.state == Connection::State::Reading) {
       // Best effort: a slow client is told why before it is dropped.
       std::string r = serializeResponse(ServerResponse::text(408, "request timeout\n"), false);
@@ -110,7 +128,18 @@ void HttpServer::acceptAll() {
     socklen_t len = sizeof(peer);
     int fd = ::accept4(listen_.get(), reinterpret_cast<sockaddr*>(&peer), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE, ECONNABORTED): retried on the next readiness
-    while (connections_.size() >= options_.maxConnections && !connections_.empty()) connections_.pop_front();
+    if (connections_.size() >= options_.maxConnections) {
+      // Make room by dropping the oldest connection that has not sent its request yet; never one being handled.
+      auto reading = std::find_if(connections_.begin(), connections_.end(),
+                                  [](const Connection& c) { return c.state == Connection::State::Reading; });
+      if (reading == connections_.end()) {
+        std::string r = serializeResponse(ServerResponse::text(503, "too many connections\n"), false);
+        (void)::send(fd, r.data(), r.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+        continue;
+      }
+      connections_.erase(reading);
+    }
     Connection& c = connections_.emplace_back();
     c.fd = Fd(fd);
     c.peer = SocketAddress::fromSockaddr(reinterpret_cast<sockaddr*>(&peer), len);
@@ -185,13 +214,82 @@ void HttpServer::advance(Connection& c) {
     return;
   }
   c.request.body = c.in.substr(c.bodyStart, c.bodyLength);
-  ServerResponse response;
-  try {
-    response = handler_(c.request);
-  } catch (...) {
-    response = ServerResponse::text(500, "internal error\n");
+  if (options_.handlerThreads > 0) {
+    dispatch(c);
+    return;
   }
-  respond(c, response, c.request.method == "HEAD");
+  respond(c, callHandler(c.request), c.request.method == "HEAD");
+}
+
+ServerResponse HttpServer::callHandler(const ServerRequest& request) {
+  try {
+    return handler_(request);
+  } catch (...) {
+    return ServerResponse::text(500, "internal error\n");
+  }
+}
+
+void HttpServer::dispatch(Connection& c) {
+  auto busy = [&] {
+    ServerResponse r = ServerResponse::text(503, "busy\n");
+    r.headers.push_back({"Retry-After", "1"});
+    respond(c, r, c.request.method == "HEAD");
+  };
+  auto job = std::make_shared<Job>();
+  job->request = std::move(c.request);
+  {
+    std::lock_guard lock(jobsMutex_);
+    if (jobsRunning_ >= options_.handlerThreads) {
+      c.request = std::move(job->request);
+      return busy();
+    }
+    ++jobsRunning_;
+  }
+  c.state = Connection::State::Handling;
+  c.job = job;
+  c.in.clear();
+  c.in.shrink_to_fit();
+  try {
+    std::thread([this, job] {
+      ServerResponse response = callHandler(job->request);
+      {
+        std::lock_guard lock(jobsMutex_);
+        job->response = std::move(response);
+      }
+      std::uint64_t one = 1;
+      (void)!::write(jobsDone_.get(), &one, sizeof(one));
+      // Last: once jobsRunning_ drops, the destructor may proceed; nothing of `this` is touched after it.
+      std::lock_guard lock(jobsMutex_);
+      --jobsRunning_;
+      jobsIdle_.notify_all();
+    }).detach();
+  } catch (const std::system_error&) {  // no thread could be started
+    {
+      std::lock_guard lock(jobsMutex_);
+      --jobsRunning_;
+    }
+    c.job.reset();
+    c.request = std::move(job->request);
+    busy();
+  }
+}
+
+void HttpServer::collectFinishedJobs() {
+  std::uint64_t count = 0;
+  (void)!::read(jobsDone_.get(), &count, sizeof(count));
+  for (auto& c : connections_) {
+    if (c.state != Connection::State::Handling || closed(c)) continue;
+    std::optional<ServerResponse> response;
+    {
+      std::lock_guard lock(jobsMutex_);
+      if (!c.job->response) continue;
+      response = std::move(c.job->response);
+    }
+    bool head = c.job->request.method == "HEAD";
+    c.job.reset();
+    c.deadline = SteadyClock::now() + options_.connectionTimeout;  // the handler's time did not count
+    respond(c, *response, head);
+  }
 }
 
 void HttpServer::respond(Connection& c, const ServerResponse& response, bool headRequest) {
