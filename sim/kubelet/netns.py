@@ -7,9 +7,11 @@ Contract of PodNetwork (it takes Ipam's place: allocate(uid, preferred) / releas
   network, which must lie inside 198.18.0.0/15. A lease is an flock on /run/medivote-sim-kubelet/subnet-<i>.lock for
   every /24 <i> the subnet covers, held for the kubelet's life: the kernel drops it when the process dies (even by
   SIGKILL), so two live kubelets never share a /24, and a free lock means its previous holder is dead.
-- Taking a lease first removes the leftovers of that subnet's previous holder: every process inside one of its
-  network namespaces is SIGKILLed, the namespaces and the bridge are deleted. Nothing of another live instance is
-  touched (its lock is held).
+- Without --pod-cidr a kubelet prefers, after its own last /24, a /24 that has no leftovers (so a SIGKILLed
+  kubelet that comes back on its state dir finds its /24 free again). Taking a lease first removes the leftovers of
+  that subnet's previous holder: every process inside one of its network namespaces is SIGKILLed, the namespaces
+  and the bridge are deleted. Then it sweeps the leftovers of every other /24 whose lock it can take for a moment
+  (its holder is dead). Nothing of a live instance is touched: its lock is held.
 - The bridge msimbr<i> holds the subnet's first host address (.1): the host reaches every pod IP through it, and a
   connection from the host to a pod arrives from that address, not from 127.0.0.1.
 - allocate(uid): the next free address (Ipam), a namespace msim<i>-<offset> with its own `lo` up (127.0.0.1 inside is
@@ -26,6 +28,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 
@@ -85,6 +88,43 @@ def kill_processes_in(netns_path: str) -> int:
     return killed
 
 
+def _leftovers() -> list[tuple[int, str]]:
+    """(slot, name) of every msim bridge and pod namespace on this machine, live or not."""
+    out = []
+    for line in _ip("netns", "list").stdout.splitlines():
+        m = re.match(r"msim(\d+)-\d+\b", line)
+        if m:
+            out.append((int(m.group(1)), m.group(0)))
+    for line in _ip("-o", "link", "show", "type", "bridge").stdout.splitlines():
+        m = re.search(r"^\d+: (msimbr(\d+)):", line)
+        if m:
+            out.append((int(m.group(2)), m.group(1)))
+    return out
+
+
+def _remove_slot(slot: int):
+    """Removes a dead holder's namespaces (killing what runs in them) and bridge of /24 `slot`."""
+    names = [name for s, name in _leftovers() if s == slot and not name.startswith("msimbr")]
+    killed = 0
+    for name in names:
+        killed += kill_processes_in(os.path.join(NETNS_DIR, name))
+        _ip("netns", "delete", name, check=False)
+    _ip("link", "delete", f"msimbr{slot}", check=False)
+    log.warning("removed leftovers of a previous kubelet on %s: %d namespaces, %d processes",
+                subnet_of_slot(slot), len(names), killed)
+
+
+def _try_lock(slot: int) -> int | None:
+    os.makedirs(LEASE_DIR, exist_ok=True)
+    fd = os.open(os.path.join(LEASE_DIR, f"subnet-{slot}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError:
+        os.close(fd)
+        return None
+
+
 class PodNetwork:
     def __init__(self, state_dir: str, pod_cidr: str | None):
         self._record = os.path.join(state_dir, "network.json")
@@ -113,14 +153,10 @@ class PodNetwork:
 
     # ---- lease --------------------------------------------------------------------------
     def _lease(self, slots: list[int]) -> bool:
-        os.makedirs(LEASE_DIR, exist_ok=True)
         fds = []
         for s in slots:
-            fd = os.open(os.path.join(LEASE_DIR, f"subnet-{s}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
+            fd = _try_lock(s)
+            if fd is None:
                 for f in fds:
                     os.close(f)
                 return False
@@ -137,25 +173,25 @@ class PodNetwork:
                 preferred = [slots_of(last)[0]]
         except (OSError, ValueError, KeyError):
             pass
-        for slot in preferred + list(range(POOL.num_addresses >> 8)):
+        dirty = {slot for slot, _ in _leftovers()}
+        every = list(range(POOL.num_addresses >> 8))
+        for slot in preferred + [s for s in every if s not in dirty] + every:
             if self._lease([slot]):
                 return subnet_of_slot(slot)
         raise NetworkError(f"no free /24 left in {POOL}")
 
     # ---- set-up and clean-up --------------------------------------------------------------
     def _remove_leftovers(self):
-        prefix = f"msim{self.slot}-"
-        names = [line.split()[0] for line in _ip("netns", "list").stdout.splitlines() if line.strip()]
-        killed = 0
-        for name in names:
-            if name.startswith(prefix):
-                killed += kill_processes_in(os.path.join(NETNS_DIR, name))
-                _ip("netns", "delete", name, check=False)
-        if _ip("link", "show", self.bridge, check=False).returncode == 0:
-            _ip("link", "delete", self.bridge, check=False)
-        if killed or any(n.startswith(prefix) for n in names):
-            log.warning("removed leftovers of a previous kubelet on %s: %d namespaces, %d processes",
-                        self.cidr, sum(n.startswith(prefix) for n in names), killed)
+        for slot in sorted({slot for slot, _ in _leftovers()}):
+            if slot in slots_of(self.net):
+                _remove_slot(slot)
+                continue
+            fd = _try_lock(slot)
+            if fd is not None:          # its holder is dead
+                try:
+                    _remove_slot(slot)
+                finally:
+                    os.close(fd)
 
     def _create_bridge(self):
         _ip(batch=[f"link add {self.bridge} type bridge",

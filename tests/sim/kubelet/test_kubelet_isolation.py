@@ -69,8 +69,9 @@ def iso_kubelet(apiserver, api, tmp_path):
     def start(node, state_dir=None, wait=True, extra=()):
         k = KubeletProc(apiserver, state_dir or tmp_path / f"state-{node}-{len(started)}", node, "unused",
                         ["--no-scheduler", "--pod-isolation", "namespaces", *extra])
-        i = k.args.index("--pod-cidr")
-        del k.args[i:i + 2]
+        if "--pod-cidr" in k.args:   # namespace mode takes a free /24 of 198.18.0.0/15 by itself
+            i = k.args.index("--pod-cidr")
+            del k.args[i:i + 2]
         k.args[k.args.index("--image-map") + 1] = str(images)
         k.start()
         started.append(k)
@@ -79,23 +80,40 @@ def iso_kubelet(apiserver, api, tmp_path):
         return k
 
     yield start
+    held = {name: ino for k in started for name, ino in identities(namespaces_of(k)).items()}
     for k in started:
         if k.proc.poll() is None:
             k.stop()
     for k in started:
         _assert_no_leftovers(k)
-        assert not namespaces_of(k), f"kubelet {k.node_name} left network namespaces behind"
+    assert not set(identities(list(held)).items()) & set(held.items()), "network namespaces left behind"
 
 
 def slot_of(k: KubeletProc) -> int:
-    m = poll(lambda: re.search(r"pod CIDR (198\.1[89]\.\d+\.\d+/\d+) on bridge msimbr(\d+)", k.log()),
-             timeout=10, what="the kubelet's isolation log line")
-    return int(m.group(2))
+    """The /24 of k's latest start (a restart on the same state dir appends to the same log)."""
+    found = poll(lambda: re.findall(r"pod CIDR 198\.1[89]\.\d+\.\d+/\d+ on bridge msimbr(\d+)", k.log()),
+                 timeout=10, what="the kubelet's isolation log line")
+    return int(found[-1])
+
+
+def subnet(slot: int) -> str:
+    return str(ipaddress.ip_network((int(BENCHMARK_RANGE.network_address) + (slot << 8), 24)))
 
 
 def namespaces_of(k: KubeletProc) -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(f"msim{slot_of(k)}-")]
+
+
+def identities(names: list[str]) -> dict[str, int]:
+    """name -> inode of each named network namespace that exists (a later one of the same name differs)."""
+    out = {}
+    for n in names:
+        try:
+            out[n] = os.stat(f"/run/netns/{n}").st_ino
+        except FileNotFoundError:
+            pass
+    return out
 
 
 def bridge_exists(slot: int) -> bool:
@@ -260,9 +278,13 @@ def test_stop_removes_namespaces_bridge_and_processes(api, ns, iso_kubelet):
     k = iso_kubelet("iso-stop")
     pod, daemon = _escaping_pod(api, ns, k, "escaper")
     slot = slot_of(k)
-    assert len(namespaces_of(k)) == 1 and bridge_exists(slot) and alive(daemon)
+    held = identities(namespaces_of(k))
+    assert len(held) == 1 and bridge_exists(slot) and alive(daemon)
+    bridge_index = open(f"/sys/class/net/msimbr{slot}/ifindex").read()
     assert k.stop() == 0
-    assert not namespaces_of(k) and not bridge_exists(slot)
+    # Gone (a kubelet that takes the free /24 later makes a bridge and namespaces of its own, never these again).
+    assert not set(identities(list(held)).items()) & set(held.items())
+    assert not bridge_exists(slot) or open(f"/sys/class/net/msimbr{slot}/ifindex").read() != bridge_index
     poll(lambda: not alive(daemon), timeout=5, what="the daemon left in the pod's namespace killed")
 
 
@@ -277,24 +299,45 @@ def test_sigkilled_kubelet_leftovers_cleaned_by_the_next_start_and_no_one_elses(
     k.proc.wait(10)
     # Left behind by the SIGKILL: the namespace, the bridge and the daemon inside the namespace.
     assert len(namespaces_of(k)) == 1 and bridge_exists(slot) and alive(daemon)
+    crashed_log = len(k.log())
     again = iso_kubelet("iso-crash", state_dir=tmp_path / "crash-state")
-    assert slot_of(again) == slot   # the same subnet again, so the pod keeps its IP
     poll(lambda: not alive(daemon), timeout=10, what="the crashed run's daemon killed")
-    assert "removed leftovers of a previous kubelet" in again.log()
     restarted = poll(lambda: (lambda p: p if p["status"]["containerStatuses"][0].get("ready")
                               and p["status"]["containerStatuses"][0]["restartCount"] == 1 else None)(
         api.pod(ns, "crasher")), timeout=30, what="the pod restarted by the new kubelet")
-    assert restarted["status"]["podIP"] == pod["status"]["podIP"]
     assert len(namespaces_of(again)) == 1
+    if slot_of(again) == slot:
+        # Its own /24 again (unless a kubelet starting meanwhile swept the dead /24 first and took it): it removed
+        # its leftovers itself, and the pod kept its IP.
+        assert f"removed leftovers of a previous kubelet on {subnet(slot)}: 1 namespaces" in again.log()[crashed_log:]
+        assert restarted["status"]["podIP"] == pod["status"]["podIP"]
     # The other live kubelet's pod was not touched.
     assert alive(bystander_daemon) and len(namespaces_of(other)) == 1
     assert api.pod(ns, "bystander")["status"]["containerStatuses"][0]["restartCount"] == 0
 
 
+def test_any_new_kubelet_sweeps_a_dead_kubelets_leftovers(api, ns, iso_kubelet):
+    k = iso_kubelet("iso-dead")
+    pod, daemon = _escaping_pod(api, ns, k, "orphan")
+    held = identities(namespaces_of(k))
+    k.proc.send_signal(signal.SIGKILL)
+    k.proc.wait(10)
+    assert alive(daemon)
+    iso_kubelet("iso-sweeper")   # another state dir (and, usually, another /24): it sweeps the dead one's
+    # (On a shared machine another kubelet starting meanwhile may sweep first: any new start cleans up.)
+    poll(lambda: not alive(daemon), timeout=10, what="the dead kubelet's daemon killed")
+    assert len(held) == 1 and not set(identities(list(held)).items()) & set(held.items())
+
+
 def test_namespace_mode_refuses_a_loopback_pod_cidr(apiserver, tmp_path):
-    k = KubeletProc(apiserver, tmp_path / "state", "iso-bad-cidr", "127.9.9.0/24", ["--pod-isolation", "namespaces"])
+    k = KubeletProc(apiserver, tmp_path / "state", "iso-bad-cidr", "127.9.9.0/24",
+                    ["--no-scheduler", "--pod-isolation", "namespaces"])
+    k.args += ["--pod-cidr", "127.9.9.0/24"]   # explicitly, whatever the fixture does with the CIDR
     k.start()
-    assert k.proc.wait(20) == 2
+    try:
+        assert k.proc.wait(20) == 2
+    finally:
+        k.stop()
     assert "must lie inside 198.18.0.0/15" in k.log()
 
 
