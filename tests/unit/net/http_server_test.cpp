@@ -1,5 +1,5 @@
-// The single-threaded server, served on a test thread, against the client and raw sockets: routing data, peer
-// addresses, limits, garbage, slow clients, and the interrupt descriptor.
+// The server, served on a test thread, against the client and raw sockets: routing data, peer addresses, limits,
+// garbage, slow clients, the interrupt descriptor, and handlers on threads of their own (handlerThreads).
 #include "net/http_server.h"
 
 #include <arpa/inet.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -43,12 +44,28 @@ class ServedServer {
     return seen_;
   }
   std::size_t openConnections() const { return open_.load(); }
+  // Ends the wait of every request to /block (which otherwise waits 3 s).
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    releasedCv_.notify_all();
+  }
+  // Waits until `n` requests have reached the handler.
+  bool waitSeen(std::size_t n) const {
+    auto until = std::chrono::steady_clock::now() + 3s;
+    while (seen().size() < n && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(2ms);
+    return seen().size() >= n;
+  }
 
  private:
   ServerResponse handle(const ServerRequest& r) {
     {
       std::lock_guard lock(mu_);
       seen_.push_back(r);
+    }
+    if (r.path == "/block") {
+      std::unique_lock lock(mu_);
+      releasedCv_.wait_for(lock, 3s, [this] { return released_; });
     }
     if (r.path == "/throw") throw std::runtime_error("boom");
     auto resp = ServerResponse::text(r.path == "/teapot" ? 418 : 200, r.method + " " + r.target + " " + r.body);
@@ -58,6 +75,8 @@ class ServedServer {
 
   mutable std::mutex mu_;
   std::vector<ServerRequest> seen_;
+  bool released_ = false;
+  std::condition_variable releasedCv_;
   std::atomic<std::size_t> open_{0};
   HttpServer server_;
   int wake_[2] = {-1, -1};
@@ -238,4 +257,58 @@ TEST_CASE("serveOnce reports the interrupt descriptor and returns within maxWait
   CHECK(server.serveOnce(5s, p[0]));
   ::close(p[0]);
   ::close(p[1]);
+}
+
+TEST_CASE("with handlerThreads, a blocked handler delays no other request and its connection outlives the timeout") {
+  ServerOptions o;
+  o.handlerThreads = 4;
+  o.connectionTimeout = 300ms;
+  ServedServer s(o);
+  ClientResult blocked;
+  std::thread caller([&] { blocked = call(s.port(), "GET", "/block"); });
+  REQUIRE(s.waitSeen(1));
+  auto sent = std::chrono::steady_clock::now();
+  ClientResult fast = call(s.port(), "GET", "/fast");
+  CHECK(fast.reply.status == 200);
+  CHECK(std::chrono::steady_clock::now() - sent < 250ms);  // not behind the blocked one (3 s)
+  std::this_thread::sleep_for(400ms);  // past connectionTimeout: the handler's time does not count
+  CHECK(call(s.port(), "GET", "/later").reply.status == 200);  // the loop runs (and expires connections) meanwhile
+  s.release();
+  caller.join();
+  REQUIRE(blocked.ok());
+  CHECK(blocked.reply.status == 200);
+  CHECK(blocked.reply.body == "GET /block ");
+}
+
+TEST_CASE("beyond handlerThreads a request is answered 503 with Retry-After at once") {
+  ServerOptions o;
+  o.handlerThreads = 1;
+  ServedServer s(o);
+  ClientResult blocked;
+  std::thread caller([&] { blocked = call(s.port(), "GET", "/block"); });
+  REQUIRE(s.waitSeen(1));
+  ClientResult busy = call(s.port(), "GET", "/other");
+  REQUIRE(busy.ok());
+  CHECK(busy.reply.status == 503);
+  CHECK(busy.reply.header("retry-after").value() == "1");
+  s.release();
+  caller.join();
+  CHECK(blocked.reply.status == 200);
+  CHECK(s.seen().size() == 1);  // the refused request never reached the handler
+  CHECK(call(s.port(), "GET", "/after").reply.status == 200);
+}
+
+TEST_CASE("a connection being handled is never dropped to make room: the newcomer gets 503") {
+  ServerOptions o;
+  o.handlerThreads = 2;
+  o.maxConnections = 1;
+  ServedServer s(o);
+  ClientResult blocked;
+  std::thread caller([&] { blocked = call(s.port(), "GET", "/block"); });
+  REQUIRE(s.waitSeen(1));
+  CHECK(raw(s.port(), "GET / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 503 "));
+  s.release();
+  caller.join();
+  REQUIRE(blocked.ok());
+  CHECK(blocked.reply.status == 200);
 }
