@@ -576,7 +576,13 @@ TEST_CASE("bad command lines exit 2") {
            {"--token-file", token.path(), "--target-port", "80", "--target-path", "http://evil/"},
            {"--token-file", token.path(), "--target-port", "80", "--target", "elsewhere"},
            {"--token-file", token.path(), "--target-port", "0"},
-           {"--token-file", token.path(), "--target-port", "80", "--bogus", "1"}}) {
+           {"--token-file", token.path(), "--target-port", "80", "--bogus", "1"},
+           {"--token-file", token.path(), "--target-port", "80", "--prestop-hold-seconds", "0"},
+           {"--token-file", token.path(), "--target-port", "80", "--exit-timeout-seconds", "ten"},
+           {"--token-file", token.path(), "--target-port", "80", "--await-termination-seconds", "1.2345"},
+           {"--token-file", token.path(), "--target-port", "80", "--await-termination-seconds", "-1"},
+           // await 2 s + target 5 s + 1 s do not fit in the caller's 7 s
+           {"--token-file", token.path(), "--target-port", "80", "--caller-timeout-seconds", "7"}}) {
     Agent agent(args);
     auto status = agent.waitExit(3s);
     REQUIRE(status);
@@ -788,4 +794,12 @@ TEST_CASE("the agent crashing while a hook is held: the hook's client sees the c
   CHECK(!r.ok());  // no reply: a real kubelet records FailedPreStopHook and sends SIGTERM
   CHECK(!r.headComplete);
   CHECK(ms(hook.doneAt() - killed) < 1000);
+}
+
+TEST_CASE("timeouts that nest inside --caller-timeout-seconds are accepted, in decimal seconds") {
+  TokenFile token("t");
+  Agent agent({"--listen", "127.0.0.1:0", "--token-file", token.path(), "--target-port", "80",
+               "--await-termination-seconds", "1.5", "--target-timeout-seconds", "3", "--caller-timeout-seconds", "5.5",
+               "--prestop-hold-seconds=0.25", "--exit-timeout-seconds", "12"});
+  CHECK(agent.waitForLog("preStop hold 250 ms, exit timeout 12000 ms, await termination 1500 ms"));
 }
