@@ -122,7 +122,12 @@ class Runtime:
     async def start(self, argv: list, env: dict, cwd: str, log_path: str, labels: dict) -> Process:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         cid = uuid.uuid4().hex
-        spawn = (argv, env, cwd) if self.sandbox is None else self.sandbox.container_command(argv, env, cwd, labels)
+        spawn = (argv, env, cwd)
+        if self.sandbox is not None:
+            try:
+                spawn = self.sandbox.container_command(argv, env, cwd, labels)
+            except (KeyError, StopIteration, ValueError) as e:   # e.g. an image USER the host does not know
+                raise OSError(f"failed to create the container's sandbox: {e}") from e
         with open(log_path, "ab") as log:
             proc = await asyncio.create_subprocess_exec(
                 *spawn[0], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
