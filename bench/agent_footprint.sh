@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures the in-pod agent's footprint (issue 8: RSS <= 2 MB, start-up < 50 ms) and prints the figures:
 #   - start-up: from exec to the listening socket accepting a connection (median and worst of N runs);
-#   - memory after start and after serving requests: VmRSS, and from smaps_rollup the part that is the agent's own
+#   - memory after start and after serving requests (preStop hooks, healthz, refused and forwarded calls): VmRSS, and from smaps_rollup the part that is the agent's own
 #     (Private) and its proportional share of shared pages (Pss);
 #   - for reference, the same for an empty dynamically linked C++ program (the floor that libc + libstdc++ set).
 # Usage: bench/agent_footprint.sh [BUILD_DIR] (default: build; the agent must be built there).
@@ -56,10 +56,10 @@ class Service(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-def start_agent(port, target_port):
+def start_agent(port, target_port, *extra):
     t0 = time.monotonic()
     p = subprocess.Popen([agent, "--listen", f"127.0.0.1:{port}", "--token-file", token_file,
-                          "--target-port", str(target_port), "--target", "loopback-ipv4"],
+                          "--target-port", str(target_port), "--target", "loopback-ipv4", *extra],
                          stderr=subprocess.DEVNULL)
     deadline = t0 + 5
     while time.monotonic() < deadline:
@@ -95,15 +95,18 @@ try:
           f"max {max(startups):.1f} ms")
 
     port = free_port()
-    p, _ = start_agent(port, service.server_address[1])
+    # A short hold: the first /prestop witnesses termination (so that POST /shutdown is forwarded) and every later
+    # one is answered at once, its hold bound being past.
+    p, _ = start_agent(port, service.server_address[1], "--prestop-hold-seconds", "0.05")
     procs.append(p)
     time.sleep(0.2)
     print(f"memory after start:     {fmt(memory(p.pid))}")
     statuses = {}
     for i in range(requests):
-        kind = i % 3
-        code = (request(port, "GET", "/healthz") if kind == 0 else
-                request(port, "POST", "/shutdown", "wrong") if kind == 1 else
+        kind = i % 4
+        code = (request(port, "GET", "/prestop") if kind == 0 else
+                request(port, "GET", "/healthz") if kind == 1 else
+                request(port, "POST", "/shutdown", "wrong") if kind == 2 else
                 request(port, "POST", "/shutdown", "bench-token"))
         statuses[code] = statuses.get(code, 0) + 1
     print(f"memory after {requests} requests ({', '.join(f'{n}x {c}' for c, n in sorted(statuses.items()))}): "
