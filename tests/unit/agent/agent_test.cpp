@@ -665,7 +665,7 @@ TEST_CASE("preStop hook: held until the exit timeout when the service keeps its 
   CHECK(ms(hook.doneAt() - postAnswered) < 2000);   // and releases long before the 5 s hold bound
 }
 
-TEST_CASE("preStop hook: held until the hold timeout without a call; a port that accepts but never answers is open") {
+TEST_CASE("preStop hook: held until the hold timeout without a call, as a port that accepts but never answers is open") {
   TokenFile token("t");
   HungPort hung;
   Agent agent(agentArgs(token, hung.port(), {"--prestop-hold-seconds", "0.4", "--exit-timeout-seconds", "0.1"}));
