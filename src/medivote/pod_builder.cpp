@@ -1,5 +1,6 @@
 #include "medivote/pod_builder.h"
 
+#include <algorithm>
 #include <cstdint>
 
 #include <fmt/format.h>
@@ -48,6 +49,13 @@ std::string templateRevision(const api::MediVoteService& mvs) {
   // json objects keep keys sorted, so dump() is canonical.
   const std::string canonical = mvs.spec.podTemplate.dump() + "|" + mvs.spec.volumeClaimTemplates.dump();
   return fmt::format("{:010x}", fnv1a(canonical) & 0xffffffffffull);
+}
+
+AgentTimeouts agentTimeoutsFor(int requestTimeoutSeconds) {
+  AgentTimeouts t;
+  t.awaitTermination = requestTimeoutSeconds >= 5 ? 2 : 1;
+  t.target = std::max(1, requestTimeoutSeconds - t.awaitTermination - 1);
+  return t;
 }
 
 std::string podName(const std::string& mvsName, int ordinal) { return fmt::format("{}-{}", mvsName, ordinal); }
@@ -113,23 +121,34 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
   labels[std::string(api::kLabelManagedBy)] = std::string(api::kManagedByValue);
   json& annotations = ensureObject(meta, "annotations");
   annotations[std::string(api::kAnnotationTier)] = std::string(api::tierName(tier));
+  const auto& sd = mvs.spec.shutdown;
+  const bool agentReach = tier == api::Tier::Critical && sd.endpoint && sd.endpoint->reach == api::Reach::Agent;
+  if (agentReach) annotations[std::string(api::kAnnotationAgentHold)] = std::to_string(sd.agentHoldSeconds());
   meta["ownerReferences"] = json::array({ownerReference(mvs)});
   pod["metadata"] = meta;
 
   json spec = tmpl.value("spec", json::object());
-  const auto& sd = mvs.spec.shutdown;
   spec["terminationGracePeriodSeconds"] = sd.terminationGracePeriodSeconds;
   if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
 
-  // Critical pods: a preStop sleep holds the kubelet's SIGTERM off while the service exits by itself after the
-  // HTTP call (also when someone else deletes or evicts the pod: the operator calls the endpoint during the sleep).
-  // A preStop hook the user declared is kept: it holds SIGTERM off the same way.
-  if (tier == api::Tier::Critical && sd.preStopSleepSeconds > 0) {
+  // Critical pods: the service container's preStop hook holds the kubelet's SIGTERM off while the service saves and
+  // exits by itself after the HTTP call (also when someone else deletes or evicts the pod).
+  // - reach agent: an httpGet hook to the agent, which holds it until the service has exited (or its exit timeout, or
+  //   preStopSleepSeconds): the pod goes as soon as the service is done, and the hook's arrival proves to the agent
+  //   that the kubelet is terminating the pod (validation refuses a hook of the user's here: there is one per
+  //   container);
+  // - reach direct: a `sleep` action, which a real kubelet waits out in full. A hook the user declared is kept: it
+  //   holds SIGTERM off too, for as long as it runs.
+  if (tier == api::Tier::Critical && (agentReach || sd.preStopSleepSeconds > 0)) {
     const std::string service = serviceContainerName(mvs);
     for (auto& c : spec["containers"]) {
       if (c.value("name", "") != service) continue;
       json& lifecycle = ensureObject(c, "lifecycle");
-      if (!lifecycle.contains("preStop")) lifecycle["preStop"] = {{"sleep", {{"seconds", sd.preStopSleepSeconds}}}};
+      if (agentReach)
+        lifecycle["preStop"] = {{"httpGet", {{"path", std::string(api::kAgentPreStopPath)},
+                                             {"port", settings.agentPort}}}};
+      else if (!lifecycle.contains("preStop"))
+        lifecycle["preStop"] = {{"sleep", {{"seconds", sd.preStopSleepSeconds}}}};
     }
   }
 
@@ -142,9 +161,10 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
 
   // reach agent: the medivote-agent native sidecar (an init container with restartPolicy Always starts before the
   // service and stops after it). The token Secret is mounted into the agent only, never into the service.
-  if (tier == api::Tier::Critical && sd.endpoint && sd.endpoint->reach == api::Reach::Agent) {
+  if (agentReach) {
     const auto& e = *sd.endpoint;
     const auto targetPort = api::resolveEndpointPort(e.port, spec).value_or(0);
+    const AgentTimeouts agentTimeouts = agentTimeoutsFor(e.requestTimeoutSeconds);
     json agent = {
         {"name", std::string(kAgentContainer)},
         {"image", settings.agentImage},
@@ -153,7 +173,10 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
          json::array({fmt::format("--listen=$(POD_IP):{}", settings.agentPort),
                       fmt::format("--target={}", e.agentTarget), fmt::format("--target-port={}", targetPort),
                       fmt::format("--target-path={}", e.path), fmt::format("--target-method={}", e.method),
-                      fmt::format("--target-timeout-seconds={}", e.requestTimeoutSeconds)})},
+                      fmt::format("--target-timeout-seconds={}", agentTimeouts.target),
+                      fmt::format("--await-termination-seconds={}", agentTimeouts.awaitTermination),
+                      fmt::format("--exit-timeout-seconds={}", sd.exitTimeoutSeconds),
+                      fmt::format("--prestop-hold-seconds={}", sd.agentHoldSeconds())})},
         {"env", json::array({{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
         {"ports", json::array({{{"name", std::string(kAgentPortName)}, {"containerPort", settings.agentPort}}})},
         {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", settings.agentPort}}}, {"periodSeconds", 5}}},

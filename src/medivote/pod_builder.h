@@ -22,6 +22,15 @@ struct PodSettings {
 inline constexpr std::string_view kAgentContainer = "medivote-agent";
 inline constexpr std::string_view kAgentPortName = "mv-agent";
 
+// The agent's own timeouts, nested inside the operator's request timeout so that the operator always gets the
+// agent's answer: await-termination (how long a call waits for the kubelet's preStop hook) + target (the forwarded
+// call) + 1 s of margin <= requestTimeoutSeconds (validation requires >= 3 for reach agent).
+struct AgentTimeouts {
+  int awaitTermination = 1;
+  int target = 1;
+};
+AgentTimeouts agentTimeoutsFor(int requestTimeoutSeconds);
+
 // The template revision: a stable hash of spec.template and spec.volumeClaimTemplates (10 hex digits).
 std::string templateRevision(const api::MediVoteService& mvs);
 
@@ -36,8 +45,10 @@ std::string selectorString(const api::MediVoteService& mvs);
 json selectorLabels(const api::MediVoteService& mvs);
 
 // The pod for `ordinal`: the template, plus the selector, revision, ordinal and serving labels, the tier annotation,
-// the controller ownerReference, terminationGracePeriodSeconds, for critical pods a preStop sleep on the service
-// container, the claims' volumes, and for reach agent the medivote-agent native sidecar.
+// the controller ownerReference, terminationGracePeriodSeconds, for critical pods a preStop hook on the service
+// container (reach direct: a sleep; reach agent: an httpGet to the agent, with the hold bound recorded in the
+// annotation medivote.io/agent-hold-seconds), the claims' volumes, and for reach agent the medivote-agent native
+// sidecar.
 json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, const PodSettings& settings);
 
 json buildClaim(const api::MediVoteService& mvs, const json& claimTemplate, int ordinal);

@@ -77,6 +77,37 @@ TEST_CASE("reach agent injects the native sidecar with the token Secret mounted 
   CHECK(secretVolume);
 }
 
+TEST_CASE("reach agent: the service's preStop is an httpGet to the agent's /prestop, and the hold is on the pod") {
+  PodSettings settings;
+  settings.agentPort = 9911;
+  const json pod = buildPod(mvs("agent"), 0, api::Tier::Critical, settings);
+  const json& hook = pod["spec"]["containers"][1]["lifecycle"]["preStop"];
+  CHECK_FALSE(hook.contains("sleep"));
+  CHECK(hook["httpGet"]["path"] == "/prestop");
+  CHECK(hook["httpGet"]["port"] == 9911);
+  CHECK_FALSE(hook["httpGet"].contains("host"));  // the kubelet sends it to the pod IP
+  // preStopSleepSeconds 7 is raised to requestTimeoutSeconds + exitTimeoutSeconds (5 + 10)
+  CHECK(pod["metadata"]["annotations"]["medivote.io/agent-hold-seconds"] == "15");
+  const std::string args = pod["spec"]["initContainers"][0]["args"].dump();
+  CHECK(args.find("--prestop-hold-seconds=15") != std::string::npos);
+  CHECK(args.find("--exit-timeout-seconds=10") != std::string::npos);
+  // requestTimeoutSeconds 5: the agent waits up to 2 s for the hook and forwards for up to 2 s, answering 1 s
+  // before the operator gives up.
+  CHECK(args.find("--await-termination-seconds=2") != std::string::npos);
+  CHECK(args.find("--target-timeout-seconds=2") != std::string::npos);
+  const json direct = buildPod(mvs("direct"), 0, api::Tier::Critical, settings);
+  CHECK_FALSE(direct["metadata"]["annotations"].contains("medivote.io/agent-hold-seconds"));
+}
+
+TEST_CASE("the agent's timeouts always nest inside the operator's request timeout") {
+  for (int r = 3; r <= 60; ++r) {
+    const AgentTimeouts t = agentTimeoutsFor(r);
+    CHECK(t.awaitTermination >= 1);
+    CHECK(t.target >= 1);
+    CHECK(t.awaitTermination + t.target + 1 <= r);
+  }
+}
+
 TEST_CASE("claims are per ordinal and survive the pod: named <claim>-<mvs>-<ordinal>") {
   const auto m = mvs("direct", true);
   const json pod = buildPod(m, 2, api::Tier::Critical, {});
