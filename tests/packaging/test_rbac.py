@@ -4,8 +4,9 @@ operator's user must be allowed by the roles of deploy/ (with their namespaces a
 may grant nothing outside that set except the documented EXCEPTIONS.
 
 Scenarios, with the Deployment's own arguments (leader election in medivote-system, agent image), two replicas:
-apply a critical service with a token Secret and claims, a critical service reached through the agent sidecar and a
-simple one; scale down (tiered shutdown: annotate, call, delete), rolling upgrade, `kubectl delete pod`, a missing
+apply a critical service with a token Secret and claims, a critical service reached through the agent sidecar, one
+reached through the agent with no Secret of the user's (the operator creates and owns its token Secret) and a simple
+one; scale down (tiered shutdown: annotate, call, delete), rolling upgrade, `kubectl delete pod`, a missing
 token Secret, deletion of the MediVoteServices (finalizers), and a leader handing over its lease on SIGTERM.
 The namespace-scoped variant (deploy/namespaced/) runs the same operations with --watch-namespace.
 """
@@ -31,7 +32,9 @@ def token_secret(name, token):
 
 
 def critical(name, ns, replicas, image="medivote/scripted:1", endpoint=None, args=()):
-    sd = {"preStopSleepSeconds": 2, "terminationGracePeriodSeconds": 5, "exitTimeoutSeconds": 3,
+    # Valid for both reaches: the preStop sleep covers the exit timeout (direct), the grace period the agent's hold
+    # of requestTimeoutSeconds + exitTimeoutSeconds (agent, whose calls take requestTimeoutSeconds 3).
+    sd = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 8, "exitTimeoutSeconds": 3,
           "refusalTimeoutSeconds": 5, "forceDeleteAfterSeconds": 20, "maxConcurrent": 2}
     ep = {"port": "http", "path": "/shutdown", "requestTimeoutSeconds": 1}
     ep.update(endpoint or {})
@@ -56,11 +59,16 @@ def run_scenarios(cluster, operators, folder, ns):
                            endpoint={"tokenSecretRef": {"name": "vote-token"}}))
     cluster.apply(critical("agented", ns, 1, args=["--token", "s3cret"],
                            endpoint={"reach": "agent", "agentTarget": "pod-ip", "port": 8080,
-                                     "tokenSecretRef": {"name": "vote-token"}}))
+                                     "requestTimeoutSeconds": 3, "tokenSecretRef": {"name": "vote-token"}}))
+    # reach agent and no Secret of the user's: the operator creates its own (create, then get on later resyncs).
+    cluster.apply(critical("agentauto", ns, 1, endpoint={"reach": "agent", "agentTarget": "pod-ip", "port": 8080,
+                                                         "requestTimeoutSeconds": 3}))
     cluster.apply(mvs("plain", ns, "medivote/workload:1", replicas=1, tier="simple", claims=False))
     cluster.apply(critical("nosecret", ns, 1, endpoint={"tokenSecretRef": {"name": "absent"}}))
-    for name, n in (("vote", 3), ("agented", 1), ("plain", 1), ("nosecret", 1)):
+    for name, n in (("vote", 3), ("agented", 1), ("agentauto", 1), ("plain", 1), ("nosecret", 1)):
         wait_ready(cluster, ns, name, n, timeout=60)
+    own = cluster.get(f"/api/v1/namespaces/{ns}/secrets/agentauto-agent-token")
+    assert own and own["metadata"]["ownerReferences"][0]["kind"] == "MediVoteService"
 
     cluster.kubectl("scale", "mvs/vote", "--replicas=2", "-n", ns)
     poll(lambda: sorted(cluster.pods(ns, "vote")) == ["vote-0", "vote-1"], 40, "vote-2 to go")
@@ -89,7 +97,7 @@ def run_scenarios(cluster, operators, folder, ns):
     # The leader goes (SIGTERM: it releases its lease); the standby takes over and finishes the deletions.
     assert a.stop() == 0
     b.wait_leading(timeout=15)
-    for name in ("vote", "agented", "plain", "nosecret"):
+    for name in ("vote", "agented", "agentauto", "plain", "nosecret"):
         cluster.kubectl("delete", "mvs", name, "-n", ns, "--wait=false")
     poll(lambda: not cluster.pods(ns) and not cluster.get(
         f"/apis/medivote.io/v1alpha1/namespaces/{ns}/medivoteservices")["items"], 90, "every service to be deleted")
@@ -127,9 +135,15 @@ def test_the_cluster_wide_roles_allow_exactly_what_the_operator_does(cluster, op
     assert {r["namespace"] for r in records if r["resource"] == "leases"} == {OPERATOR_NAMESPACE}
     cluster_role = find(load_docs(DEPLOY), "ClusterRole", "medivote-operator")
     assert not [rule for rule in cluster_role["rules"] if "leases" in rule["resources"]]
-    # Secrets: get only, and only the token Secrets named by the services.
-    assert {permission(r) for r in records if r["resource"] == "secrets"} == {("get", "", "secrets", "")}
-    assert {r["name"] for r in records if r["resource"] == "secrets"} == {"vote-token", "absent"}
+    # Secrets: get and create only; read only the token Secrets named by the services and the operator's own, and
+    # create only its own.
+    assert {permission(r) for r in records if r["resource"] == "secrets"} == {("get", "", "secrets", ""),
+                                                                              ("create", "", "secrets", "")}
+    assert {r["name"] for r in records if r["resource"] == "secrets" and r["verb"] == "get"} <= {
+        "vote-token", "absent", "agentauto-agent-token"}
+    assert {r["name"] for r in records if r["resource"] == "secrets" and r["verb"] == "get"} >= {"vote-token", "absent"}
+    # One create (a POST to the collection, so the audit record has no name): the operator's own Secret, once.
+    assert len([r for r in records if r["resource"] == "secrets" and r["verb"] == "create"]) == 1
 
     print("\nthe operator's requests (verb, apiGroup, resource, subresource: count):")
     for p in sorted(used):

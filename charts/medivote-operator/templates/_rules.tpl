@@ -26,10 +26,12 @@ rules:
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["create"]
-# The bearer token of a shutdown endpoint (spec.shutdown.endpoint.tokenSecretRef): read only, by name.
+# The bearer token of a shutdown endpoint: the Secret of spec.shutdown.endpoint.tokenSecretRef, read by name; for
+# reach agent without one, the operator's own <mvs>-agent-token, created once (never updated: a deleted one is
+# created again; the garbage collector deletes it with its MediVoteService). No list or watch.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get"]
+  verbs: ["get", "create"]
 # core/v1 Events about MediVoteServices and pods; a repeated event is patched (count, lastTimestamp).
 - apiGroups: [""]
   resources: ["events"]
