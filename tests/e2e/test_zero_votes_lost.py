@@ -1,53 +1,78 @@
-"""Issue 8 §5 end to end: no acknowledged vote is lost when critical vote-service pods go away.
+"""Issue 8 §5 and issue 13 end to end: no acknowledged vote is lost when critical vote-service pods go away, on a
+kubelet with the real node's timing.
 
-Each scenario runs the reference vote service (build/workloads/medivote-vote-service) as a critical MediVoteService
-(reach direct, bearer token from a Secret, votes on a volumeClaimTemplate) on the kubelet simulator, under a load
-of a few hundred votes per second sent straight to the serving pods (votes_load.VoteLoad). Afterwards every vote
-acknowledged with a 2xx must be in the union of the saved states: votes.json of every claim, plus, for pods still
-running at the end, what they hold (GET /votes). Each test prints `votes: acknowledged=N persisted=N lost=N`.
+Each scenario runs the reference vote service (build/workloads/medivote-vote-service, vote_service.py) as a critical
+MediVoteService with `reach: agent` (the operator deletes the pod first and calls POST /shutdown through the agent
+once the kubelet's preStop hook has arrived; the service takes the call from loopback only and has no token), votes
+on a volumeClaimTemplate, under a load of a few hundred votes per second sent straight to the serving pods
+(votes_load.VoteLoad). The services exit the instant they have saved (`--exit-delay-ms 0`) and do not save on
+SIGTERM (`--no-save-on-sigterm`), so only the HTTP stage can save a vote. The kubelet runs with the restart-race
+window on (1000 ms) and a watch delay of 2000 ms (some scenarios also with 0), see timing_clusters.py.
+
+Afterwards every vote acknowledged with a 2xx must be in the union of the saved states: votes.json of every claim,
+plus, for pods still running at the end, what they hold (GET /votes). Each test prints
+`votes: acknowledged=N persisted=N lost=N`. And no service container was restarted once its shutdown had begun:
+its restartCount stays what it was when the pod got its first medivote.io/shutdown-stage annotation (and the
+operator's medivote.io/shutdown-restart-baseline), and its claim's events.log has no `start` between the shutdown
+request and the pod's deletion (pod_history.py).
 
 The control run does the same scale-down with the HTTP stage off (tier simple, --no-save-on-sigterm) and must
 lose votes: that proves the tally can fail.
 """
-import base64
 import os
+import random
+import re
 import signal
 
 import pytest
 
-from e2elib import mvs, poll, wait_ready
+from e2elib import poll, wait_ready
+from pod_history import PodHistory
+from timing_clusters import KubeletTimingClusters
+from vote_service import claim_events as read_claim_events, create_token, vote_service
 from votes_load import VoteLoad, claims_votes, live_votes, tally
 
-IMAGE = "medivote/vote-service:1"
-TOKEN = "e2e-zero-votes-lost-token"
 RATE = 300  # votes per second
-TIMEOUTS = {"preStopSleepSeconds": 2, "terminationGracePeriodSeconds": 10, "exitTimeoutSeconds": 2,
-            "refusalTimeoutSeconds": 20, "forceDeleteAfterSeconds": 60, "maxConcurrent": 2}
+BOTH_WATCH_DELAYS = pytest.mark.parametrize("watch_delay_ms", [0, 2000])
 
 
-def vote_service(name, ns, replicas=3, image=IMAGE, args=(), tier="critical", **shutdown):
-    """The vote service as a MediVoteService. critical: the operator calls POST /shutdown on the pod IP with the
-    token of the Secret `<name>-token`; simple: no endpoint, SIGTERM only."""
-    env = [{"name": "SHUTDOWN_TOKEN", "valueFrom": {"secretKeyRef": {"name": f"{name}-token", "key": "token"}}}]
-    if tier == "critical":
-        endpoint = {"port": "http", "path": "/shutdown", "method": "POST", "reach": "direct",
-                    "tokenSecretRef": {"name": f"{name}-token", "key": "token"}, "requestTimeoutSeconds": 2}
-        sd = dict(TIMEOUTS, **shutdown)
-    else:
-        endpoint, sd = None, dict({"terminationGracePeriodSeconds": 5, "maxConcurrent": 2}, **shutdown)
-    # The service exits 1 s after accepting, as the real ones do: the operator deletes the pod meanwhile. A shorter
-    # delay races the kubelet, which restarts a container that exits before its pod is deleted.
-    obj = mvs(name, ns, image, replicas=replicas, tier=tier, endpoint=endpoint, shutdown=sd, env=env,
-              args=["--exit-delay-ms", "1000", *args])
-    container = obj["spec"]["template"]["spec"]["containers"][0]
-    container["readinessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1}
-    return obj
+@pytest.fixture(scope="module")
+def timing_clusters(tmp_path_factory):
+    clusters = KubeletTimingClusters(tmp_path_factory)
+    yield clusters
+    clusters.close()
 
 
-def create_token(cluster, ns, name):
-    cluster.rest.ok(cluster.rest.post(f"/api/v1/namespaces/{ns}/secrets", {
-        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"{name}-token"},
-        "data": {"token": base64.b64encode(TOKEN.encode()).decode()}}))
+@pytest.fixture
+def watch_delay_ms():
+    """The kubelet's watch delay of a scenario (parametrized with BOTH_WATCH_DELAYS)."""
+    return 2000
+
+
+@pytest.fixture
+def cluster(timing_clusters, watch_delay_ms):
+    return timing_clusters(watch_delay_ms)
+
+
+@pytest.fixture
+def ns(cluster, request):
+    """A fresh namespace per test (as conftest's, with the parameter's brackets left out of its name)."""
+    test = re.sub(r"[^a-z0-9-]", "", request.node.name.lower().replace("_", "-"))
+    name = "e2e-" + test[5:35].strip("-") + f"-{random.randint(0, 9999)}"
+    cluster.rest.ok(cluster.rest.post("/api/v1/namespaces",
+                                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    yield name
+    cluster.rest.delete(f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture
+def pods(cluster, ns):
+    """The namespace's pod history (pod_history.PodHistory); at the end, no service restarted after its shutdown
+    began."""
+    with PodHistory(cluster.rest, ns) as history:
+        yield history
+    bad = history.restarts_after_shutdown_start()
+    assert not bad, f"service containers restarted after their shutdown began: {bad}"
 
 
 @pytest.fixture
@@ -85,17 +110,24 @@ def votes(cluster, ns, capsys):
 
 def claim_events(cluster, ns, claim):
     """The event names of a claim's events.log (written by the vote service, across its pods), in order."""
-    path = os.path.join(cluster.pvc_dir(ns, claim), "events.log")
-    with open(path) as f:
-        events = [line.split()[1] for line in f if len(line.split()) > 1]
-    return events
+    return [e for _, e, _ in read_claim_events(os.path.join(cluster.pvc_dir(ns, claim), "events.log"))]
 
 
-def assert_http_stage(cluster, ns, claim):
-    ev = claim_events(cluster, ns, claim)
+def assert_http_stage(cluster, ns, claim, pods):
+    """The claim's service saved on the HTTP call, not on SIGTERM, and was not started again while its pod was
+    shutting down (a restart writes `start` between the request and the pod's deletion)."""
+    log = read_claim_events(os.path.join(cluster.pvc_dir(ns, claim), "events.log"))
+    ev = [e for _, e, _ in log]
     assert "shutdown-requested" in ev and "saved" in ev, (claim, ev)
     first_request = ev.index("shutdown-requested")
     assert "sigterm" not in ev[:ev.index("saved", first_request)], f"{claim}: SIGTERM before the save: {ev}"
+    pod = claim[len("data-"):]
+    for uid in pods.uids(pod):
+        lived = (pods.seen_from(uid) * 1000, (pods.gone_at(uid) or float("inf")) * 1000)
+        requested = [t for t, e, _ in log if e == "shutdown-requested" and lived[0] <= t <= lived[1]]
+        if requested:
+            starts = [t for t, e, _ in log if e == "start" and requested[0] < t < lived[1]]
+            assert not starts, f"{pod} ({uid}) started again after its shutdown request: {log}"
 
 
 def outcomes(cluster, ns, name):
@@ -126,7 +158,8 @@ def wait_ready_or_explain(cluster, ns, name, n, timeout=60):
 
 
 def run(cluster, ns, votes, replicas=3, **kw):
-    create_token(cluster, ns, "vote")
+    if kw.get("tier", "critical") == "critical":
+        create_token(cluster, ns, "vote")
     cluster.apply(vote_service("vote", ns, replicas, **kw))
     wait_ready_or_explain(cluster, ns, "vote", replicas)
     load = votes("vote")
@@ -134,7 +167,8 @@ def run(cluster, ns, votes, replicas=3, **kw):
     return load
 
 
-def test_scale_3_to_1_loses_no_vote(cluster, ns, operator, votes):
+@BOTH_WATCH_DELAYS
+def test_scale_3_to_1_loses_no_vote(cluster, ns, operator, votes, pods):
     operator()
     load = run(cluster, ns, votes)
     cluster.kubectl("scale", "mvs/vote", "--replicas=1", "-n", ns)
@@ -144,11 +178,12 @@ def test_scale_3_to_1_loses_no_vote(cluster, ns, operator, votes):
     assert t.lost == 0, sorted(t.missing)[:20]
     assert t.per_claim["data-vote-1"] > 0 and t.per_claim["data-vote-2"] > 0, "the removed pods took votes"
     for claim in ("data-vote-1", "data-vote-2"):
-        assert_http_stage(cluster, ns, claim)
+        assert_http_stage(cluster, ns, claim, pods)
     assert_outcomes(cluster, ns, "vote", {"vote-1": "http", "vote-2": "http"})
 
 
-def test_rolling_upgrade_of_3_replicas_loses_no_vote(cluster, ns, operator, votes):
+@BOTH_WATCH_DELAYS
+def test_rolling_upgrade_of_3_replicas_loses_no_vote(cluster, ns, operator, votes, pods):
     operator()
     load = run(cluster, ns, votes)
     cluster.apply(vote_service("vote", ns, 3, image="medivote/vote-service:2"))
@@ -159,11 +194,11 @@ def test_rolling_upgrade_of_3_replicas_loses_no_vote(cluster, ns, operator, vote
     t = votes.finish(load, "rolling upgrade")
     assert t.lost == 0, sorted(t.missing)[:20]
     for i in range(3):
-        assert_http_stage(cluster, ns, f"data-vote-{i}")
+        assert_http_stage(cluster, ns, f"data-vote-{i}", pods)
     assert_outcomes(cluster, ns, "vote", {"http"})
 
 
-def test_deleting_the_medivoteservice_loses_no_vote(cluster, ns, operator, votes):
+def test_deleting_the_medivoteservice_loses_no_vote(cluster, ns, operator, votes, pods):
     operator()
     load = run(cluster, ns, votes)
     cluster.kubectl("delete", "mvs", "vote", "-n", ns, "--timeout=60s")
@@ -172,10 +207,10 @@ def test_deleting_the_medivoteservice_loses_no_vote(cluster, ns, operator, votes
     assert t.lost == 0, sorted(t.missing)[:20]
     for i in range(3):
         assert t.per_claim[f"data-vote-{i}"] > 0
-        assert_http_stage(cluster, ns, f"data-vote-{i}")
+        assert_http_stage(cluster, ns, f"data-vote-{i}", pods)
 
 
-def test_kubectl_delete_pod_loses_no_vote(cluster, ns, operator, votes):
+def test_kubectl_delete_pod_loses_no_vote(cluster, ns, operator, votes, pods):
     operator()
     load = run(cluster, ns, votes)
     uid = cluster.pods(ns)["vote-1"]["metadata"]["uid"]
@@ -186,11 +221,11 @@ def test_kubectl_delete_pod_loses_no_vote(cluster, ns, operator, votes):
     load.wait_acked(RATE // 2)
     t = votes.finish(load, "kubectl delete pod")
     assert t.lost == 0, sorted(t.missing)[:20]
-    assert_http_stage(cluster, ns, "data-vote-1")
+    assert_http_stage(cluster, ns, "data-vote-1", pods)
     assert_outcomes(cluster, ns, "vote", {"vote-1": "http"})
 
 
-def test_operator_sigkilled_mid_scale_down_then_restarted_loses_no_vote(cluster, ns, operator, votes):
+def test_operator_sigkilled_mid_scale_down_then_restarted_loses_no_vote(cluster, ns, operator, votes, pods):
     op = operator()
     # Busy for 2 s when asked: the first pod stays in stage Requested long enough to be caught there.
     load = run(cluster, ns, votes, args=["--busy-on-shutdown-seconds", "2"])
@@ -209,11 +244,11 @@ def test_operator_sigkilled_mid_scale_down_then_restarted_loses_no_vote(cluster,
     t = votes.finish(load, "operator SIGKILLed mid-scale-down")
     assert t.lost == 0, sorted(t.missing)[:20]
     for claim in ("data-vote-1", "data-vote-2"):
-        assert_http_stage(cluster, ns, claim)
+        assert_http_stage(cluster, ns, claim, pods)
     assert_outcomes(cluster, ns, "vote", {"vote-1": "http", "vote-2": "http"})
 
 
-def test_a_service_busy_for_3s_when_asked_loses_no_vote(cluster, ns, operator, votes):
+def test_a_service_busy_for_3s_when_asked_loses_no_vote(cluster, ns, operator, votes, pods):
     operator()
     load = run(cluster, ns, votes, args=["--busy-on-shutdown-seconds", "3"])
     cluster.kubectl("scale", "mvs/vote", "--replicas=2", "-n", ns)
@@ -228,7 +263,7 @@ def test_a_service_busy_for_3s_when_asked_loses_no_vote(cluster, ns, operator, v
     accepted = [int(w[0]) for w in lines if w[1] == "shutdown-requested"]
     assert refused and accepted, lines
     assert accepted[0] - refused[0] >= 3000 - 100, "accepted only once the 3 s busy window ended"
-    assert_http_stage(cluster, ns, "data-vote-2")
+    assert_http_stage(cluster, ns, "data-vote-2", pods)
     assert_outcomes(cluster, ns, "vote", {"vote-2": "http"})
     assert any(e["reason"] == "ShutdownRefused" for e in cluster.events(ns))
 
