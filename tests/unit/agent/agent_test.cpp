@@ -625,6 +625,7 @@ TEST_CASE("preStop hook: held until the service's port closes after an accepted 
   FakeService service(jsonReply(200));
   Agent agent(agentArgs(token, service.port(), {"--prestop-hold-seconds", "5", "--exit-timeout-seconds", "5"}));
   PreStopHook hook(agent);
+  PreStopHook concurrent(agent);  // a second hook at the same time is answered by the same rule
   // The service accepts the call, then closes its listener 300 ms later (as a real service exits after saving).
   std::chrono::steady_clock::time_point beforeClose, afterClose;
   std::thread exits([&] {
@@ -646,6 +647,8 @@ TEST_CASE("preStop hook: held until the service's port closes after an accepted 
   CHECK(hook.doneAt() > beforeClose);              // not released before the port closed
   CHECK(ms(hook.doneAt() - afterClose) < 1000);    // but soon after (probes every 75 ms)
   CHECK(heldMs(r) >= 300);
+  CHECK(released(concurrent.result()) == "service-exited");
+  CHECK(concurrent.doneAt() > beforeClose);
   CHECK(stateOf(agent.port(), "t") == R"({"state":"done","serviceStatus":200,"terminating":true)");
 }
 
@@ -717,6 +720,25 @@ TEST_CASE("preStop hook: /healthz and POST /shutdown are served while a hook is 
   CHECK(stateOf(agent.port(), "t") == R"({"state":"forwarded","serviceStatus":200,"terminating":true)");
   CHECK(!hook.done());  // still held: the service keeps its port
   agent.crash();        // ends the hold for this test
+}
+
+TEST_CASE("/healthz answers while a call is forwarded to a slow service") {
+  TokenFile token("t");
+  FakeService service(jsonReply(200));
+  service.delayMs = 1500;
+  Agent agent(agentArgs(token, service.port()));
+  witnessTermination(agent);
+  int port = agent.port();
+  ClientResult post;
+  std::thread caller([&] { post = call(port, "POST", "/shutdown", "t"); });
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (service.requests().empty() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(5ms);
+  auto sent = std::chrono::steady_clock::now();
+  CHECK(call(port, "GET", "/healthz", std::nullopt).reply.status == 200);
+  CHECK(ms(std::chrono::steady_clock::now() - sent) < 500);  // not behind the 1.5 s call
+  CHECK(stateOf(port, "t") == R"({"state":"idle","serviceStatus":0,"terminating":true)");  // nor is the state
+  caller.join();
+  CHECK(post.reply.status == 200);
 }
 
 TEST_CASE("POST /shutdown before the hook waits for it and is forwarded only after it arrives") {
