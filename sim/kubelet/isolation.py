@@ -31,6 +31,7 @@ import tempfile
 import uuid
 
 from . import mountns
+from .layout import Layout
 from .netns import PodNetwork
 from .volumes import set_volume_ownership
 
@@ -90,7 +91,7 @@ def choose(requested: str | None) -> tuple[str, str]:
 
 class NamespaceIsolation:
     def __init__(self, state_dir: str, pod_cidr: str | None):
-        self.network = PodNetwork(state_dir, pod_cidr)
+        self.network = PodNetwork(Layout(state_dir).network_record(), pod_cidr)
         self.cidr = self.network.cidr
         self.kubelet = None
         self._prepared: set[str] = set()
@@ -135,7 +136,7 @@ class NamespaceIsolation:
         rootfs = k.layout.rootfs(uid, name)
         rel = os.path.relpath(cwd, rootfs)
         workdir = "/" if rel == "." else "/" + rel
-        scratch = os.path.join(k.layout.pod_dir(uid), "ns", f"{name}-{uuid.uuid4().hex[:8]}")
+        scratch = k.layout.sandbox_scratch(uid, name, uuid.uuid4().hex[:8])
         os.makedirs(scratch)
         plan = {"parent": os.getpid(), "netns": self.network.netns_path(uid), "scratch": scratch,
                 "mounts": mountns.container_mounts(worker.pod, container, worker.volume_dirs),

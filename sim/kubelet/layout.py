@@ -7,6 +7,11 @@
                                                         stdout+stderr of each container start (kept after the pod)
     <state>/runtime/<container-id>.json                 a record of each live process group (pid, start time),
                                                         used to kill orphans after a kubelet crash/restart
+    --pod-isolation namespaces only:
+    <state>/pods/<pod-uid>/ns/<container>-<id>/         where a container's private tmpfs is mounted (inside its
+                                                        own mount namespace; empty as the host sees it)
+    <state>/runtime/launch-*.json                       a launcher's plan, deleted by the launcher as it reads it
+    <state>/network.json                                the pod CIDR this state dir used last (taken again if free)
 """
 import os
 
@@ -32,3 +37,9 @@ class Layout:
 
     def runtime_dir(self) -> str:
         return os.path.join(self.root, "runtime")
+
+    def sandbox_scratch(self, uid: str, container: str, start_id: str) -> str:
+        return os.path.join(self.pod_dir(uid), "ns", f"{container}-{start_id}")
+
+    def network_record(self) -> str:
+        return os.path.join(self.root, "network.json")

@@ -126,8 +126,8 @@ def _try_lock(slot: int) -> int | None:
 
 
 class PodNetwork:
-    def __init__(self, state_dir: str, pod_cidr: str | None):
-        self._record = os.path.join(state_dir, "network.json")
+    def __init__(self, record: str, pod_cidr: str | None):
+        self._record = record     # a file where the subnet in use is recorded (Layout.network_record)
         self._locks: list[int] = []
         if pod_cidr:
             net = ipaddress.ip_network(pod_cidr, strict=False)
