@@ -45,7 +45,7 @@ def parse_args(argv=None):
 
 def pod_isolation(args):
     """The isolation mode's sandbox (None in loopback mode) and the pod CIDR; logs the mode and why, once."""
-    mode, why = isolation_mod.choose(args.pod_isolation)
+    mode, why = isolation_mod.choose(args.pod_isolation, args.pod_cidr)
     if mode == "loopback":
         cidr = args.pod_cidr or "127.77.0.0/16"
         logging.getLogger("kubelet").info("pod isolation: loopback (%s); pod CIDR %s on lo", why, cidr)

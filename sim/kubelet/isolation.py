@@ -6,8 +6,9 @@ Modes (--pod-isolation, else $MEDIVOTE_SIM_POD_ISOLATION, else DEFAULT_MODE):
 - namespaces: every pod gets its own network namespace on a bridge (netns.py) and every container its own mount
   namespace with its volumes at their mountPaths, run as its securityContext's user (mountns.py, launcher.py).
   Needs root, `ip netns`, mount namespaces and overlayfs: without them the kubelet refuses to start.
-- auto: namespaces when available, else loopback.
-choose(requested) returns (mode, why): the kubelet logs both once at start.
+- auto: namespaces when available, else loopback; also loopback when a --pod-cidr outside 198.18.0.0/15 is given
+  (a 127.x range asks for loopback addressing).
+choose(requested, pod_cidr) returns (mode, why): the kubelet logs both once at start.
 
 Contract of NamespaceIsolation (the namespace mode's pod network plus container sandbox):
 - allocate(uid, preferred) / release(uid): the pod's network namespace and IP (PodNetwork); release also forgets the
@@ -21,6 +22,7 @@ Contract of NamespaceIsolation (the namespace mode's pod network plus container 
   namespaces and user.
 - teardown(): the network's teardown (every pod namespace, the bridge, the lease).
 """
+import ipaddress
 import json
 import logging
 import os
@@ -32,7 +34,7 @@ import uuid
 
 from . import mountns
 from .layout import Layout
-from .netns import PodNetwork
+from .netns import POOL, PodNetwork
 from .volumes import set_volume_ownership
 
 log = logging.getLogger("kubelet.isolation")
@@ -71,7 +73,7 @@ def namespaces_unavailable() -> str | None:
     return None
 
 
-def choose(requested: str | None) -> tuple[str, str]:
+def choose(requested: str | None, pod_cidr: str | None = None) -> tuple[str, str]:
     env = os.environ.get(ENV_VAR)
     mode = requested or env or DEFAULT_MODE
     source = "--pod-isolation" if requested else (f"${ENV_VAR}" if env else "the default")
@@ -79,6 +81,8 @@ def choose(requested: str | None) -> tuple[str, str]:
         raise IsolationError(f"pod isolation {mode!r} (from {source}) is not one of {', '.join(MODES)}")
     if mode == "loopback":
         return mode, f"asked by {source}"
+    if mode == "auto" and pod_cidr and not _in_pool(pod_cidr):
+        return "loopback", f"auto (from {source}): --pod-cidr {pod_cidr} is outside {POOL}"
     reason = namespaces_unavailable()
     if mode == "namespaces":
         if reason:
@@ -87,6 +91,14 @@ def choose(requested: str | None) -> tuple[str, str]:
     if reason:
         return "loopback", f"auto (from {source}): namespaces unavailable: {reason}"
     return "namespaces", f"auto (from {source}): root, netns, mount namespaces and overlayfs available"
+
+
+def _in_pool(cidr: str) -> bool:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
+    return net.version == 4 and net.subnet_of(POOL)
 
 
 class NamespaceIsolation:

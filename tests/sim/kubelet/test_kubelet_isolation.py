@@ -80,7 +80,8 @@ def iso_kubelet(apiserver, api, tmp_path):
         return k
 
     yield start
-    held = {name: ino for k in started for name, ino in identities(namespaces_of(k)).items()}
+    held = {name: ino for k in started if "pod isolation: namespaces" in k.log()
+            for name, ino in identities(namespaces_of(k)).items()}
     for k in started:
         if k.proc.poll() is None:
             k.stop()
@@ -101,8 +102,9 @@ def subnet(slot: int) -> str:
 
 
 def namespaces_of(k: KubeletProc) -> list[str]:
+    prefix = f"msim{slot_of(k)}-"
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.startswith(f"msim{slot_of(k)}-")]
+    return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
 
 
 def identities(names: list[str]) -> dict[str, int]:
@@ -344,3 +346,8 @@ def test_namespace_mode_refuses_a_loopback_pod_cidr(apiserver, tmp_path):
 def test_auto_mode_says_which_mode_runs_and_why(api, iso_kubelet):
     k = iso_kubelet("iso-auto", extra=["--pod-isolation", "auto"])
     assert re.search(r"pod isolation: namespaces \(auto .*available\)", k.log()), k.log()[-2000:]
+
+
+def test_auto_mode_keeps_loopback_for_a_loopback_pod_cidr(api, iso_kubelet):
+    k = iso_kubelet("iso-auto-127", extra=["--pod-isolation", "auto", "--pod-cidr", "127.9.8.0/24"])
+    assert "pod isolation: loopback (auto (from --pod-isolation): --pod-cidr 127.9.8.0/24 is outside" in k.log()
