@@ -17,6 +17,12 @@ from e2elib import Cluster, running_cluster
 RACE_WINDOW_MS = 1000
 
 
+def kubelet_flags(watch_delay_ms=0):
+    """The `simctl start` flags of such a cluster."""
+    return ("--pod-isolation", "namespaces", "--restart-race-window-ms", str(RACE_WINDOW_MS),
+            "--watch-delay-ms", str(watch_delay_ms))
+
+
 class KubeletTimingClusters:
     def __init__(self, tmp_path_factory):
         self._factory = tmp_path_factory
@@ -25,8 +31,7 @@ class KubeletTimingClusters:
 
     def __call__(self, watch_delay_ms=0):
         if watch_delay_ms not in self._clusters:
-            flags = ("--pod-isolation", "namespaces", "--restart-race-window-ms", str(RACE_WINDOW_MS),
-                     "--watch-delay-ms", str(watch_delay_ms))
+            flags = kubelet_flags(watch_delay_ms)
             d = self._factory.mktemp(f"timing-watch-{watch_delay_ms}ms")
             self._clusters[watch_delay_ms] = self._stack.enter_context(
                 running_cluster(d, lambda path: Cluster(path, *flags)))
