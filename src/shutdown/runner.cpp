@@ -212,10 +212,11 @@ void ShutdownRunner::worker() {
 void ShutdownRunner::finishCall(Call& call) {
   const DriveInput& input = call.input;
   log::ScopedLogContext ctx(log::Fields{{"pod", fmt::format("{}/{}", nsOf(input.pod), call.facts.name)}});
+  const WallTime sentAt = clock_.wallNow();
   EndpointAnswer answer = input.target ? caller_.call(*input.target) : unreachable(input.unavailableReason);
   if (metrics_) metrics_->called(answer);
   log::info("shutdown endpoint answered", {{"answer", answer.detail}, {"attempt", call.facts.state.attempts}});
-  const AnswerEffect effect = afterAnswer(call.facts, answer, input.policy, clock_.wallNow());
+  const AnswerEffect effect = afterAnswer(call.facts, answer, input.policy, clock_.wallNow(), sentAt);
   try {
     // Delete at once when the answer allows it (accepted, or escalated), even before the answer is recorded: the
     // service exits within about a second of accepting, and a kubelet restarts a container that exits while its

@@ -298,7 +298,8 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
   return makeStep(Step::Kind::Idle, s);
 }
 
-AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const ShutdownPolicy& p, WallTime now) {
+AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const ShutdownPolicy& p, WallTime now,
+                         std::optional<WallTime> sentAt) {
   AnswerEffect e;
   ShutdownState s = f.state;
   s.lastAnswer = a.detail.substr(0, 120);
@@ -316,7 +317,7 @@ AnswerEffect afterAnswer(const PodFacts& f, const EndpointAnswer& a, const Shutd
   switch (a.kind) {
     case EndpointAnswer::Kind::Accepted:
       s.stage = Stage::Accepted;
-      s.acceptedAt = now;
+      s.acceptedAt = std::min(now, sentAt.value_or(now));
       s.failures = 0;
       e.events.push_back(normal("ShutdownAccepted", fmt::format("Pod {} accepted its shutdown ({}); waiting up to {}s "
                                                                 "for it to exit",

@@ -62,13 +62,16 @@ Step decide(const PodFacts& pod, const ShutdownPolicy& policy, WallTime now, con
 
 // The state after the endpoint answered (or failed to), with the Events that tell it. `misconfiguration` is set for
 // answers that mean the resource is misconfigured (401/403/other 4xx): the controller reports it as Degraded.
+// `sentAt` is when the call was sent (default: `now`): an acceptance is recorded at that moment, the earliest the
+// service (or the agent, whose exit timeout starts when the service accepted) can have taken it, so that a service
+// still running acceptedAt + exitTimeout later is surely past the agent's release and never counted as `http`.
 struct AnswerEffect {
   ShutdownState state;
   std::vector<EventNote> events;
   std::optional<std::string> misconfiguration;
 };
 AnswerEffect afterAnswer(const PodFacts& pod, const EndpointAnswer& answer, const ShutdownPolicy& policy,
-                         WallTime now);
+                         WallTime now, std::optional<WallTime> sentAt = std::nullopt);
 
 // Constants of the retry rules, named so tests and docs can refer to them.
 inline constexpr int kMaxUnreachableAttempts = 3;                       // then escalate

@@ -518,6 +518,31 @@ TEST_CASE("agent hold: a service that exits late, after the agent released the h
   CHECK(*w.outcome == Outcome::Sigterm);
 }
 
+TEST_CASE("an acceptance is recorded when the call was sent, so a late exit after the agent's release is sigterm") {
+  ShutdownPolicy p = critical();
+  PodFacts f;
+  f.name = "vote-2";
+  f.preStop = PreStopKind::AgentHold;
+  f.preStopSeconds = 20;
+  f.state.stage = Stage::Requested;
+  const WallTime sent = kT0;
+  const WallTime answered = kT0 + 300ms;  // the answer took 0.3 s to reach the operator
+  const AnswerEffect eff = afterAnswer(f, classifyHttpStatus(200, {}, "200"), p, answered, sent);
+  REQUIRE(eff.state.acceptedAt);
+  CHECK(*eff.state.acceptedAt == sent);
+  // The agent released at (its own acceptance, >= sent) + exitTimeout; the service exited 0.1 s after that.
+  PodFacts gone = f;
+  gone.state = eff.state;
+  gone.exists = false;
+  gone.deletionTimestamp = kT0 + 40s;
+  gone.deletionGracePeriodSeconds = 40;
+  gone.serviceExited = true;
+  gone.exitedAt = answered + p.exitTimeout - 100ms;  // after sent + exitTimeout: the agent may have released
+  const Step done = decide(gone, p, kT0 + 60s);
+  REQUIRE(done.kind == Kind::Done);
+  CHECK(done.outcome == Outcome::Sigterm);
+}
+
 TEST_CASE("agent hold: someone else deletes the pod - called once the hook arrived, gone when the service exits") {
   World w(critical());
   w.agent();
