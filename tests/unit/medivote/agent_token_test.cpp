@@ -202,7 +202,7 @@ TEST_CASE("deleted while its pods run: created again with a new token at the nex
   CHECK(client.object(kube::resources::secrets(), "ns", "node-agent-token"));
 }
 
-TEST_CASE("nothing is created for an invalid spec or a resource being deleted; a 403 on create is reported") {
+TEST_CASE("nothing is created for an invalid spec or a resource being deleted, and a 403 on create is reported") {
   FakeClient client;
   util::FakeClock clock;
   TokenSecrets tokens(client, clock);
@@ -276,7 +276,7 @@ TEST_CASE("the agent mounts the operator's token Secret, readable by its user (0
   CHECK_FALSE(pod["spec"].contains("securityContext"));  // no fsGroup of the operator's: the claims keep theirs
 }
 
-TEST_CASE("with the pod's own fsGroup the token is 0440; the user's Secret and key are mounted as named") {
+TEST_CASE("with the pod's own fsGroup the token is 0440, and the user's Secret and key are mounted as named") {
   json o = mvsJson("agent", true);
   o["spec"]["template"]["spec"]["securityContext"] = {{"fsGroup", 2000}};
   const json pod = buildPod(api::parseMediVoteService(o).object, 0, api::Tier::Critical, {});
