@@ -249,7 +249,7 @@ def test_a_pod_with_its_own_exec_prestop_hook_is_called_and_ends_by_http(cluster
 
 # --- an API outage during a scale-down ----------------------------------------------------------------------------
 
-def test_pod_deletes_failing_for_30s_no_restart_and_gone_within_bound_after(cluster, ns, operator, pods):
+def test_pod_deletes_failing_for_30s_no_restart_and_gone_within_bound_after(cluster, ns, operator, pods, capsys):
     operator()
     create_token(cluster, ns, "outage")
     obj = vote_service("outage", ns, replicas=2)
@@ -275,6 +275,8 @@ def test_pod_deletes_failing_for_30s_no_restart_and_gone_within_bound_after(clus
     bound = 2 + grace + 2  # the operator's capped back-off, the policy's grace, the kubelet's latency
     poll(lambda: pods.gone_at(uid), bound + 5, "outage-1 to go")
     took = pods.gone_at(uid) - cleared
+    with capsys.disabled():
+        print(f"\n[pod DELETEs failing for 30 s] outage-1 gone {took:.2f} s after the fault cleared (bound {bound} s)")
     assert took <= bound, f"outage-1 gone {took:.1f}s after the fault cleared (bound {bound}s)"
     deletes = [i for i in cluster.sim.admin("GET", "requests").body["items"]
                if i["user"] == OPERATOR_USER and i["verb"] == "delete" and i.get("resource") == "pods"
