@@ -31,7 +31,7 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 sys.path.insert(0, os.path.join(REPO, "tests", "sim"))
 sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
-from e2elib import follow  # noqa: E402
+from e2elib import Followers  # noqa: E402
 from simlib import Rest, poll  # noqa: E402
 from votes_load import VoteLoad, claims_votes, tally  # noqa: E402
 
@@ -69,7 +69,8 @@ class Out:
 
     HOLD = 0.6
 
-    def __init__(self):
+    def __init__(self, pod_width=16):
+        self.pod_width = pod_width
         self.lock = threading.Lock()
         self.t0 = time.time()
         self.step_t0 = self.t0
@@ -123,7 +124,7 @@ class Out:
         at = at if at is not None else now
         with self.lock:
             self.seq += 1
-            text = f"   {at - self.step_t0:+7.2f} s  {pod:<16} {color}{what:<12}{RESET} {detail}".rstrip()
+            text = f"   {at - self.step_t0:+7.2f} s  {pod:<{self.pod_width}} {color}{what:<12}{RESET} {detail}".rstrip()
             self.held.append((at, now, self.seq, text))
 
 
@@ -136,22 +137,17 @@ class Timeline:
         self.rest, self.out, self.pvc_dir, self.ns = rest, out, pvc_dir, ns
         self.seen = set()
         self.log_lines = {}
-        self.stop_ev = threading.Event()
-        self.streams = []
-        self.threads = [threading.Thread(target=follow, args=(rest, f"/api/v1/namespaces/{ns}/pods", self._pod,
-                                                              self.stop_ev, self.streams), daemon=True),
-                        threading.Thread(target=self._claims, daemon=True)]
+        self.followers = Followers(rest, {f"/api/v1/namespaces/{ns}/pods": self._pod})
+        self.stop_ev = self.followers.stop_ev
+        self.claims = threading.Thread(target=self._claims, daemon=True)
 
     def start(self):
-        for t in self.threads:
-            t.start()
+        self.followers.start()
+        self.claims.start()
 
     def stop(self):
-        self.stop_ev.set()
-        for s in list(self.streams):
-            s.close()
-        for t in self.threads:
-            t.join(timeout=5)
+        self.followers.stop()
+        self.claims.join(timeout=5)
 
     def _once(self, key, *row):
         if key not in self.seen:
@@ -447,8 +443,10 @@ class Demo:
                            capture_output=True, timeout=60)
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(demo_class=None, doc=__doc__):
+    """Runs a demo (`demo_class(args)` with run() -> exit status and cleanup(); Demo by default) in the work dir of
+    --dir: 130 when interrupted (SIGINT, SIGTERM), 2 when the demo itself failed; cleanup() always runs."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dir", required=True, help="work dir (simulator state, logs)")
     ap.add_argument("--build", default=os.environ.get("MEDIVOTE_BUILD_DIR", os.path.join(REPO, "build")))
     args = ap.parse_args()
@@ -456,7 +454,7 @@ def main():
     def on_signal(signum, _frame):
         raise KeyboardInterrupt(f"signal {signum}")
     signal.signal(signal.SIGTERM, on_signal)
-    demo = Demo(args)
+    demo = (demo_class or Demo)(args)
     code = 2
     try:
         code = demo.run()

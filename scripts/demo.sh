@@ -6,11 +6,22 @@
 #    deploy/samples, votes under load, scale down / upgrade / delete with a timeline of each pod's shutdown stages,
 #    and the tally "votes: acknowledged=N persisted=N lost=N".
 # Exit status: 0 only when no vote was lost and no process was left behind.
+#   scripts/demo.sh --stack
+# The six MediVote services of deploy/samples/ instead (scripts/demo_stack.py: pods isolated like real pods, so
+# root is needed): each scaled to zero, the savers brought back, all deleted, with the timeline; exit 0 only when
+# every shutdown followed its service's contract, the saved files were found on the claims and no process was left.
 # Environment: MEDIVOTE_BUILD_DIR (default build/), MEDIVOTE_DEMO_SKIP_SETUP=1, MEDIVOTE_DEMO_KEEP=1 (keep the temp
 # dir with the logs), NO_COLOR=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+
+body="$root/scripts/demo.py"
+case "${1:-}" in
+  "") ;;
+  --stack) body="$root/scripts/demo_stack.py" ;;
+  *) echo "usage: scripts/demo.sh [--stack]" >&2; exit 2 ;;
+esac
 
 if [ "${MEDIVOTE_DEMO_SKIP_SETUP:-0}" != 1 ]; then
   echo "== scripts/setup.sh (install what is missing, build)"
@@ -70,7 +81,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-/usr/bin/python3 "$root/scripts/demo.py" --dir "$work" &
+/usr/bin/python3 "$body" --dir "$work" &
 demo_pid=$!
 set +e
 wait "$demo_pid"

@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import yaml
@@ -58,7 +59,8 @@ class Cluster:
         # Pods bind their own 127.x IPs: a CIDR of its own keeps this cluster's pods apart from any other simulated
         # cluster running on the machine at the same time (another suite, the demo). With pod isolation, the
         # kubelet picks a free subnet of 198.18.0.0/15 itself (sim/kubelet/README.md).
-        self.pod_cidr = None if "--pod-isolation" in sim_args else f"127.{random.randint(100, 250)}.0.0/16"
+        isolated = "--pod-isolation" in sim_args or os.environ.get("MEDIVOTE_SIM_POD_ISOLATION") == "namespaces"
+        self.pod_cidr = None if isolated else f"127.{random.randint(100, 250)}.0.0/16"
         cidr = ["--pod-cidr", self.pod_cidr] if self.pod_cidr else []
         self.sim = Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
                        "--bookmark-interval", "5", *cidr, *sim_args)
@@ -269,6 +271,29 @@ def follow(rest, path, handle, stop_ev, streams=None):
         except Exception:  # the server went away at the end, or a transient error: list again
             rv = None
             stop_ev.wait(0.2)
+
+
+class Followers:
+    """One thread per path that follow()s it with its handler ({path: handle(type, object)}), from start() until
+    stop(); `stop_ev` is set by stop() (other threads of the owner may wait on it too)."""
+
+    def __init__(self, rest, handlers):
+        self.stop_ev = threading.Event()
+        self.streams = []
+        self.threads = [threading.Thread(target=follow, args=(rest, path, handle, self.stop_ev, self.streams),
+                                         daemon=True) for path, handle in handlers.items()]
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self):
+        self.stop_ev.set()
+        for s in list(self.streams):
+            s.close()
+        for t in self.threads:
+            t.join(timeout=5)
 
 
 def processes_matching(text):

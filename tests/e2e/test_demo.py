@@ -1,6 +1,7 @@
 """Issue 8 §6: scripts/demo.sh, run as the README says but without its set-up step (the test command built
 everything already): it exits 0, ends with a tally that lost no vote, prints the shutdown timeline, and leaves no
-process behind."""
+process behind. Issue 12: `scripts/demo.sh --stack`, the six MediVote services with the same timeline, exits 0 only
+when each of its checks passed (tests/e2e/samples_lib.py), with every check printed."""
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 from e2elib import BUILD, REPO
+from samples_lib import isolation_unavailable
 
 DEMO = os.path.join(REPO, "scripts", "demo.sh")
 TALLY = re.compile(r"^\s*votes: acknowledged=(\d+) persisted=(\d+) lost=(\d+)\s*$", re.M)
@@ -39,10 +41,10 @@ def demo(tmp_path):
     is still running."""
     procs = []
 
-    def run(timeout=180):
+    def run(*args, timeout=180):
         env = dict(os.environ, MEDIVOTE_DEMO_SKIP_SETUP="1", MEDIVOTE_BUILD_DIR=BUILD, NO_COLOR="1",
                    TMPDIR=str(tmp_path))
-        p = subprocess.Popen([DEMO], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        p = subprocess.Popen([DEMO, *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                              start_new_session=True)
         procs.append(p)
         out, _ = p.communicate(timeout=timeout)
@@ -69,3 +71,30 @@ def test_demo_loses_no_vote_and_leaves_no_process(demo, tmp_path):
     assert "demo: no process left behind" in out
     assert processes_under(str(tmp_path)) == []
     assert os.listdir(tmp_path) == [], "the demo removes its work dir"
+
+
+STACK = ["frontend", "network-dashboard", "network-coordinator", "incentive-system", "blockchain-node", "backend"]
+
+
+@pytest.mark.skipif(isolation_unavailable() is not None,
+                    reason=f"the stack demo isolates pods in namespaces: {isolation_unavailable()}")
+@pytest.mark.xfail(strict=True, reason=(
+    "operator: the backend's shutdown (reach agent, released to SIGTERM at exit-timeout) is recorded as outcome "
+    "http, so the demo's backend check fails and it exits 1 (see BACKEND_OUTCOME in tests/e2e/test_samples.py)"))
+def test_stack_demo_checks_each_service_and_the_saved_files(demo, tmp_path):
+    code, out = demo("--stack", timeout=300)
+    print(out)
+    assert code == 0, out[-4000:]
+    for service in STACK:
+        assert f"== Scale {service} to zero" in out
+        assert re.search(rf"^\s*ok\s+{service}\s+\d+ shutdown", out, re.M), f"no passed check of {service}"
+    assert re.search(r"^\s*checks: 6 of 6 services as their contract says\s*$", out, re.M), out[-3000:]
+    # The timeline: the HTTP stage through the agent, the saves on the claims, the next pods loading them.
+    for service, what in (("network-coordinator", "saved"), ("network-coordinator", "loaded"),
+                          ("incentive-system", "saved"), ("incentive-system", "loaded"),
+                          ("blockchain-node", "Accepted"), ("backend", "Terminating"), ("frontend", "SIGTERM")):
+        assert re.search(rf"{service}-\d\s+{what}\b", out), f"no {what} row of {service} in the timeline"
+    assert "demo: no process left behind" in out
+    assert processes_under(str(tmp_path)) == []
+    assert os.listdir(tmp_path) == [], "the demo removes its work dir"
+

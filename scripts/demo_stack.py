@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""The stack demo's body (run by `scripts/demo.sh --stack`, which sets up, builds and cleans up after it).
+
+In the work dir given by --dir it starts the simulated cluster with pods isolated like real pods (each in its own
+network and mount namespaces; root needed), the operator as deploy/08-deployment.yaml starts it, and applies the six
+MediVote presets of deploy/samples/ unchanged. Their pods run the stand-ins of the real services
+(workloads/standins), which record what happens to them. Then it scales each service to zero, in the order of
+MediVote's own service manager, brings the two services that save state back (they load what they saved), and
+deletes all six, printing each pod's timeline: the operator's shutdown stages (the pods' medivote.io/shutdown-*
+annotations), the calls the service answered, its saves, its own SIGTERM or the kubelet's, the exit.
+
+It ends with a check of every shutdown against the services' contracts (tests/e2e/samples_lib.py, the checks of
+tests/e2e/test_samples.py) and of the files saved on the claims, and exits 0 only when each check passed (1 when one
+failed, 2 when the demo itself failed). It stops everything it started, also on SIGINT/SIGTERM. The operator's pid
+is in DIR/operator.pid and the simulators' in DIR/sim for the shell's clean-up trap. The binaries come from
+MEDIVOTE_BUILD_DIR (default build/).
+"""
+import json
+import os
+import sys
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
+import demo  # noqa: E402
+from demo import BOLD, DIM, GREEN, RED, RESET, YELLOW, Out, Timeline  # noqa: E402
+from e2elib import poll  # noqa: E402
+from samples_lib import (SAMPLES, SAVES, Stack, StackCluster, check_history, check_saved_state,  # noqa: E402
+                         check_shutdown, external_signals, is_shutdown_call, isolation_unavailable, start_operator)
+
+NS = "medivote-stack"
+# MediVote's own stop_all order (shared/medivote-services.md): the services that depend on others go first. The
+# incentive system, removed in later versions, is not in it: it goes after the coordinator.
+ORDER = ["frontend", "network-dashboard", "network-coordinator", "incentive-system", "blockchain-node", "backend"]
+
+
+class StackTimeline(Timeline):
+    """demo.py's timeline of the pods, with the stand-ins' own records (workloads/standins/README.md) instead of the
+    vote service's events.log: the calls they answered, their saves, what they loaded, the signals."""
+
+    def __init__(self, rest, out, ns, records, presets):
+        super().__init__(rest, out, pvc_dir=None, ns=ns)
+        self.records, self.presets = records, presets
+        self.offsets = {}
+
+    def requested_detail(self, pod):
+        service = pod["metadata"].get("labels", {}).get("medivote.io/service", "")
+        ep = ((self.presets.get(service) or {}).get("spec", {}).get("shutdown") or {}).get("endpoint") or {}
+        via = "through the agent (the pod's loopback)" if ep.get("reach") == "agent" else "to the pod IP"
+        return f"{ep.get('method', 'POST')} {ep.get('path', '/shutdown')} {via}"
+
+    def _claims(self):
+        while not self.stop_ev.wait(0.1):
+            if not os.path.isdir(self.records.dir):
+                continue
+            for fname in sorted(os.listdir(self.records.dir)):
+                if fname.endswith(".jsonl"):
+                    self._follow(os.path.join(self.records.dir, fname), fname[:-len(".jsonl")])
+
+    def _follow(self, path, pod):
+        with open(path) as f:
+            f.seek(self.offsets.get(path, 0))
+            data = f.read()
+        complete = data[:data.rfind("\n") + 1]  # an unfinished last line waits for the next round
+        self.offsets[path] = self.offsets.get(path, 0) + len(complete.encode())
+        for line in complete.splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            self._record(pod, r)
+
+    def _record(self, pod, r):
+        at, ev = r.get("t"), r.get("event")
+        loaded = r.get("loaded") or {}
+        if ev == "start" and loaded.get("exists"):
+            self.out.row(at, pod, "loaded", f"{loaded.get('path')} ({loaded.get('bytes')} bytes, sha256 "
+                                            f"{str(loaded.get('sha256'))[:12]}) from its claim", GREEN)
+        elif is_shutdown_call(r):
+            ok = r.get("status") == 200
+            self.out.row(at, pod, "called", f"{r.get('method')} {r.get('path')} from {r.get('peer')}: answered "
+                                             f"{r.get('status')}", GREEN if ok else RED)
+        elif ev == "save":
+            self.out.row(at, pod, "saved", f"{r.get('path')} ({r.get('bytes')} bytes, sha256 "
+                                           f"{str(r.get('sha256'))[:12]}) to its claim", GREEN)
+        elif ev == "self-sigterm":
+            self.out.row(at, pod, "self-SIGTERM", "the service ends itself, as it does after a shutdown call", DIM)
+        elif external_signals([r]):
+            self.out.row(at, pod, r.get("signal", "signal"), "received from the kubelet", YELLOW)
+
+
+class StackDemo:
+    def __init__(self, args):
+        self.dir = os.path.abspath(args.dir)
+        self.out = Out(pod_width=22)
+        self.cluster = self.operator = self.stack = self.timeline = None
+
+    def kubectl(self, *args, input=None):
+        self.out.info(f"{DIM}$ kubectl {' '.join(args)}{RESET}")
+        r = self.cluster.kubectl(*args, input=input, check=False, timeout=90)
+        if r.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def wait_ready(self, service, timeout=90):
+        n = self.stack.replicas(service)
+
+        def ok():
+            o = self.cluster.mvs(NS, service)
+            st = (o or {}).get("status", {})
+            return (st.get("readyReplicas") == n and st.get("observedGeneration") == o["metadata"].get("generation")
+                    and len(self.stack.pods(service)) == n)
+        poll(ok, timeout, f"{service} to have {n} ready replicas", interval=0.2)
+
+    def run(self):
+        reason = isolation_unavailable()
+        if reason:
+            raise RuntimeError(f"the stack demo isolates each pod like a real node does: {reason}")
+        self.out.step("Start the simulated cluster: API server + kubelet, each pod in its own network and mount "
+                      "namespaces", f"sim/simctl start --dir {self.dir}/sim --pod-isolation namespaces "
+                      f"--kubelet-image-map <deploy/samples/sim-images.yaml + a record dir>")
+        self.cluster = StackCluster(self.dir)
+        self.out.step("Start the operator as deploy/08-deployment.yaml starts it")
+        self.operator = start_operator(self.cluster)
+        with open(os.path.join(self.dir, "operator.pid"), "w") as f:
+            f.write(str(self.operator.proc.pid))
+        self.out.info(f"operator pid {self.operator.proc.pid}, log {self.operator.log_path}")
+
+        self.out.step("Apply the six MediVote presets of deploy/samples/, unchanged",
+                      f"kubectl apply -n {NS} -f deploy/samples/<service>.yaml   (x6)")
+        self.stack = Stack(self.cluster, NS)
+        self.timeline = StackTimeline(self.cluster.rest, self.out, NS, self.stack.records, self.stack.presets)
+        self.timeline.start()
+        for service in ORDER:
+            self.stack.apply(os.path.join(SAMPLES, f"{service}.yaml"))
+        for service in ORDER:
+            self.wait_ready(service)
+        for line in self.kubectl("get", "mvs", "-n", NS).splitlines():
+            self.out.info(f"{DIM}{line}{RESET}")
+
+        for service in ORDER:
+            self.out.step(f"Scale {service} to zero", f"kubectl scale mvs/{service} --replicas=0 -n {NS}")
+            self.cluster.kubectl("scale", f"mvs/{service}", "--replicas=0", "-n", NS)
+            poll(lambda: not self.stack.pods(service), 90, f"every {service} pod to go", interval=0.2)
+
+        savers = [s for s in ORDER if s in SAVES]
+        self.out.step(f"Bring {' and '.join(savers)} back: the new pods load what the old ones saved on their claims",
+                      " ; ".join(f"kubectl scale mvs/{s} --replicas=1 -n {NS}" for s in savers))
+        for service in savers:
+            self.cluster.kubectl("scale", f"mvs/{service}", "--replicas=1", "-n", NS)
+        for service in savers:
+            self.wait_ready(service)
+
+        self.out.step("Delete the six services", f"kubectl delete mvs --all -n {NS}")
+        self.cluster.kubectl("delete", "mvs", "--all", "-n", NS, "--wait=false")
+        poll(lambda: not self.cluster.pods(NS) and not self.cluster.get(
+            f"/apis/medivote.io/v1alpha1/namespaces/{NS}/medivoteservices")["items"], 90, "every service to go",
+            interval=0.2)
+        time.sleep(0.7)  # the timeline holds rows for 0.6 s to print them in order: let it print the last ones
+        return self.checks()
+
+    def checks(self):
+        self.out.step("Checks: each shutdown against the service's contract (shared/medivote-services.md), and the "
+                      "files saved on the claims")
+        failed = 0
+        for service in ORDER:
+            lives = self.stack.watch.lives(service=service)
+            deleted = {life.uid for life in lives if life.annotation("reason") == "Deletion"}
+            wrong = []
+            for life in lives:
+                wrong += check_shutdown(self.stack, service, life)
+                wrong += check_history(self.stack, service, life, final=life.uid in deleted)
+            wrong += check_saved_state(self.stack, service)
+            expected = {"backend": "called, then exit-timeout and SIGTERM (its reload parent keeps the port)",
+                        "frontend": "never called, SIGTERM only", "network-dashboard": "never called, SIGTERM only"
+                        }.get(service, "called, exited by itself before any SIGTERM (outcome http)")
+            if service in SAVES:
+                expected += f"; {SAVES[service][1]} saved and loaded by the next pod"
+            mark = f"{GREEN}ok    {RESET}" if not wrong else f"{RED}FAILED{RESET}"
+            self.out.info(f"{mark}  {service:<20} {len(lives)} shutdown(s): {expected}")
+            for w in wrong:
+                self.out.info(f"      {RED}{w[:300]}{RESET}")
+            failed += bool(wrong)
+        for service in [s for s in ORDER if s in SAVES]:
+            template, name = SAVES[service]
+            path = os.path.join(self.cluster.pvc_dir(NS, f"{template}-{service}-0"), name)
+            size = os.path.getsize(path) if os.path.exists(path) else None
+            self.out.info(f"{DIM}claim {template}-{service}-0: {name} "
+                          f"{f'{size} bytes' if size is not None else 'MISSING'}{RESET}")
+        color = GREEN if not failed else RED
+        self.out.info(f"{BOLD}{color}checks: {len(ORDER) - failed} of {len(ORDER)} services as their contract "
+                      f"says{RESET}")
+        self.out.info(f"{DIM}(total {time.time() - self.out.t0:.1f} s){RESET}")
+        return 0 if not failed else 1
+
+    def cleanup(self):
+        if self.timeline:
+            self.timeline.stop()
+        if self.stack:
+            self.stack.stop()
+        self.out.close()
+        if self.operator:
+            self.operator.stop()
+        if self.cluster:
+            self.cluster.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(demo.main(StackDemo, __doc__))
