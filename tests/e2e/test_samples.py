@@ -175,7 +175,8 @@ ORDINAL_REUSE = pytest.mark.xfail(strict=True, reason=(
 SIMPLE_HISTORY = pytest.mark.xfail(strict=True, reason=(
     "operator: status.shutdowns misses simple-tier shutdowns the planner never observed in progress (the pod exits "
     "within ms of SIGTERM and is gone before the next reconcile; updatedHistory() only adds pods it sees shutting "
-    "down, src/medivote/planner.cpp), e.g. upgrades of the frontend"))
+    "down, src/medivote/planner.cpp), or shows them without their Terminating stage (stages [] then only "
+    "Completed); e.g. the frontend's scale-down and upgrade"))
 
 
 @pytest.mark.parametrize("service", [pytest.param(s, marks=BACKEND_ESCALATION if s == "backend" else ())
