@@ -108,6 +108,19 @@ json updatedHistory(const json& previous, const std::vector<PodView>& pods, cons
     }
     if (!found) history.insert(history.begin(), entry);
   }
+  // Shutdowns that began and ended between two plans: their entry comes from the state the runner last saw.
+  for (const auto& [pod, state] : o.completedStates) {
+    if (present.count(pod) || state.stage == Stage::None) continue;
+    const bool open = std::any_of(history.begin(), history.end(), [&, &name = pod](const json& h) {
+      return h.value("pod", "") == name && h.value("outcome", "").empty();
+    });
+    if (open) continue;
+    json entry = {{"pod", pod},
+                  {"reason", state.reason.empty() ? std::string(reasons::kExternal) : state.reason},
+                  {"outcome", ""},
+                  {"stages", stagesOf(state)}};
+    history.insert(history.begin(), std::move(entry));
+  }
   for (auto& h : history) {
     if (!h.value("outcome", "").empty() || present.count(h.value("pod", ""))) continue;
     // Its pod is gone: the shutdown is complete.
@@ -244,7 +257,17 @@ Plan plan(const Observation& o, const PodSettings& settings) {
       } else if (slots < replicas) {
         progressingReason = "ScalingUp";
         int missing = replicas - slots;
+        // Ordinals are stable, as a StatefulSet's: a pod still shutting down after a scale-down holds its ordinal
+        // until it is gone, and its replacement then takes it (with its claim and the state saved there); no pod is
+        // made at a higher ordinal meanwhile.
+        std::set<int> releasing;
+        for (const auto& v : pods)
+          if (v.ours && v.ordinal >= 0 && !keepsSlot(v)) releasing.insert(v.ordinal);
         for (int ordinal = 0; missing > 0 && ordinal < 100000; ++ordinal) {
+          if (releasing.count(ordinal)) {
+            --missing;
+            continue;
+          }
           if (usedOrdinals.count(ordinal)) continue;
           p.podsToCreate.push_back(buildPod(mvs, ordinal, tier.tier, settings));
           for (const auto& ct : spec.volumeClaimTemplates) {

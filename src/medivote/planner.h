@@ -29,6 +29,7 @@
 
 #include "api/medivoteservice.h"
 #include "medivote/pod_builder.h"
+#include "shutdown/state.h"
 #include "util/time_format.h"
 
 namespace mv::medivote {
@@ -54,6 +55,9 @@ struct Observation {
   // Outcomes (http, sigterm, sigkill, forced) of shutdowns the reconciler saw end, by pod name. A shutdown whose pod
   // is gone without a known outcome (the operator was down) is completed with the outcome its last stage implies.
   std::map<std::string, std::string> completedOutcomes;
+  // The last recorded stage state of those shutdowns, by pod name: a shutdown that began and ended between two
+  // plans (a simple pod gone within ms of its SIGTERM) still gets its history entry from it.
+  std::map<std::string, shutdown::ShutdownState> completedStates;
   util::WallTime now{};
 };
 

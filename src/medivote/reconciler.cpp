@@ -190,7 +190,10 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
 
   std::set<std::string> present;
   for (const auto& pod : o.pods) present.insert(pod["metadata"]["name"].get<std::string>());
-  for (const auto& c : runner_.reapGone(mvsKey, present)) o.completedOutcomes[c.pod] = std::string(outcomeName(c.outcome));
+  for (const auto& c : runner_.reapGone(mvsKey, present)) {
+    o.completedOutcomes[c.pod] = std::string(outcomeName(c.outcome));
+    o.completedStates[c.pod] = c.state;
+  }
 
   const Plan p = plan(o, settings_);
   const auto owner = runtime::events::ObjectRef::of(*object);

@@ -296,7 +296,7 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
                {"exitCode", f.exitCode ? std::to_string(*f.exitCode) : "unknown"},
                {"exitedAt", f.exitedAt ? util::formatTimeMillis(*f.exitedAt) : "unknown"},
                {"deletionTimestamp", f.deletionTimestamp ? util::formatTimeMillis(*f.deletionTimestamp) : "none"}});
-    done.push_back({name, step.outcome});
+    done.push_back({name, step.outcome, f.state});
   }
   updateInProgressGauge();
   return done;

@@ -61,6 +61,7 @@ struct DriveResult {
 struct Completion {
   std::string pod;
   Outcome outcome;
+  ShutdownState state;  // as last recorded on the pod (or written by the runner)
 };
 
 class ShutdownRunner {

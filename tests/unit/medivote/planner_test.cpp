@@ -154,12 +154,22 @@ TEST_CASE("scale-up fills the lowest free ordinals") {
   CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-0", "vote-2"});
 }
 
-TEST_CASE("a pod shutting down for scale-down frees its slot - its ordinal is not reused while it exists") {
+TEST_CASE("scaled back up while a scaled-down pod still shuts down: its ordinal waits for it, none is made above") {
+  // Ordinals are stable (a StatefulSet's rule): the replacement takes vote-2 and its claim, with the saved state.
   json mvs = makeMvs(3);
   std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1),
                             withStage(runningPod(mvs, 2), shutdown::Stage::Accepted, shutdown::reasons::kScaleDown)};
-  const Plan p = plan(observe(mvs, pods), {});
-  CHECK(names(p.podsToCreate) == std::vector<std::string>{"vote-3"});
+  CHECK(plan(observe(mvs, pods), {}).podsToCreate.empty());
+  pods.pop_back();
+  CHECK(names(plan(observe(mvs, pods), {}).podsToCreate) == std::vector<std::string>{"vote-2"});
+  // Scaled from 3 to 0 and back to 1: vote-0 comes back once the old vote-0 is gone, not as vote-3.
+  json one = makeMvs(1);
+  std::vector<json> going;
+  for (int i = 0; i < 3; ++i)
+    going.push_back(withStage(runningPod(one, i), shutdown::Stage::Requested, shutdown::reasons::kScaleDown));
+  CHECK(plan(observe(one, going), {}).podsToCreate.empty());
+  going.erase(going.begin());
+  CHECK(names(plan(observe(one, going), {}).podsToCreate) == std::vector<std::string>{"vote-0"});
 }
 
 TEST_CASE("rolling upgrade: highest ordinal first, one at a time, next only when the replacement is Ready") {
@@ -385,6 +395,33 @@ TEST_CASE("the shutdown history records each shutdown's stages and its outcome o
   // Without a known outcome (the operator was down), the last stage decides.
   auto unknown = observe(next, {runningPod(mvs, 0)});
   CHECK(plan(unknown, {}).status["shutdowns"][0]["outcome"] == "sigterm");
+}
+
+TEST_CASE("a shutdown that began and ended between two plans still gets its history entry, once") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});
+  shutdown::ShutdownState s;
+  s.stage = shutdown::Stage::Terminating;
+  s.reason = std::string(shutdown::reasons::kUpgrade);
+  s.startedAt = o.now;
+  s.terminatingAt = o.now;
+  o.completedOutcomes["vote-1"] = "sigterm";
+  o.completedStates["vote-1"] = s;
+  const Plan p = plan(o, {});
+  REQUIRE(p.status["shutdowns"].size() == 1);
+  CHECK(p.status["shutdowns"][0]["pod"] == "vote-1");
+  CHECK(p.status["shutdowns"][0]["reason"] == "Upgrade");
+  CHECK(p.status["shutdowns"][0]["outcome"] == "sigterm");
+  CHECK(p.status["shutdowns"][0]["stages"].front()["stage"] == "Terminating");
+  CHECK(p.status["shutdowns"][0]["stages"].back()["stage"] == "Completed");
+  // An entry already open for that pod is completed, not doubled.
+  json next = mvs;
+  next["status"]["shutdowns"] = json::array({{{"pod", "vote-1"}, {"reason", "Upgrade"}, {"outcome", ""},
+                                              {"stages", json::array()}}});
+  auto again = observe(next, {runningPod(mvs, 0)});
+  again.completedOutcomes["vote-1"] = "sigterm";
+  again.completedStates["vote-1"] = s;
+  CHECK(plan(again, {}).status["shutdowns"].size() == 1);
 }
 
 TEST_CASE("the Service is patched when its selector drifted") {
