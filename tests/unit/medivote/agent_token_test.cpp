@@ -53,6 +53,14 @@ struct Tokens {
   }
 };
 
+// The API, a clock, and the Secrets under test handing out counted tokens.
+struct Fixture {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens{client, clock, made.source()};
+};
+
 }  // namespace
 
 TEST_CASE("a new agent token is 32 random bytes, base64url without padding") {
@@ -103,10 +111,8 @@ TEST_CASE("reach agent without tokenSecretRef: the operator creates its own Secr
 }
 
 TEST_CASE("the Secret is read at most once per resync, however many reconciles or resources use it") {
-  FakeClient client;
-  util::FakeClock clock;
-  Tokens made;
-  TokenSecrets tokens(client, clock, made.source());
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   const auto first = tokens.lookup(mvs(), true);
   for (int i = 0; i < 5; ++i) CHECK(tokens.lookup(mvs(), true).token == first.token);
   CHECK(count(client, "get") == 1);  // the 404 before the create
@@ -131,10 +137,8 @@ TEST_CASE("the Secret is read at most once per resync, however many reconciles o
 }
 
 TEST_CASE("409 AlreadyExists on create (another replica was first): the Secret is read and used") {
-  FakeClient client;
-  util::FakeClock clock;
-  Tokens made;
-  TokenSecrets tokens(client, clock, made.source());
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   client.failNext("get", "secrets", mv::testing::notFoundError("secrets \"node-agent-token\""));
   client.put(kube::resources::secrets(),
              secret("node-agent-token", {{"token", util::base64Encode("theirs")}},
@@ -147,9 +151,8 @@ TEST_CASE("409 AlreadyExists on create (another replica was first): the Secret i
 }
 
 TEST_CASE("a Secret of the operator's name that is not the resource's is neither used nor touched") {
-  FakeClient client;
-  util::FakeClock clock;
-  TokenSecrets tokens(client, clock);
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   json otherOwner = ownerReference(mvs());
   otherOwner["uid"] = "someone-else";
   for (const json& refs : {json::array(), json::array({otherOwner})}) {
@@ -169,9 +172,8 @@ TEST_CASE("a Secret of the operator's name that is not the resource's is neither
 }
 
 TEST_CASE("the operator's Secret without a usable key: Degraded reason, pods blocked, nothing replaced") {
-  FakeClient client;
-  util::FakeClock clock;
-  TokenSecrets tokens(client, clock);
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   const json owners = json::array({ownerReference(mvs())});
   for (const json& data : {json::object(), json{{"token", ""}}, json{{"token", "%%%"}}}) {
     client.put(kube::resources::secrets(), secret("node-agent-token", data, owners));
@@ -186,10 +188,8 @@ TEST_CASE("the operator's Secret without a usable key: Degraded reason, pods blo
 }
 
 TEST_CASE("deleted while its pods run: created again with a new token at the next resync") {
-  FakeClient client;
-  util::FakeClock clock;
-  Tokens made;
-  TokenSecrets tokens(client, clock, made.source());
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   const auto first = tokens.lookup(mvs(), true);
   client.erase(kube::resources::secrets(), "ns", "node-agent-token");
   CHECK(tokens.lookup(mvs(), true).token == first.token);  // not re-read within the resync
@@ -203,9 +203,8 @@ TEST_CASE("deleted while its pods run: created again with a new token at the nex
 }
 
 TEST_CASE("nothing is created for an invalid spec or a resource being deleted, and a 403 on create is reported") {
-  FakeClient client;
-  util::FakeClock clock;
-  TokenSecrets tokens(client, clock);
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   const auto notCreated = tokens.lookup(mvs(), false);
   CHECK(notCreated.problemReason == "SecretNotFound");
   CHECK(count(client, "create") == 0);
@@ -219,9 +218,8 @@ TEST_CASE("nothing is created for an invalid spec or a resource being deleted, a
 }
 
 TEST_CASE("the user's Secret is only read: missing is SecretNotFound and blocks nothing") {
-  FakeClient client;
-  util::FakeClock clock;
-  TokenSecrets tokens(client, clock);
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   const auto got = tokens.lookup(mvs("agent", true), true);
   CHECK(got.problemReason == "SecretNotFound");
   CHECK_FALSE(got.blocksPods);
@@ -229,9 +227,8 @@ TEST_CASE("the user's Secret is only read: missing is SecretNotFound and blocks 
 }
 
 TEST_CASE("what is kept for a resource is released when it is gone, and when it stops using the Secret") {
-  FakeClient client;
-  util::FakeClock clock;
-  TokenSecrets tokens(client, clock);
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
   client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("x")}}));
   tokens.lookup(mvs(), true);
   CHECK(tokens.cachedSecrets() == 1);
