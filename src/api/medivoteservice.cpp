@@ -271,7 +271,7 @@ void validateHoldAgainstTimeouts(const MediVoteService& o, std::vector<FieldErro
     if (sd.terminationGracePeriodSeconds <= sd.agentHoldSeconds())
       errors.push_back({"spec.shutdown.terminationGracePeriodSeconds",
                         fmt::format("must be greater than the agent's hold ({}s: preStopSleepSeconds, at least "
-                                    "requestTimeoutSeconds + exitTimeoutSeconds) with reach agent: the kubelet stops "
+                                    "requestTimeoutSeconds + exitTimeoutSeconds + 1) with reach agent: the kubelet stops "
                                     "waiting for the preStop hook when the grace period ends, and SIGTERM needs a "
                                     "window before SIGKILL",
                                     sd.agentHoldSeconds())});

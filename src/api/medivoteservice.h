@@ -59,11 +59,12 @@ struct ShutdownSpec {
   int maxConcurrent = 1;
 
   // With reach agent: the longest the agent holds the kubelet's SIGTERM off (its --prestop-hold-seconds).
-  // preStopSleepSeconds, raised to requestTimeoutSeconds + exitTimeoutSeconds when shorter, so that the hold always
-  // covers one call and the exit after it: it ends as soon as the service exits, so a long bound costs nothing.
+  // preStopSleepSeconds, raised to requestTimeoutSeconds + exitTimeoutSeconds + 1 when shorter, so that the hold
+  // always covers one call, the exit after it and the agent's release a second after the exit timeout: it ends as
+  // soon as the service exits, so a long bound costs nothing.
   int agentHoldSeconds() const {
     const int call = endpoint ? endpoint->requestTimeoutSeconds : 0;
-    return std::max(preStopSleepSeconds, call + exitTimeoutSeconds);
+    return std::max(preStopSleepSeconds, call + exitTimeoutSeconds + 1);
   }
 };
 

@@ -7,6 +7,7 @@
 
 #include "api/names.h"
 #include "medivote/agent_token.h"
+#include "shutdown/stage_machine.h"
 
 namespace mv::medivote {
 namespace {
@@ -175,7 +176,8 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
                       fmt::format("--target-path={}", e.path), fmt::format("--target-method={}", e.method),
                       fmt::format("--target-timeout-seconds={}", agentTimeouts.target),
                       fmt::format("--await-termination-seconds={}", agentTimeouts.awaitTermination),
-                      fmt::format("--exit-timeout-seconds={}", sd.exitTimeoutSeconds),
+                      fmt::format("--exit-timeout-seconds={}",
+                                  sd.exitTimeoutSeconds + shutdown::kAgentReleaseMargin.count()),
                       fmt::format("--prestop-hold-seconds={}", sd.agentHoldSeconds())})},
         {"env", json::array({{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
         {"ports", json::array({{{"name", std::string(kAgentPortName)}, {"containerPort", settings.agentPort}}})},

@@ -37,8 +37,9 @@ Step deletePod(const ShutdownState& s, const ShutdownPolicy& p) {
 // (kuberuntime_container.go: executePreStopHook, then StopContainer with the time left).
 // - no hook: at once;
 // - a `sleep` action: after its full time (runSleepHandler returns only when the time is up), capped by the grace;
-// - the agent's hold: at most its hold bound (capped by the grace), and no later than the exit timeout after the call
-//   was accepted (the agent releases the hook then: the operator's exit-timeout escalation and the agent agree);
+// - the agent's hold: at most its hold bound (capped by the grace), and no later than the exit timeout (plus
+//   kAgentReleaseMargin) after the call was accepted: the agent releases the hook then, a second after the
+//   operator's own exit-timeout escalation, so that the escalation is on the pod before SIGTERM can end it;
 //   it ends earlier when the service exits, which cannot be seen from here;
 // - a hook of the user's: unknown; the grace period bounds it.
 std::optional<WallTime> sigtermAt(const PodFacts& f, const ShutdownPolicy& p) {
@@ -50,7 +51,7 @@ std::optional<WallTime> sigtermAt(const PodFacts& f, const ShutdownPolicy& p) {
     case PreStopKind::Sleep: return begun + seconds(std::min(f.preStopSeconds, grace));
     case PreStopKind::AgentHold: {
       WallTime t = begun + seconds(std::min(f.preStopSeconds, grace));
-      if (f.state.acceptedAt) t = std::min(t, *f.state.acceptedAt + p.exitTimeout);
+      if (f.state.acceptedAt) t = std::min(t, *f.state.acceptedAt + p.exitTimeout + kAgentReleaseMargin);
       return t;
     }
     case PreStopKind::Other: return begun + seconds(grace);
@@ -108,9 +109,11 @@ Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p) {
   if (s.stage == Stage::Forced) return Outcome::Forced;
   const bool killed = f.exitSignal == 9 || f.exitCode == 137;
   if (p.httpStage() && (s.stage == Stage::Requested || s.stage == Stage::Accepted || s.escalation == "exit-timeout")) {
-    // The service ended by the HTTP stage if it exited before the kubelet's SIGTERM could reach it.
+    // The service ended by the HTTP stage if it exited before the kubelet's SIGTERM could reach it. A container's
+    // finishedAt has whole seconds (metav1.Time): the exit may have come up to a second later than it says, so
+    // `http` is claimed only when even that second is before SIGTERM.
     const auto sigterm = sigtermAt(f, p);
-    if (f.exitedAt && (!sigterm || *f.exitedAt < *sigterm)) return Outcome::Http;
+    if (f.exitedAt && (!sigterm || *f.exitedAt + kFinishedAtPrecision <= *sigterm)) return Outcome::Http;
     if (!f.exitedAt && s.stage == Stage::Accepted && s.escalation.empty()) return Outcome::Http;
   }
   return killed ? Outcome::Sigkill : Outcome::Sigterm;

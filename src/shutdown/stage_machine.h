@@ -79,5 +79,10 @@ inline constexpr std::chrono::milliseconds kUnreachableBackoff{500};    // 0.5 s
 inline constexpr std::chrono::seconds kDefaultRefusalRetry{1};          // when a refusal has no Retry-After
 inline constexpr std::chrono::seconds kMaxRefusalRetry{30};             // a Retry-After is capped to this
 inline constexpr std::chrono::seconds kForceDeleteRetry{5};             // a pod still there after grace 0
+// The agent releases the kubelet's preStop hook this long after the operator's exit timeout (its
+// --exit-timeout-seconds is exitTimeoutSeconds + this), so the operator records the escalation first.
+inline constexpr std::chrono::seconds kAgentReleaseMargin{1};
+// A container's finishedAt (metav1.Time) has whole seconds.
+inline constexpr std::chrono::seconds kFinishedAtPrecision{1};
 
 }  // namespace mv::shutdown

@@ -100,17 +100,17 @@ TEST_CASE("the preStop hold is validated against the request and exit timeouts, 
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;
   p = parseMediVoteService(obj);
   CHECK(p.errors.empty());
-  CHECK(p.object.spec.shutdown.agentHoldSeconds() == 9);  // agent: the hold covers a call and the exit
+  CHECK(p.object.spec.shutdown.agentHoldSeconds() == 10);  // agent: the hold covers a call, the exit and 1 s
   obj["spec"]["shutdown"]["preStopSleepSeconds"] = 12;
   CHECK(parseMediVoteService(obj).object.spec.shutdown.agentHoldSeconds() == 12);
   obj["spec"]["shutdown"]["preStopSleepSeconds"] = 5;
-  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 9;
+  obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 10;
   p = parseMediVoteService(obj);
   REQUIRE(p.errors.size() == 1);
   CHECK(p.errors[0].field == "spec.shutdown.terminationGracePeriodSeconds");
-  CHECK(p.errors[0].message.find("agent's hold (9s") != std::string::npos);
+  CHECK(p.errors[0].message.find("agent's hold (10s") != std::string::npos);
   obj["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 30;
-  CHECK(parseMediVoteService(obj).errors.empty());  // the hold is 9 s
+  CHECK(parseMediVoteService(obj).errors.empty());  // the hold is 10 s
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 2;
   CHECK(hasError(parseMediVoteService(obj), "spec.shutdown.endpoint.requestTimeoutSeconds"));
   obj["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 4;

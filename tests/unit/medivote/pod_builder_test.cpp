@@ -86,11 +86,12 @@ TEST_CASE("reach agent: the service's preStop is an httpGet to the agent's /pres
   CHECK(hook["httpGet"]["path"] == "/prestop");
   CHECK(hook["httpGet"]["port"] == 9911);
   CHECK_FALSE(hook["httpGet"].contains("host"));  // the kubelet sends it to the pod IP
-  // preStopSleepSeconds 7 is raised to requestTimeoutSeconds + exitTimeoutSeconds (5 + 10)
-  CHECK(pod["metadata"]["annotations"]["medivote.io/agent-hold-seconds"] == "15");
+  // preStopSleepSeconds 7 is raised to requestTimeoutSeconds + exitTimeoutSeconds + 1 (5 + 10 + 1)
+  CHECK(pod["metadata"]["annotations"]["medivote.io/agent-hold-seconds"] == "16");
   const std::string args = pod["spec"]["initContainers"][0]["args"].dump();
-  CHECK(args.find("--prestop-hold-seconds=15") != std::string::npos);
-  CHECK(args.find("--exit-timeout-seconds=10") != std::string::npos);
+  CHECK(args.find("--prestop-hold-seconds=16") != std::string::npos);
+  // The agent releases a second after the operator's exit timeout: the escalation is recorded first.
+  CHECK(args.find("--exit-timeout-seconds=11") != std::string::npos);
   // requestTimeoutSeconds 5: the agent waits up to 2 s for the hook and forwards for up to 2 s, answering 1 s
   // before the operator gives up.
   CHECK(args.find("--await-termination-seconds=2") != std::string::npos);

@@ -111,7 +111,7 @@ struct World {
         if (now >= *begun + std::min<std::chrono::seconds>(std::chrono::seconds(pod.preStopSeconds), grace))
           return true;
         if (pod.serviceExited) return witnessed();
-        return acceptedAt && now >= *acceptedAt + policy.exitTimeout;
+        return acceptedAt && now >= *acceptedAt + policy.exitTimeout + kAgentReleaseMargin;
     }
     return true;
   }
@@ -498,12 +498,12 @@ TEST_CASE("agent hold: accepted but never exits - the agent releases at the exit
   w.agent(20);
   w.exitsAfterAccept.reset();
   w.run("ScaleDown");
-  // The agent releases at the exit timeout; the operator's own escalation may or may not be recorded before the pod
-  // is gone (they are due at the same moment): the outcome says what ended it.
+  // The operator records the escalation at the exit timeout; the agent releases a second later.
+  CHECK(w.pod.state.escalation == "exit-timeout");
   REQUIRE(w.sigtermAt);
   REQUIRE(w.acceptedAt);
-  CHECK(*w.sigtermAt - *w.acceptedAt >= 5s);
-  CHECK(*w.sigtermAt - *w.acceptedAt < 5s + 200ms);
+  CHECK(*w.sigtermAt - *w.acceptedAt >= 6s);
+  CHECK(*w.sigtermAt - *w.acceptedAt < 6s + 200ms);
   CHECK(*w.outcome == Outcome::Sigterm);
 }
 
@@ -512,8 +512,8 @@ TEST_CASE("agent hold: a service that exits late, after the agent released the h
   p.exitTimeout = 2s;
   World w(p);
   w.agent(20);
-  w.exitsAfterAccept = 3s;
-  w.ignoresSigterm = true;  // exits by itself at +3 s, after SIGTERM at +2 s
+  w.exitsAfterAccept = 4s;
+  w.ignoresSigterm = true;  // exits by itself at +4 s, after SIGTERM at +3 s (exit timeout + the agent's margin)
   w.run("ScaleDown");
   CHECK(*w.outcome == Outcome::Sigterm);
 }
@@ -530,14 +530,14 @@ TEST_CASE("an acceptance is recorded when the call was sent, so a late exit afte
   const AnswerEffect eff = afterAnswer(f, classifyHttpStatus(200, {}, "200"), p, answered, sent);
   REQUIRE(eff.state.acceptedAt);
   CHECK(*eff.state.acceptedAt == sent);
-  // The agent released at (its own acceptance, >= sent) + exitTimeout; the service exited 0.1 s after that.
+  // The agent released at (its own acceptance, >= sent) + exitTimeout + 1 s; the service exited just after.
   PodFacts gone = f;
   gone.state = eff.state;
   gone.exists = false;
   gone.deletionTimestamp = kT0 + 40s;
   gone.deletionGracePeriodSeconds = 40;
   gone.serviceExited = true;
-  gone.exitedAt = answered + p.exitTimeout - 100ms;  // after sent + exitTimeout: the agent may have released
+  gone.exitedAt = answered + p.exitTimeout + kAgentReleaseMargin - 100ms;  // the agent may have released
   const Step done = decide(gone, p, kT0 + 60s);
   REQUIRE(done.kind == Kind::Done);
   CHECK(done.outcome == Outcome::Sigterm);
