@@ -185,15 +185,20 @@ def test_race_agent_a_pod_shut_down_just_after_ready_is_never_restarted(cluster,
     assert lost == 0
     assert pods.restarts_after_shutdown_start() == []
     assert {o for _, o in ended} == {"http"}, ended
+    # The trials did fall in the kubelet's window: it saw the DELETE while a pod sync was in progress (its log).
+    with open(os.path.join(cluster.sim.dir, "kubelet.log")) as f:
+        in_window = sum(1 for line in f if f"pod {ns}/" in line and "deletion seen during a sync in progress" in line)
+    assert in_window >= TRIALS // 2, f"only {in_window} of {TRIALS} deletions came during a kubelet pod sync"
     for name in {t.pod for t in results}:
         starts = [e for _, e, _ in events_of(cluster, ns, f"data-{name}")].count("start")
         assert starts == TRIALS // PARALLEL, f"{name}: one start per pod, none restarted ({starts})"
 
 
 def test_race_direct_documents_the_hazard_call_then_delete_is_restarted(cluster, ns, operator, pods, capsys):
-    """Documents the hazard: with `reach: direct` the operator calls, then deletes; a pod sync in progress (the pod
-    became Ready 0.2 s ago, the operator just patched it twice) restarts the container that exits after accepting.
-    This is what `reach: agent` closes; if it stops happening here, the simulator lost the race window."""
+    """Documents the hazard: with `reach: direct` the operator calls, then deletes. A service that exits the instant
+    it has saved is gone before the kubelet acts on the DELETE (and a sync in progress, the pod being Ready for 0.2 s
+    and just patched twice, would ignore the DELETE anyway), so the kubelet restarts the container that accepted.
+    This is what `reach: agent` closes."""
     operator()
     results = race_trials(cluster, ns, pods, "direct")
     restarted = [(t.pod, t.uid, t.restarts) for t in results if t.restarts > 0]
