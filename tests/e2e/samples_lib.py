@@ -194,7 +194,7 @@ class PodLife:
         return parse_time(self.annotation(key + "-at"))
 
     def __repr__(self):
-        return (f"<pod {self.name} uid={self.uid[:8]} stages={self.stages} "
+        return (f"<pod {self.name} uid={self.uid[:8]} restarts={self.restarts} stages={self.stages} "
                 f"annotations={ {k[len(SHUTDOWN_ANNOTATION):]: v for k, v in self.annotations.items()} } "
                 f"terminated={ {k: (v.get('exitCode'), v.get('signal')) for k, v in self.terminated.items()} }>")
 
@@ -455,9 +455,7 @@ def expected_outcome(service):
 def check_history(stack, service, life, final=False):
     """The resource's status.shutdowns has an entry for this pod's shutdown, with the service's outcome: the list of
     what is wrong. `final`: the resource was being deleted, so its last entries may have vanished with it; they are
-    checked when they were shown. The reference vote service (reach direct) may end by SIGTERM after the kubelet
-    restarted its container, which exited by itself before the kubelet saw the deletion (the restart race of
-    kubernetes#57291, sim/kubelet/README.md)."""
+    checked when they were shown."""
     entry = stack.watch.history_entry(service, life)
     if not final:
         try:
@@ -468,8 +466,6 @@ def check_history(stack, service, life, final=False):
             return [f"{e}; its entries ever shown: {shown}: {service}: {life!r}"]
     outcome = (entry or {}).get("outcome")
     if outcome is None or outcome == expected_outcome(service):
-        return []
-    if service == "vote-service" and outcome == "sigterm" and life.restarts:
         return []
     return [f"outcome {outcome!r}, expected {expected_outcome(service)}: {service}: {life!r}"]
 
