@@ -6,15 +6,17 @@ operator started as deploy/08-deployment.yaml starts it.
 Every file of deploy/samples/ is applied unchanged with `kubectl apply -n <ns> -f <file>`, and nothing else (the
 agent's token Secret is the operator's). Then, for each service at the same time: scale to zero, scale back, `kubectl
 delete pod`, a rolling upgrade (image tag 1.0.0 -> 1.0.1) and the deletion of the resource. Each shutdown is checked
-(samples_lib.check_shutdown) from the pod's medivote.io/shutdown-* annotations recorded by a watch while the scenario
-ran, the resource's status.shutdowns and the stand-ins' own records, against /work/shared/medivote-services.md:
+(samples_lib: check_shutdown, check_history, check_saved_state) from the pod's medivote.io/shutdown-* annotations
+recorded by a watch while the scenario ran, the resource's status.shutdowns and the stand-ins' own records, against
+/work/shared/medivote-services.md:
 - blockchain node, network coordinator, incentive system: called, the 200 before any SIGTERM from outside, outcome
   http; the coordinator's nodes.json and the incentive system's node_credentials.json found by the next pod;
 - backend: called, then exit-timeout (its reload parent keeps the port) and SIGTERM;
 - frontend, network dashboard: never called, SIGTERM only;
 - the reference services: vote-service called directly with its token (outcome http), static-server SIGTERM only.
-Two more cases: a `reach: direct` blockchain node (a loopback-only allowlist) ends in Degraded ShutdownMisconfigured
-naming the 403, and the incentive system as published (500 to every request) is escalated cleanly.
+Three more cases: a `reach: direct` blockchain node (a loopback-only allowlist) ends in Degraded ShutdownMisconfigured
+naming the 403; the incentive system as published (500 to every request) is escalated cleanly; a coordinator scaled
+to zero and at once back to one gets its ordinal and its saved nodes.json back.
 """
 import ipaddress
 import json
