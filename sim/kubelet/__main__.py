@@ -36,9 +36,9 @@ def parse_args(argv=None):
     p.add_argument("--no-scheduler", action="store_true", help="do not bind unscheduled pods")
     p.add_argument("--watch-delay-ms", type=int, default=0,
                    help="each pod watch event reaches the pod workers this late (a loaded kubelet/apiserver)")
-    p.add_argument("--restart-race-window-ms", type=int, default=0,
+    p.add_argument("--restart-race-window-ms", type=int, default=1000,
                    help="length of a pod sync in progress that restarts an exited container of a pod just "
-                        "deleted (kubernetes#57291; 1000 reproduces a real node; 0 = off)")
+                        "deleted (kubernetes#57291; the default 1000 reproduces a real node; 0 = off)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 

@@ -40,7 +40,7 @@ from .volumes import set_volume_ownership
 log = logging.getLogger("kubelet.isolation")
 
 MODES = ("auto", "namespaces", "loopback")
-DEFAULT_MODE = "loopback"   # flip to "auto" once the suites pass in namespace mode
+DEFAULT_MODE = "auto"   # namespaces where the machine allows them (root, ip netns, overlayfs), else loopback
 ENV_VAR = "MEDIVOTE_SIM_POD_ISOLATION"
 LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launcher.py")
 

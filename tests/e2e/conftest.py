@@ -9,12 +9,12 @@ import random
 
 import pytest
 
-from e2elib import Operator, running_cluster
+from e2elib import NO_RESTART_RACE, Cluster, Operator, running_cluster
 
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
-    with running_cluster(tmp_path_factory.mktemp("e2e")) as c:
+    with running_cluster(tmp_path_factory.mktemp("e2e"), lambda d: Cluster(d, *NO_RESTART_RACE)) as c:
         yield c
 
 

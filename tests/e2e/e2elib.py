@@ -100,6 +100,14 @@ class Cluster:
         self.sim.stop()
 
 
+# The kubelet simulator restarts a container that exits during a pod sync in progress, as a real kubelet does
+# (--restart-race-window-ms 1000 by default; kubernetes#57291). The suites of issues 5-9 drive `reach: direct`
+# services, which cannot close that race (docs/architecture.md); they test the stage order, timeouts and runtime,
+# so their cluster turns the race off, and says so. The race itself, and how `reach: agent` closes it, are tested
+# with it on: tests/e2e/test_shutdown_timing.py, test_zero_votes_lost.py and test_samples.py.
+NO_RESTART_RACE = ("--restart-race-window-ms", "0")
+
+
 @contextlib.contextmanager
 def running_cluster(d, cluster_class=None):
     """A Cluster (or `cluster_class`) in folder `d` for the length of the block; afterwards it is stopped and no process it started may

@@ -31,7 +31,7 @@ class Cluster(e2elib.Cluster):
     The kubelet simulator re-reads its image map when the file changes, so the image is added after the start."""
 
     def __init__(self, d):
-        super().__init__(d)
+        super().__init__(d, *e2elib.NO_RESTART_RACE)
         with open(self.image_map) as f:
             images = yaml.safe_load(f)
         images["images"][deployment_agent_image()] = {"entrypoint": [AGENT], "cmd": []}
