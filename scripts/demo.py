@@ -38,6 +38,14 @@ from votes_load import VoteLoad, claims_votes, tally  # noqa: E402
 NS = "medivote-demo"
 VOTE, STATIC = "vote-service", "static-server"
 UPGRADE_IMAGE = "medivote/vote-service:0.2.0"
+AGENT_IMAGE = "medivote/agent:demo"
+
+
+def namespaces_available():
+    """Whether the kubelet simulator can give each pod its own network and mount namespaces here (sim/kubelet)."""
+    sys.path.insert(0, REPO)
+    from sim.kubelet import isolation  # noqa: E402
+    return isolation.namespaces_unavailable() is None
 RATE = 300
 
 # Shutdown annotations (src/shutdown/state.h): which time each stage is stamped with.
@@ -279,9 +287,12 @@ class Demo:
         vote = {"entrypoint": [os.path.join(self.build, "workloads", "medivote-vote-service")], "cmd": []}
         static = {"entrypoint": [os.path.join(self.build, "workloads", "medivote-static-server")],
                   "cmd": ["--root", "."]}
+        # The vote service is reached through the agent sidecar (deploy/samples/vote-service.yaml), run as the image's
+        # user (Dockerfile: USER 65532).
+        agent = {"entrypoint": [os.path.join(self.build, "medivote-agent")], "cmd": [], "user": "65532"}
         with open(path, "w") as f:
             yaml.safe_dump({"images": {"medivote/vote-service:0.1.0": vote, UPGRADE_IMAGE: vote,
-                                       "medivote/static-server:0.1.0": static}}, f)
+                                       "medivote/static-server:0.1.0": static, AGENT_IMAGE: agent}}, f)
         return path
 
     def samples(self):
@@ -311,7 +322,8 @@ class Demo:
             p = subprocess.Popen(["/usr/bin/python3", "-m", "sim.kubelet", "--kubeconfig",
                                   os.path.join(self.simdir, "kubelet.kubeconfig"), "--node-name", "sim-node-1",
                                   "--state-dir", os.path.join(self.simdir, "kubelet"), "--image-map", self.image_map(),
-                                  "--pod-cidr", cidr], cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                                  *(["--pod-cidr", cidr] if cidr else ["--pod-isolation", "namespaces"])],
+                                 cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         with open(os.path.join(self.simdir, "kubelet.pid"), "w") as f:
             f.write(str(p.pid))
@@ -322,13 +334,18 @@ class Demo:
         for tool in ("kubectl",):
             if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
                 raise RuntimeError(f"{tool} is not on PATH (scripts/setup.sh installs it)")
-        for binary in ("medivote-controller", "workloads/medivote-vote-service", "workloads/medivote-static-server"):
+        for binary in ("medivote-controller", "medivote-agent", "workloads/medivote-vote-service",
+                       "workloads/medivote-static-server"):
             if not os.path.exists(os.path.join(self.build, binary)):
                 raise RuntimeError(f"{self.build}/{binary} is missing: run scripts/setup.sh")
 
-        cidr = f"127.{random.choice([x for x in range(100, 250) if x != 77])}.0.0/16"
+        # Pods isolated like real pods where the machine allows it (root): the agent's token is then mounted at its
+        # real path and the vote service's allowlist sees the agent as the pod itself. Else loopback, on a CIDR of
+        # the demo's own.
+        cidr = None if namespaces_available() else f"127.{random.choice([x for x in range(100, 250) if x != 77])}.0.0/16"
+        kubelet_flags = f"--pod-cidr {cidr}" if cidr else "--pod-isolation namespaces"
         self.out.step("Start the simulated cluster: API server + kubelet (pods are local processes)",
-                      f"sim/simctl start --dir {self.simdir}; python3 -m sim.kubelet --pod-cidr {cidr} ...")
+                      f"sim/simctl start --dir {self.simdir}; python3 -m sim.kubelet {kubelet_flags} ...")
         r = subprocess.run([os.path.join(REPO, "sim", "simctl"), "start", "--dir", self.simdir], capture_output=True,
                            text=True, timeout=60, cwd=REPO)
         self.sim_started = True
@@ -345,7 +362,8 @@ class Demo:
         self.operator_log = open(log_path, "w")
         self.operator = subprocess.Popen(
             [os.path.join(self.build, "medivote-controller"), "--kubeconfig",
-             os.path.join(self.simdir, "operator.kubeconfig"), "--metrics-bind-address=127.0.0.1:0",
+             os.path.join(self.simdir, "operator.kubeconfig"), f"--agent-image={AGENT_IMAGE}",
+             "--metrics-bind-address=127.0.0.1:0",
              "--health-probe-bind-address=127.0.0.1:0"], stdout=self.operator_log, stderr=subprocess.STDOUT)
         with open(os.path.join(self.dir, "operator.pid"), "w") as f:
             f.write(str(self.operator.pid))
