@@ -188,9 +188,9 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   const shutdown::ConfigVersion config{mvs.uid, mvs.generation, token.secretVersion};
   o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reportedMisconfiguration(mvs));
 
-  std::set<std::string> present;
-  for (const auto& pod : o.pods) present.insert(pod["metadata"]["name"].get<std::string>());
-  for (const auto& c : runner_.reapGone(mvsKey, present)) {
+  std::set<std::string> presentUids;
+  for (const auto& pod : o.pods) presentUids.insert(pod.value("/metadata/uid"_json_pointer, std::string()));
+  for (const auto& c : runner_.reapGone(mvsKey, presentUids)) {
     o.completedOutcomes[c.pod] = std::string(outcomeName(c.outcome));
     o.completedStates[c.pod] = c.state;
   }

@@ -101,7 +101,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
     result.stage = step.state.stage;
     if (step.kind != Step::Kind::Idle) {
       std::lock_guard<std::mutex> g(mu_);
-      tracked_[input.ownerKey][f.name] = {input.pod, input.policy, input.serviceContainer, input.owner};
+      tracked_[input.ownerKey][f.uid] = {input.pod, input.policy, input.serviceContainer, input.owner};
     }
     if (step.kind != Step::Kind::Idle && step.kind != Step::Kind::Wait)
       log::debug("shutdown step", {{"step", std::string(stepKindName(step.kind))},
@@ -254,7 +254,7 @@ void ShutdownRunner::finishCall(Call& call) {
   if (requeue_) requeue_(input.ownerKey);
 }
 
-std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, const std::set<std::string>& present) {
+std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, const std::set<std::string>& presentUids) {
   std::vector<Completion> done;
   std::vector<std::pair<std::string, Tracked>> gone;
   {
@@ -262,11 +262,11 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
     auto it = tracked_.find(ownerKey);
     if (it == tracked_.end()) return done;
     for (auto p = it->second.begin(); p != it->second.end();) {
-      if (present.count(p->first) || inFlight_.count(uidOf(p->second.pod))) {
+      if (presentUids.count(p->first) || inFlight_.count(p->first)) {
         ++p;
         continue;
       }
-      gone.emplace_back(p->first, std::move(p->second));
+      gone.emplace_back(nameOf(p->second.pod), std::move(p->second));
       p = it->second.erase(p);
     }
     if (it->second.empty()) tracked_.erase(it);
@@ -303,12 +303,11 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
 }
 
 void ShutdownRunner::podDeleted(const json& lastKnown) {
-  const std::string name = nameOf(lastKnown);
   const std::string uid = uidOf(lastKnown);
   std::lock_guard<std::mutex> g(mu_);
   for (auto& [owner, pods] : tracked_) {
-    auto it = pods.find(name);
-    if (it != pods.end() && uidOf(it->second.pod) == uid) it->second.pod = lastKnown;
+    auto it = pods.find(uid);
+    if (it != pods.end()) it->second.pod = lastKnown;
   }
 }
 

@@ -75,9 +75,10 @@ class ShutdownRunner {
 
   DriveResult drive(const DriveInput& input);
 
-  // Pods of `ownerKey` that the runner saw shutting down and that are no longer in `present`: their shutdowns are
-  // complete. Records ShutdownCompleted, the outcome metric, and forgets them.
-  std::vector<Completion> reapGone(const std::string& ownerKey, const std::set<std::string>& present);
+  // Pods of `ownerKey` that the runner saw shutting down and whose uid is no longer in `presentUids`: their
+  // shutdowns are complete. Records ShutdownCompleted, the outcome metric, and forgets them. Pods are told apart by
+  // uid, not name: a replacement that took the name of a pod still being reaped is another pod.
+  std::vector<Completion> reapGone(const std::string& ownerKey, const std::set<std::string>& presentUids);
 
   // The last known state of a deleted pod (the informer's onDelete): a tracked pod's final container status (exit
   // code, signal, time) decides its outcome. Call it before the owner is reconciled.
@@ -126,7 +127,7 @@ class ShutdownRunner {
   std::set<std::string> inFlight_;                 // pod uids with a call queued or running
   std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
   std::map<std::string, std::pair<WallTime, long>> deletions_;  // pod uid → first graceful deletion seen
-  std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod name → last seen
+  std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod uid → last seen
   MisconfigurationMemory misconfigurations_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;  // grown on demand, up to maxWorkers_

@@ -300,3 +300,36 @@ TEST_CASE("what is kept per resource is released when the resource is gone") {
   h.reconcile();
   CHECK(h.runner.misconfigurations().size() == 0);
 }
+
+TEST_CASE("a replacement that took the name of a pod whose shutdown is not reaped yet does not hide its completion") {
+  // Scale 2 -> 1, then back to 2 before the operator saw node-1 go: the new node-1 (another uid) is present, the old
+  // one's shutdown must still complete into the history.
+  Harness h(mvsObject("direct", true, 2));
+  h.client.put(kube::resources::secrets(),
+               {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "node-token"}, {"namespace", "ns"}}},
+                {"data", {{"token", util::base64Encode("s3cret")}}}});
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  h.client.patch(kube::resources::mediVoteServices(), "ns", "node", kube::PatchType::Merge,
+                 {{"spec", {{"replicas", 1}}}});
+  h.sync();
+  for (int i = 0; i < 5 && h.client.object(kube::resources::pods(), "ns", "node-1"); ++i) {
+    h.reconcile();
+    h.awaitAnswers(1);
+  }
+  REQUIRE_FALSE(h.client.object(kube::resources::pods(), "ns", "node-1"));  // accepted and deleted by the fake
+  h.runningPod(1);  // a new node-1, another uid, before any reconcile saw the old one gone
+  h.sync();
+  h.reconcile();
+  const json mvs = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  const json history = mvs.value("/status/shutdowns"_json_pointer, json::array());
+  REQUIRE(history.size() == 1);
+  CHECK(history[0]["pod"] == "node-1");
+  CHECK(history[0]["outcome"] != "");
+  // The runner reaped the old node-1 by its uid: its completion (Event, outcome metric) was recorded.
+  const auto events = h.events.snapshot();
+  CHECK(std::count_if(events.begin(), events.end(), [](const auto& e) {
+          return e.reason == "ShutdownCompleted" && e.object == "node-1";
+        }) == 1);
+}
