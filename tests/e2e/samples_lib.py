@@ -328,9 +328,6 @@ STANDINS = {"backend", "blockchain-node", "network-coordinator", "incentive-syst
 SIGTERM_ONLY = {"frontend", "network-dashboard", "static-server"}       # tier simple: never called
 SAVES = {"network-coordinator": ("network-data", "nodes.json"),         # claim template, the file it saves there
          "incentive-system": ("incentive-data", "node_credentials.json")}
-# Loopback-only services are reached through the agent, whose forward comes from the pod's own loopback; the others
-# are called from the operator's host, whose connections arrive from the bridge.
-THROUGH_AGENT = {"backend", "blockchain-node", "network-coordinator"}
 
 
 class Stack:
@@ -378,6 +375,11 @@ class Stack:
     def replicas(self, service):
         return self.presets[service]["spec"].get("replicas", 1)
 
+    def reach(self, service):
+        """The preset's spec.shutdown.endpoint.reach: "agent" (the agent's forward comes from the pod's own
+        loopback) or "direct" (the operator's calls come from the host, through the bridge)."""
+        return ((self.presets[service]["spec"].get("shutdown") or {}).get("endpoint") or {}).get("reach", "direct")
+
     def image(self, service):
         return self.presets[service]["spec"]["template"]["spec"]["containers"][0]["image"]
 
@@ -420,12 +422,13 @@ def check_shutdown(stack, service, life, external=False):
             wrong.append(f"no shutdown call answered 200 in the stand-in's records: {records}")
         elif signals and min(r["t"] for r in signals) < min(r["t"] for r in accepted):
             wrong.append(f"SIGTERM before the HTTP call: {records}")
+        through_agent = stack.reach(service) == "agent"
         for r in calls:
             peer = r.get("peer") or ""
             loopback = peer.startswith("127.") or peer in ("::1", "::ffff:127.0.0.1")
-            if service in THROUGH_AGENT and not loopback:
+            if through_agent and not loopback:
                 wrong.append(f"a call through the agent came from {peer}, not the pod's loopback: {r}")
-            if service not in THROUGH_AGENT and loopback:
+            if not through_agent and loopback:
                 wrong.append(f"a direct call came from the pod's own loopback ({peer}): pods are not isolated: {r}")
 
     if service == "backend":

@@ -78,10 +78,6 @@ STACK = ["frontend", "network-dashboard", "network-coordinator", "incentive-syst
 
 @pytest.mark.skipif(isolation_unavailable() is not None,
                     reason=f"the stack demo isolates pods in namespaces: {isolation_unavailable()}")
-@pytest.mark.xfail(strict=True, reason=(
-    "the incentive system's preset (reach: direct) meets the kubelet's restart race: restarted after it exited by "
-    "itself, it ends by SIGTERM (outcome sigterm), so the demo's check of it fails and it exits 1 (see RESTART_RACE "
-    "in tests/e2e/test_samples.py)"))
 def test_stack_demo_checks_each_service_and_the_saved_files(demo, tmp_path):
     code, out = demo("--stack", timeout=300)
     print(out)

@@ -13,7 +13,7 @@ recorded by a watch while the scenario ran, the resource's status.shutdowns and 
   http; the coordinator's nodes.json and the incentive system's node_credentials.json found by the next pod;
 - backend: called, then exit-timeout (its reload parent keeps the port) and SIGTERM;
 - frontend, network dashboard: never called, SIGTERM only;
-- the reference services: vote-service called directly with its token (outcome http), static-server SIGTERM only.
+- the reference services: vote-service called with its token (outcome http), static-server SIGTERM only.
 Three more cases: a `reach: direct` blockchain node (a loopback-only allowlist) ends in Degraded ShutdownMisconfigured
 naming the 403; the incentive system as published (500 to every request) is escalated cleanly; a coordinator scaled
 to zero and at once back to one gets its ordinal and its saved nodes.json back.
@@ -160,15 +160,6 @@ def shut_down(stack, scenarios, service):
     return out
 
 
-# Defects of pieces under test, each naming what is wrong (strict: the mark must go once they are fixed).
-RESTART_RACE = pytest.mark.xfail(strict=True, reason=(
-    "preset reach: direct (incentive-system.yaml, vote-service.yaml) + the kubelet's restart race (kubernetes#57291, "
-    "sim kubelet --restart-race-window-ms 1000 by default): the operator calls, then deletes; the service exits "
-    "by itself while the kubelet's pod sync is in progress, so the kubelet restarts it and the new instance gets "
-    "SIGTERM: outcome sigterm, not http. Only reach: agent (delete first, call once the preStop hook arrived) "
-    "avoids it"))
-
-
 @pytest.mark.parametrize("service", MEDIVOTE + REFERENCE)
 def test_each_shutdown_follows_the_service_contract(stack, scenarios, service):
     """The pods' shutdown annotations and the stand-ins' own records, per shutdown; what the scenario met on its way
@@ -180,9 +171,7 @@ def test_each_shutdown_follows_the_service_contract(stack, scenarios, service):
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("service", [
-    pytest.param(s, marks=RESTART_RACE if s in ("incentive-system", "vote-service") else ())
-    for s in MEDIVOTE + REFERENCE])
+@pytest.mark.parametrize("service", MEDIVOTE + REFERENCE)
 def test_each_shutdown_is_in_the_status_history_with_its_outcome(stack, scenarios, service):
     wrong = []
     for phase, life in shut_down(stack, scenarios, service):
