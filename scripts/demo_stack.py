@@ -10,7 +10,7 @@ deletes all six, printing each pod's timeline: the operator's shutdown stages (t
 annotations), the calls the service answered, its saves, its own SIGTERM or the kubelet's, the exit.
 
 It ends with a check of every shutdown against the services' contracts (tests/e2e/samples_lib.py, the checks of
-tests/e2e/test_samples.py) and of the files saved on the claims, and exits 0 only when each check passed (1 when one
+tests/e2e/test_presets_e2e.py) and of the files saved on the claims, and exits 0 only when each check passed (1 when one
 failed, 2 when the demo itself failed). It stops everything it started, also on SIGINT/SIGTERM. The operator's pid
 is in DIR/operator.pid and the simulators' in DIR/sim for the shell's clean-up trap. The binaries come from
 MEDIVOTE_BUILD_DIR (default build/).

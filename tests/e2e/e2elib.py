@@ -104,7 +104,7 @@ class Cluster:
 # (--restart-race-window-ms 1000 by default; kubernetes#57291). The suites of issues 5-9 drive `reach: direct`
 # services, which cannot close that race (docs/architecture.md); they test the stage order, timeouts and runtime,
 # so their cluster turns the race off, and says so. The race itself, and how `reach: agent` closes it, are tested
-# with it on: tests/e2e/test_shutdown_timing.py, test_zero_votes_lost.py and test_samples.py.
+# with it on: tests/e2e/test_shutdown_timing.py, test_zero_votes_lost.py and test_presets_e2e.py.
 NO_RESTART_RACE = ("--restart-race-window-ms", "0")
 
 
@@ -322,7 +322,7 @@ def processes_matching(text):
     return pids
 
 
-# --- The operator as deploy/08-deployment.yaml starts it (tests/packaging, tests/e2e/test_samples.py) ------------
+# --- The operator as deploy/08-deployment.yaml starts it (tests/packaging, tests/e2e/test_presets_e2e.py) ------------
 
 DEPLOY = os.path.join(REPO, "deploy")
 

@@ -1,5 +1,5 @@
 """The MediVote stack of deploy/samples/, run as shipped on a simulated cluster whose pods are isolated like real
-pods: helpers of tests/e2e/test_samples.py and of the stack demo (scripts/demo_stack.py, `scripts/demo.sh --stack`).
+pods: helpers of tests/e2e/test_presets_e2e.py and of the stack demo (scripts/demo_stack.py, `scripts/demo.sh --stack`).
 
 * `isolation_unavailable()`: why per-pod network/mount namespaces cannot run here (None when they can).
 * `write_stack_image_map(path, record_dir)`: deploy/samples/sim-images.yaml as an image map of its own: paths made
