@@ -85,10 +85,13 @@ def pod_events(api, ns, name):
     return [e for e in api.get(f"/api/v1/namespaces/{ns}/events")["items"] if e["involvedObject"]["name"] == name]
 
 
+# The hook tests look at one behaviour each: the restart race (on by default, as on a real node) is test 6's.
+NO_RACE = ("--restart-race-window-ms", "0")
+
 # ---- 1. preStop sleep --------------------------------------------------------------------------------------------
 def test_prestop_sleep_runs_its_full_time_after_the_container_exits(api, start_kubelet, ns, tmp_path):
     """runSleepHandler returns only when its time is up; executePreStopHook bounds it by the grace period."""
-    k = start_kubelet("sim-t-prestop-sleep-runs")
+    k = start_kubelet("sim-t-prestop-sleep-runs", NO_RACE)
     full, short = tmp_path / "full", tmp_path / "short"
     api.create(pods(ns), pod_body("full", [tw("c", full, 8080, lifecycle={"preStop": {"sleep": {"seconds": 3}}})],
                                   terminationGracePeriodSeconds=30, nodeName=k.node_name))
@@ -111,7 +114,7 @@ def test_prestop_sleep_runs_its_full_time_after_the_container_exits(api, start_k
 
 # ---- 2. preStop exec ---------------------------------------------------------------------------------------------
 def test_prestop_exec_ends_when_its_container_is_gone(api, start_kubelet, ns, tmp_path):
-    k = start_kubelet("sim-t-prestop-exec-ends")
+    k = start_kubelet("sim-t-prestop-exec-ends", NO_RACE)
     ev = tmp_path / "ev"
     api.create(pods(ns), pod_body("ex", [tw("c", ev, 8080, lifecycle={"preStop": {"exec": {
         "command": ["/bin/sh", "-c", "sleep 6"]}}})], terminationGracePeriodSeconds=30, nodeName=k.node_name))
@@ -134,7 +137,7 @@ def sidecar_pod(name, events_main, events_side, hold_path, grace, node):
 
 
 def test_prestop_http_get_is_waited_for_and_sigterm_follows_the_reply(api, start_kubelet, ns, tmp_path):
-    k = start_kubelet("sim-t-prestop-http-get-i")
+    k = start_kubelet("sim-t-prestop-http-get-i", NO_RACE)
     m1, s1, m2, s2 = (tmp_path / n for n in ("m1", "s1", "m2", "s2"))
     api.create(pods(ns), sidecar_pod("held", m1, s1, "/hold?s=2&status=500", 30, k.node_name))
     api.create(pods(ns), sidecar_pod("cut", m2, s2, "/hold?s=40", 3, k.node_name))
@@ -169,7 +172,7 @@ def test_prestop_http_get_is_waited_for_and_sigterm_follows_the_reply(api, start
 
 # ---- 4. a dead container gets no hook ------------------------------------------------------------------------------
 def test_container_dead_before_the_kill_gets_no_prestop(api, start_kubelet, ns, tmp_path):
-    k = start_kubelet("sim-t-container-dead-bef")
+    k = start_kubelet("sim-t-container-dead-bef", NO_RACE)
     a, b = tmp_path / "a", tmp_path / "b"
     api.create(pods(ns), pod_body("dead", [tw("a", a, 8080, lifecycle={"preStop": {"sleep": {"seconds": 5}}}),
                                            tw("b", b, 8081)], restartPolicy="Never",
@@ -227,15 +230,20 @@ def test_restart_race_window_restarts_a_container_of_a_pod_just_deleted(api, sta
     assert len(sig) == 1 and sig[0][1] < exits[0][1] and sig[0][1] - t_del < 0.3, (sig, exits, t_del)
 
 
-def test_restart_race_is_off_by_default(api, start_kubelet, ns, tmp_path):
-    k = start_kubelet("sim-t-restart-race-is-of")
-    ev = tmp_path / "ev"
-    api.create(pods(ns), racing_pod("plain", ev, k.node_name))
-    ip = ready(api, ns, "plain")["status"]["podIP"]
-    api.patch(pods(ns, "plain"), {"metadata": {"labels": {"stage": "draining"}}})
-    time.sleep(0.2)
-    delete_then_exit(api, ns, "plain", ip, 0.3)
-    assert len(lines(ev, "start")) == 1, lines(ev)
+def test_restart_race_is_on_by_default_and_can_be_turned_off(api, start_kubelet, ns, tmp_path):
+    """A real node's kubelet has the race: the simulator's default must not be kinder (1000 ms)."""
+    for extra, starts in (((), 2), (NO_RACE, 1)):
+        k = start_kubelet(f"sim-t-race-default-{len(extra)}", extra)
+        ev = tmp_path / f"ev-{len(extra)}"
+        name = f"plain-{len(extra)}"
+        api.create(pods(ns), racing_pod(name, ev, k.node_name))
+        ip = ready(api, ns, name)["status"]["podIP"]
+        api.patch(pods(ns, name), {"metadata": {"labels": {"stage": "draining"}}})
+        time.sleep(0.2)
+        delete_then_exit(api, ns, name, ip, 0.3)
+        poll(lambda: len(lines(ev, "start")) >= starts, timeout=10, what=f"{starts} start(s)")
+        gone_at(api, ns, name)
+        assert len(lines(ev, "start")) == starts, (extra, lines(ev))
 
 
 # ---- 8. the Node object -------------------------------------------------------------------------------------------

@@ -28,10 +28,10 @@ EXPECTED = {
     "backend": ("critical", 8001, "/internal-shutdown", "agent", "loopback"),
     "blockchain-node": ("critical", 8546, "/shutdown", "agent", "loopback"),
     "network-coordinator": ("critical", 8083, "/shutdown", "agent", "loopback-ipv4"),
-    "incentive-system": ("critical", 8082, "/shutdown", "direct", None),
+    "incentive-system": ("critical", 8082, "/shutdown", "agent", "loopback"),
     "frontend": ("simple", 8080, None, None, None),
     "network-dashboard": ("simple", 8084, None, None, None),
-    "vote-service": ("critical", 8080, "/shutdown", "direct", None),
+    "vote-service": ("critical", 8080, "/shutdown", "agent", "pod-ip"),
     "static-server": ("simple", 8080, None, None, None),
 }
 
@@ -145,14 +145,19 @@ def test_sample_encodes_the_service_contract(name):
 
 
 def test_vote_service_preset_uses_its_token_secret_and_a_claim():
+    """The Secret authenticates the operator to the agent; the service itself takes /shutdown from its own pod only
+    (the agent's forward to the pod IP), like the real services' loopback-only allowlists."""
     path = os.path.join(SAMPLES, "vote-service.yaml")
     secret = next(d for d in docs(path) if d["kind"] == "Secret")
     mvs = mvs_of(path)
     ref = mvs["spec"]["shutdown"]["endpoint"]["tokenSecretRef"]
     assert ref["name"] == secret["metadata"]["name"] and ref["key"] in secret["stringData"]
-    env = {e["name"]: e for e in mvs["spec"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["SHUTDOWN_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": ref["name"], "key": ref["key"]}
+    container = mvs["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert "SHUTDOWN_TOKEN" not in env, "the agent strips the Authorization header: a token on the service would 401"
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    args = container["args"]
+    assert args[args.index("--allow") + 1] == "$(POD_IP)/32"
     assert [c["metadata"]["name"] for c in mvs["spec"]["volumeClaimTemplates"]] == ["data"]
 
 
@@ -218,9 +223,9 @@ def ready_pod(rest, ns, name, restarts=0):
     return poll(ready, 20, f"pod {name} Ready (restarts >= {restarts})")
 
 
-def call(ip, method, path, body=None, headers=None):
+def call(ip, method, path, body=None, headers=None, source=None):
     import http.client
-    c = http.client.HTTPConnection(ip, 8080, timeout=5)
+    c = http.client.HTTPConnection(ip, 8080, timeout=5, source_address=(source, 0) if source else None)
     try:
         h = dict(headers or {})
         if body is not None:
@@ -237,15 +242,16 @@ def test_vote_service_preset_runs_saves_to_its_claim_and_reloads(sim, rest, ns, 
     path = os.path.join(SAMPLES, "vote-service.yaml")
     secret = next(d for d in docs(path) if d["kind"] == "Secret")
     rest.ok(rest.post(f"/api/v1/namespaces/{ns}/secrets", secret))
-    token = secret["stringData"]["token"]
     pod = pod_from(mvs_of(path), node["name"])
     rest.ok(rest.post(f"/api/v1/namespaces/{ns}/pods", pod))
     ip = ready_pod(rest, ns, "vote-service-0")["status"]["podIP"]
 
     for i in range(10):
         assert call(ip, "POST", "/votes", {"id": f"a{i}", "choice": "yes"})[0] == 201
-    assert call(ip, "POST", "/shutdown")[0] == 401
-    assert call(ip, "POST", "/shutdown", headers={"Authorization": f"Bearer {token}"})[0] == 202
+    # Only the pod itself may ask (--allow $(POD_IP)/32): the host is refused; a call from the pod's own address (what
+    # the agent's pod-ip forward is; in loopback mode any 127.x address is local, so the test can bind it) is taken.
+    assert call(ip, "POST", "/shutdown", source="127.0.0.1")[0] == 403
+    assert call(ip, "POST", "/shutdown", source=ip)[0] == 202
     # It exits 0 after saving; restartPolicy Always starts it again, and it loads the votes from the claim.
     ip = ready_pod(rest, ns, "vote-service-0", restarts=1)["status"]["podIP"]
     assert call(ip, "GET", "/votes/count") == (200, {"count": 10})
