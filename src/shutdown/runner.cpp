@@ -240,7 +240,14 @@ void ShutdownRunner::finishCall(Call& call) {
     patchState(input.pod, effect.state, false);
     emit(input.pod, input.owner, effect.events);
   } catch (const kube::ApiError& e) {
-    if (!isNotFound(e) && !e.isConflict()) log::warn("could not record the shutdown answer", {{"error", e.what()}});
+    if (isNotFound(e)) {
+      // The pod went before its answer could be written on it (an agent pod is deleted first, and the service may
+      // be done within a second): the outcome is still judged from the answer, which the runner keeps.
+      std::lock_guard<std::mutex> g(mu_);
+      written_[call.facts.uid] = effect.state;
+    } else if (!e.isConflict()) {
+      log::warn("could not record the shutdown answer", {{"error", e.what()}});
+    }
   } catch (const std::exception& e) {
     log::warn("could not record the shutdown answer", {{"error", e.what()}});
   }

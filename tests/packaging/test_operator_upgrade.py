@@ -28,7 +28,7 @@ def holder(cluster):
 
 
 def critical(name, ns, replicas):
-    sd = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 8, "exitTimeoutSeconds": 4,
+    sd = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 8, "exitTimeoutSeconds": 3,
           "refusalTimeoutSeconds": 20, "forceDeleteAfterSeconds": 60, "maxConcurrent": 1}
     ep = {"port": "http", "path": "/shutdown", "requestTimeoutSeconds": 1}
     return mvs(name, ns, "medivote/scripted:1", replicas=replicas, tier="critical", endpoint=ep, shutdown=sd,
