@@ -217,12 +217,17 @@ TEST_CASE("a foreign Secret of the operator's name: Degraded with an Event, no p
 }
 
 namespace {
-// A critical resource reached directly with the user's token Secret, two running pods scaled to one: the shutdown
-// of node-1 is answered 401. Returns with Degraded ShutdownMisconfigured reported.
-void misconfigured(Harness& h) {
+// The user's token Secret `node-token` (token "s3cret"), as a resource with tokenSecretRef names it.
+void userTokenSecret(Harness& h) {
   h.client.put(kube::resources::secrets(),
                {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "node-token"}, {"namespace", "ns"}}},
                 {"data", {{"token", util::base64Encode("s3cret")}}}});
+}
+
+// A critical resource reached directly with the user's token Secret, two running pods scaled to one: the shutdown
+// of node-1 is answered 401. Returns with Degraded ShutdownMisconfigured reported.
+void misconfigured(Harness& h) {
+  userTokenSecret(h);
   h.runningPod(0);
   h.runningPod(1);
   h.sync();
@@ -305,9 +310,7 @@ TEST_CASE("a replacement that took the name of a pod whose shutdown is not reape
   // Scale 2 -> 1, then back to 2 before the operator saw node-1 go: the new node-1 (another uid) is present, the old
   // one's shutdown must still complete into the history.
   Harness h(mvsObject("direct", true, 2));
-  h.client.put(kube::resources::secrets(),
-               {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "node-token"}, {"namespace", "ns"}}},
-                {"data", {{"token", util::base64Encode("s3cret")}}}});
+  userTokenSecret(h);
   h.runningPod(0);
   h.runningPod(1);
   h.sync();
