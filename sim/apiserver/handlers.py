@@ -10,6 +10,7 @@ from aiohttp import web
 
 from . import codec, eviction, patch as patchlib, table, watch
 from .errors import ApiError, bad_request, conflict, not_found, page_not_found
+from .query import query_bool
 from .selectors import parse_fields, parse_labels
 from .store import now_rfc3339
 
@@ -390,7 +391,7 @@ class Handlers:
         if "propagationPolicy" in q:
             opts["propagationPolicy"] = q["propagationPolicy"]
         if "orphanDependents" in q:
-            opts["orphanDependents"] = q["orphanDependents"] == "true"
+            opts["orphanDependents"] = query_bool(q, "orphanDependents")
         if "dryRun" in (opts or {}):
             dry = dry or opts.get("dryRun") == ["All"]
         res = self.api.delete(rt, ns, name, opts, dry_run=dry)

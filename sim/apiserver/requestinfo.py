@@ -1,6 +1,8 @@
 """Parse a request path into the RBAC-style request attributes (verb, group, resource, name...)."""
 from urllib.parse import unquote
 
+from .query import query_bool
+
 
 class RequestInfo:
     def __init__(self):
@@ -52,7 +54,7 @@ def parse(method, path, query, registry):
     if ri.resource == "namespaces" and not ri.namespace and ri.name:
         ri.namespace = ri.name
     m = method.upper()
-    if ri.legacy_watch or (m == "GET" and query.get("watch") in ("true", "1")):
+    if ri.legacy_watch or (m == "GET" and query_bool(query, "watch")):
         ri.verb = "watch"
     elif m == "GET":
         ri.verb = "get" if ri.name else "list"

@@ -13,6 +13,7 @@ import time
 from aiohttp import web
 
 from . import codec, table
+from .query import query_bool
 from .store import Event, Watcher
 
 
@@ -51,7 +52,7 @@ async def serve(request, srv, rt, ns, match, q, out_type):
     rv_s = q.get("resourceVersion", "")
     timeout = q.get("timeoutSeconds")
     timeout = float(timeout) if timeout not in (None, "") else 1800 * (1 + random.random())
-    bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+    bookmarks = query_bool(q, "allowWatchBookmarks")
     include = q.get("includeObject") or "Metadata"
     tv = "meta.k8s.io/v1beta1" if out_type == "table-v1beta1" else "meta.k8s.io/v1"
     base_filt = make_filter(match)
