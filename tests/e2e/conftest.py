@@ -3,13 +3,24 @@
 * `cluster` (session): API server + kubelet simulators with the MediVoteService CRD applied; at the end, stopped,
   and no test process may survive.
 * `operator`: a medivote-controller for the test, leading; stopped (SIGTERM) at the end, which must exit 0.
-* `ns`: a fresh namespace per test.
+* `ns`: a fresh namespace per test, its name unique to the run (e2elib.unique_name); deleted at the end.
+
+With MEDIVOTE_EXISTING_CLUSTER=/path/to/admin.kubeconfig the cluster is that API server with the kubelet simulator
+as its node (tests/e2e/existing_cluster.py); tests marked `needs_sim_apiserver` are skipped there.
 """
-import random
+import re
 
 import pytest
 
-from e2elib import NO_RESTART_RACE, Cluster, Operator, running_cluster
+from e2elib import NO_RESTART_RACE, Cluster, Operator, existing_cluster, running_cluster, unique_name
+
+
+def pytest_configure(config):
+    existing_cluster.register_marker(config)
+
+
+def pytest_collection_modifyitems(config, items):
+    existing_cluster.skip_marked(items)
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +31,11 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture
 def ns(cluster, request):
-    name = "e2e-" + request.node.name.lower().replace("_", "-")[5:35].strip("-") + f"-{random.randint(0, 9999)}"
-    cluster.rest.ok(cluster.rest.post("/api/v1/namespaces",
-                                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    test = re.sub(r"[^a-z0-9-]", "", request.node.name.lower().replace("_", "-"))  # no parameter brackets
+    name = unique_name("e2e-" + test[5:35].strip("-"))
+    cluster.rest.ok(cluster.create_namespace(name))
     yield name
-    cluster.rest.delete(f"/api/v1/namespaces/{name}")
+    cluster.delete_namespace(name)
 
 
 @pytest.fixture

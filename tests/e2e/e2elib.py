@@ -3,6 +3,8 @@ MediVoteService manifests, and readers of what the test services recorded on the
 
 Everything goes through the real interfaces: the operator talks to the API server simulator over HTTPS, the tests
 use the real kubectl and the REST API, and pods are real processes run by the kubelet simulator.
+With MEDIVOTE_EXISTING_CLUSTER=/path/to/admin.kubeconfig, a Cluster uses that API server instead of starting the
+simulator (existing_cluster.py); names that must not collide there come from unique_name().
 """
 import contextlib
 import glob
@@ -20,6 +22,8 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "sim"))
 from simlib import REPO, Sim, _alive, poll  # noqa: E402,F401
+import existing_cluster  # noqa: E402
+from existing_cluster import OPERATOR_NAMESPACE, RUN_ID, RUN_LABEL, ExistingApi, run_name  # noqa: E402,F401
 
 BUILD = os.path.abspath(os.environ.get("MEDIVOTE_BUILD_DIR", os.path.join(REPO, "build")))
 CONTROLLER = os.path.join(BUILD, "medivote-controller")
@@ -46,8 +50,20 @@ def write_image_map(path):
         yaml.safe_dump({"images": images}, f)
 
 
+def unique_name(base):
+    """A namespace (or other) name unique to this run (`base-<run id>-<n>`): a second run against the same existing
+    cluster never meets a 409."""
+    unique_name.count += 1
+    return run_name(f"{base[:40].rstrip('-')}-{unique_name.count}")
+
+
+unique_name.count = 0
+
+
 class Cluster:
-    """The simulated cluster of a test session, with the CRD applied."""
+    """The simulated cluster of a test session, with the CRD applied and the operator's namespace (its Leases).
+    In existing-cluster mode (existing_cluster.admin_kubeconfig()), `sim` is an ExistingApi: only the kubelet
+    simulator is started, and everything the run created is deleted at stop()."""
 
     def __init__(self, d, *sim_args, write_images=write_image_map):
         """`sim_args`: extra `simctl start` flags (e.g. "--pod-isolation", "namespaces"); `write_images(path)`
@@ -62,18 +78,37 @@ class Cluster:
         isolated = "--pod-isolation" in sim_args or os.environ.get("MEDIVOTE_SIM_POD_ISOLATION") == "namespaces"
         self.pod_cidr = None if isolated else f"127.{random.randint(100, 250)}.0.0/16"
         cidr = ["--pod-cidr", self.pod_cidr] if self.pod_cidr else []
-        self.sim = Sim(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
+        self.existing = existing_cluster.admin_kubeconfig() is not None
+        api = ExistingApi if self.existing else Sim
+        self.sim = api(os.path.join(self.dir, "sim"), "--kubelet-image-map", self.image_map,
                        "--bookmark-interval", "5", *cidr, *sim_args)
         self.rest = self.sim.rest
-        self.kubectl("apply", "-f", CRD)
+        if self.existing:
+            self.sim.apply_crd(CRD)
+        else:
+            self.kubectl("apply", "-f", CRD)
         poll(lambda: self.kubectl("get", "mvs", "-A", check=False).returncode == 0, 20, "the CRD to be served")
+        self.ensure_namespace(OPERATOR_NAMESPACE)
 
     def kubectl(self, *args, **kw):
         return self.sim.kubectl(*args, **kw)
 
+    def create_namespace(self, name):
+        """POSTs the namespace (labelled with the run); the response."""
+        if self.existing:
+            return self.sim.create_namespace(name)
+        return self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                     "metadata": {"name": name, "labels": {RUN_LABEL: RUN_ID}}})
+
     def ensure_namespace(self, name):
-        r = self.rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        r = self.create_namespace(name)
         assert r.status in (201, 409), r
+
+    def delete_namespace(self, name):
+        if self.existing:
+            self.sim.delete_namespace(name)
+        else:
+            self.rest.delete(f"/api/v1/namespaces/{name}")
 
     def apply(self, obj):
         return self.kubectl("apply", "-f", "-", input=yaml.safe_dump(obj))
@@ -137,7 +172,8 @@ class Operator:
                      "--metrics-bind-address=127.0.0.1:0", "--health-probe-bind-address=127.0.0.1:0",
                      "--max-concurrent-reconciles=4", "--log-level=debug", *extra]
         if leader_elect:
-            self.args += ["--leader-elect", "--leader-election-namespace=default",
+            # Where deploy/06-rbac-leader-election.yaml lets the operator hold its Lease.
+            self.args += ["--leader-elect", f"--leader-election-namespace={OPERATOR_NAMESPACE}",
                           "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s",
                           "--leader-elect-retry-period=500ms"]
         self.proc = None

@@ -12,6 +12,9 @@ import pytest
 from e2elib import BUILD, REPO
 from samples_lib import isolation_unavailable
 
+pytestmark = pytest.mark.needs_sim_apiserver(
+    reason="scripts/demo.sh starts its own simulated cluster; it does not use the existing one")
+
 DEMO = os.path.join(REPO, "scripts", "demo.sh")
 TALLY = re.compile(r"^\s*votes: acknowledged=(\d+) persisted=(\d+) lost=(\d+)\s*$", re.M)
 

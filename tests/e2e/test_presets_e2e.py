@@ -20,13 +20,12 @@ to zero and at once back to one gets its ordinal and its saved nodes.json back.
 """
 import ipaddress
 import json
-import random
 import threading
 import time
 
 import pytest
 
-from e2elib import poll, running_cluster, wait_ready
+from e2elib import poll, running_cluster, unique_name, wait_ready
 from samples_lib import (POD_NETWORK, PUBLISHED_BUG_IMAGE, Stack, StackCluster, check_history,
                          check_saved_state, check_shutdown, is_shutdown_call, isolation_unavailable, sample_files,
                          sample_mvs, start_operator, upgraded, wait_history)
@@ -44,7 +43,7 @@ PHASES = ("scale-to-zero", "delete-pod", "upgrade", "deletion")
 def stack(tmp_path_factory):
     with running_cluster(tmp_path_factory.mktemp("samples"), StackCluster) as cluster:
         operator = start_operator(cluster)
-        s = Stack(cluster, f"samples-{random.randint(0, 99999)}")
+        s = Stack(cluster, unique_name("samples"))
         try:
             for path in sample_files():
                 s.apply(path)

@@ -17,6 +17,10 @@ import pytest
 from e2elib import (CONTROLLER, INFORMER_PROBE, OPERATOR_USER, ApiServerOnly, InformerProbe, Operator, OperatorAs,
                     log_records, log_time, poll)
 
+pytestmark = pytest.mark.needs_sim_apiserver(
+    reason="each test starts an API server simulator of its own and injects faults, compactions and closed "
+           "watches through its /admin endpoints, and reads its audit log")
+
 CM_LABEL = "probe=yes"
 
 

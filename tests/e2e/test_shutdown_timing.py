@@ -262,6 +262,7 @@ def test_a_pod_with_its_own_exec_prestop_hook_is_called_and_ends_by_http(cluster
 
 # --- an API outage during a scale-down ----------------------------------------------------------------------------
 
+@pytest.mark.needs_sim_apiserver(reason="the outage is injected with the simulator's /admin/faults")
 def test_pod_deletes_failing_for_30s_no_restart_and_gone_within_bound_after(cluster, ns, operator, pods, capsys):
     operator()
     create_token(cluster, ns, "outage")

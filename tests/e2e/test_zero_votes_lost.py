@@ -20,8 +20,6 @@ The control run does the same scale-down with the HTTP stage off (tier simple, -
 lose votes: that proves the tally can fail.
 """
 import os
-import random
-import re
 import signal
 
 import pytest
@@ -52,17 +50,6 @@ def watch_delay_ms():
 @pytest.fixture
 def cluster(timing_clusters, watch_delay_ms):
     return timing_clusters(watch_delay_ms)
-
-
-@pytest.fixture
-def ns(cluster, request):
-    """A fresh namespace per test (as conftest's, with the parameter's brackets left out of its name)."""
-    test = re.sub(r"[^a-z0-9-]", "", request.node.name.lower().replace("_", "-"))
-    name = "e2e-" + test[5:35].strip("-") + f"-{random.randint(0, 9999)}"
-    cluster.rest.ok(cluster.rest.post("/api/v1/namespaces",
-                                      {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
-    yield name
-    cluster.rest.delete(f"/api/v1/namespaces/{name}")
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@
   end; no process may survive it.
 * `operators`: starts medivote-controller processes (e2elib.Operator) and SIGTERMs the ones still running at the end.
 
-Helpers live in packaging_lib.py.
+Helpers live in packaging_lib.py. With MEDIVOTE_EXISTING_CLUSTER=/path/to/admin.kubeconfig, `cluster` is that API
+server with the kubelet simulator as its node (tests/e2e/existing_cluster.py); tests marked `needs_sim_apiserver`
+are skipped there.
 """
 import os
 import signal
@@ -14,7 +16,15 @@ import subprocess
 
 import pytest
 
-from packaging_lib import REPO, Cluster, Operator, running_cluster
+from packaging_lib import REPO, Cluster, Operator, existing_cluster, running_cluster
+
+
+def pytest_configure(config):
+    existing_cluster.register_marker(config)
+
+
+def pytest_collection_modifyitems(config, items):
+    existing_cluster.skip_marked(items)
 
 
 @pytest.fixture(scope="session")

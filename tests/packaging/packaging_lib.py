@@ -16,8 +16,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 from e2elib import (BUILD, CONTROLLER, DEPLOY, REPO, Operator, container_args, deployment,  # noqa: E402,F401
                     deployment_agent_image, find, first, load_docs, local_args, mvs, poll, processes_matching,
-                    read_events, running_cluster, wait_ready)
+                    read_events, running_cluster, unique_name, wait_ready)
 import e2elib  # noqa: E402
+from e2elib import existing_cluster  # noqa: E402,F401
+from existing_cluster import object_path  # noqa: E402,F401
 
 DEPLOY_NAMESPACED = os.path.join(DEPLOY, "namespaced")
 CHART = os.path.join(REPO, "charts", "medivote-operator")
@@ -44,18 +46,6 @@ class Cluster(e2elib.Cluster):
 
     def clear_audit(self):
         assert self.sim.admin("DELETE", "requests").status == 200
-
-
-def object_path(d):
-    """The REST path of a manifest's object (the kinds of deploy/)."""
-    group_version = d["apiVersion"]
-    plural = {"Deployment": "deployments", "NetworkPolicy": "networkpolicies", "Service": "services",
-              "ServiceAccount": "serviceaccounts", "PodDisruptionBudget": "poddisruptionbudgets", "Role": "roles",
-              "RoleBinding": "rolebindings", "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
-              "Namespace": "namespaces", "CustomResourceDefinition": "customresourcedefinitions"}[d["kind"]]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    ns = d["metadata"].get("namespace")
-    return f"{base}{'/namespaces/' + ns if ns else ''}/{plural}/{d['metadata']['name']}"
 
 
 # ---- RBAC ------------------------------------------------------------------------------------------------------

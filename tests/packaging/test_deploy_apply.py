@@ -10,6 +10,9 @@ import yaml
 from packaging_lib import DEPLOY, DEPLOY_NAMESPACED, load_docs, object_path
 from simlib import Sim
 
+pytestmark = pytest.mark.needs_sim_apiserver(
+    reason="applies the whole of deploy/ (CRD, namespaces, cluster roles) to a fresh API server simulator of its own")
+
 
 @pytest.fixture
 def sim(tmp_path):

@@ -8,6 +8,10 @@ import yaml
 from packaging_lib import CHART, DEPLOY, deployment, load_docs, mvs, object_path
 from simlib import Sim
 
+pytestmark = pytest.mark.needs_sim_apiserver(
+    reason="installs and uninstalls the chart (CRD, namespaces, cluster roles) on a fresh API server simulator of "
+           "its own")
+
 
 @pytest.fixture
 def sim(tmp_path):

@@ -6,11 +6,11 @@ resumes the in-flight shutdowns from the pods' annotations; then the other old r
 Nothing may be skipped or lost: every removed pod got its shutdown endpoint call (202) and saved its state, none
 got a SIGTERM before that call, the pod that stays was never called, and the shutdown history records each one.
 """
-import random
 import re
 import time
 
-from packaging_lib import DEPLOY, OPERATOR_NAMESPACE, first, local_args, mvs, poll, read_events, wait_ready
+from packaging_lib import (DEPLOY, OPERATOR_NAMESPACE, first, local_args, mvs, poll, read_events, unique_name,
+                           wait_ready)
 
 LEASE_SECONDS = 10
 LEASE = (f"{LEASE_SECONDS}s", "7s", "500ms")
@@ -52,7 +52,7 @@ def replace(cluster, operators, old, standbys):
 
 
 def test_replacing_both_replicas_mid_scale_down_skips_and_loses_nothing(cluster, operators):
-    ns = f"upgrade-{random.randint(0, 99999)}"
+    ns = unique_name("upgrade")
     cluster.ensure_namespace(OPERATOR_NAMESPACE)
     cluster.ensure_namespace(ns)
     old_a = operators(*local_args(DEPLOY, LEASE))

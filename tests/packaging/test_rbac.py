@@ -12,6 +12,8 @@ The namespace-scoped variant (deploy/namespaced/) runs the same operations with 
 """
 import base64
 
+import pytest
+
 from packaging_lib import (DEPLOY, DEPLOY_NAMESPACED, OPERATOR_NAMESPACE, OPERATOR_USER, allowed, find,
                            granted_permissions, grants_for, load_docs, local_args, mvs, permission, poll, wait_ready)
 
@@ -116,12 +118,16 @@ def denied_requests(records, grants):
 def unused_permissions(records, grants):
     return granted_permissions(grants) - {permission(r) for r in records} - set(EXCEPTIONS)
 
+AUDIT_LOG = pytest.mark.needs_sim_apiserver(reason="reads the operator's requests from the simulator's audit log "
+                                                   "(/admin/requests)")
+
 
 def check_allowed(records, grants):
     denied = denied_requests(records, grants)
     assert not denied, "requests the roles would deny:\n" + "\n".join(map(str, denied))
 
 
+@AUDIT_LOG
 def test_the_cluster_wide_roles_allow_exactly_what_the_operator_does(cluster, operators):
     records = run_scenarios(cluster, operators, DEPLOY, SERVICES_NAMESPACE)
     assert len(records) > 50, "the audit log holds the operator's requests"
@@ -154,6 +160,7 @@ def test_the_cluster_wide_roles_allow_exactly_what_the_operator_does(cluster, op
     assert not [p for p in granted_permissions(grants) if "*" in p], "no wildcards"
 
 
+@AUDIT_LOG
 def test_the_namespaced_roles_allow_what_the_operator_does_with_watch_namespace(cluster, operators):
     ns = find(load_docs(DEPLOY_NAMESPACED), "Role", "medivote-operator")["metadata"]["namespace"]
     assert "--watch-namespace=" + ns in local_args(DEPLOY_NAMESPACED)
