@@ -10,13 +10,25 @@ They run as one asyncio task woken after every committed write (and on a short t
 * PDB: status from Ready, non-deleting pods matching the selector (currentHealthy, desiredHealthy,
   expectedPods, disruptionsAllowed, observedGeneration, DisruptionAllowed condition).
 * CRD: a deleting CRD has its custom resources deleted, then the cleanup finalizer is removed.
+* ServiceAccount (pkg/controller/serviceaccount/serviceaccounts_controller.go): every Active namespace has a
+  `default` ServiceAccount (created again when deleted).
+* Root CA publisher (pkg/controller/certificates/rootcacertpublisher/publisher.go): every Active namespace has the
+  ConfigMap `kube-root-ca.crt` with `ca.crt` = the cluster CA and the `kubernetes.io/description` annotation;
+  created again when deleted, its data and annotation put back when changed.
+* PVC protection (pkg/controller/volume/pvcprotection/pvc_protection_controller.go): claims get the
+  `kubernetes.io/pvc-protection` finalizer; a deleting claim loses it once no pod uses it. A pod uses a claim when
+  it is scheduled (spec.nodeName) and names it in a persistentVolumeClaim volume, whatever its phase, or in an
+  ephemeral volume (`<pod>-<volume>`, owned by the pod) unless it was force-deleted / finished by the kubelet
+  (deletionTimestamp with deletionGracePeriodSeconds 0, podIsShutDown).
 """
 import asyncio
 import copy
 import logging
 import math
 
+from .admission import DEFAULT_SA, PVC_PROTECTION_FINALIZER, ROOT_CA_CONFIGMAP
 from .crd import CLEANUP_FINALIZER, CRD_KEY
+from .endpointslices import EndpointSliceController
 from .errors import ApiError
 from .selectors import match_label_selector
 from .store import now_rfc3339
@@ -25,14 +37,16 @@ log = logging.getLogger("sim.controllers")
 
 
 class Controllers:
-    def __init__(self, api, registry, store):
+    def __init__(self, api, registry, store, root_ca=""):
         self.api, self.registry, self.store = api, registry, store
+        self.root_ca = root_ca            # PEM of the cluster CA, published as kube-root-ca.crt
         self.wake = asyncio.Event()
         api.hooks_after_write.append(lambda rt: self.wake.set())
         self.task = None
 
     def start(self):
         self.task = asyncio.get_event_loop().create_task(self.run())
+        self.endpointslices = EndpointSliceController(self.api, self.registry, self.store).start()
 
     async def run(self):
         while True:
@@ -42,7 +56,8 @@ class Controllers:
                 pass
             self.wake.clear()
             await asyncio.sleep(0.01)
-            for step in (self.gc, self.namespaces, self.pdbs, self.crds):
+            for step in (self.gc, self.namespaces, self.pdbs, self.crds, self.service_accounts, self.root_ca_publisher,
+                         self.pvc_protection):
                 try:
                     step()
                 except ApiError:
@@ -208,6 +223,80 @@ class Controllers:
                     self.api.delete(rt, o["metadata"].get("namespace", ""), o["metadata"]["name"], {})
             if not objs:
                 self._drop_finalizer(crt, crd, CLEANUP_FINALIZER)
+
+
+    # ---- per-namespace defaults: ServiceAccount `default`, ConfigMap `kube-root-ca.crt` ------------------
+    def _active_namespaces(self):
+        return [ns["metadata"]["name"] for ns in self.store.items("/namespaces")
+                if not ns["metadata"].get("deletionTimestamp") and (ns.get("status") or {}).get("phase") == "Active"]
+
+    def _ensure(self, rtkey, ns, obj):
+        """Create obj in ns unless it exists; a namespace that went terminating in between is skipped."""
+        if self.store.get(rtkey, ns, obj["metadata"]["name"]) is not None:
+            return
+        try:
+            self.api.create(self._rt(rtkey), ns, obj)
+        except ApiError:
+            pass
+
+    def service_accounts(self):
+        for ns in self._active_namespaces():
+            self._ensure("/serviceaccounts", ns, {"metadata": {"name": DEFAULT_SA}})
+
+    def root_ca_publisher(self):
+        data = {"ca.crt": self.root_ca}
+        for ns in self._active_namespaces():
+            cm = self.store.get("/configmaps", ns, ROOT_CA_CONFIGMAP)
+            if cm is None:
+                self._ensure("/configmaps", ns, {"metadata": {"name": ROOT_CA_CONFIGMAP,
+                                                              "annotations": {DESCRIPTION_ANNOTATION: DESCRIPTION}},
+                                                 "data": data})
+                continue
+            if cm.get("data") == data and (cm["metadata"].get("annotations") or {}).get(DESCRIPTION_ANNOTATION):
+                continue
+            cm["data"] = data
+            cm.pop("binaryData", None)
+            cm["metadata"].setdefault("annotations", {})[DESCRIPTION_ANNOTATION] = DESCRIPTION
+            self.api.put_internal(self._rt("/configmaps"), cm)
+
+    # ---- PVC protection ---------------------------------------------------------------------------------
+    def pvc_protection(self):
+        prt = self._rt("/persistentvolumeclaims")
+        for pvc in self.store.items("/persistentvolumeclaims"):
+            md = pvc["metadata"]
+            fins = md.get("finalizers") or []
+            if not md.get("deletionTimestamp"):
+                if PVC_PROTECTION_FINALIZER not in fins:
+                    cur = copy.deepcopy(pvc)
+                    cur["metadata"]["finalizers"] = fins + [PVC_PROTECTION_FINALIZER]
+                    self.api.put_internal(prt, cur)
+                continue
+            if PVC_PROTECTION_FINALIZER in fins and not any(
+                    pod_uses_claim(p, pvc) for p in self.store.items("/pods", md.get("namespace"))):
+                self._drop_finalizer(prt, pvc, PVC_PROTECTION_FINALIZER)
+
+
+DESCRIPTION_ANNOTATION = "kubernetes.io/description"
+DESCRIPTION = ("Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints "
+               "such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across "
+               "distributions of Kubernetes clusters.")
+
+
+def pod_uses_claim(pod, pvc):
+    """podUsesPVC of the pvc-protection controller (see the module docstring)."""
+    spec = pod.get("spec") or {}
+    if not spec.get("nodeName"):
+        return False
+    pmd, name = pod["metadata"], pvc["metadata"]["name"]
+    shut_down = bool(pmd.get("deletionTimestamp")) and pmd.get("deletionGracePeriodSeconds") == 0
+    for v in spec.get("volumes") or []:
+        if (v.get("persistentVolumeClaim") or {}).get("claimName") == name:
+            return True
+        if "ephemeral" in v and not shut_down and f"{pmd['name']}-{v.get('name')}" == name and any(
+                r.get("uid") == pmd.get("uid") and r.get("controller")
+                for r in pvc["metadata"].get("ownerReferences") or []):
+            return True
+    return False
 
 
 def _desired(spec, expected):

@@ -17,9 +17,10 @@ import datetime
 import random
 import uuid
 
+from . import admission
 from . import schema as crschema
 from . import validation
-from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found, invalid_value
+from .errors import ApiError, already_exists, bad_request, conflict, invalid, not_found, invalid_value, qualified
 from .store import now_rfc3339
 
 META_KEEP = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
@@ -40,6 +41,35 @@ def _utcnow():
 
 def _parse_ts(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+
+
+def storage_key(rt, ns, name):
+    """The etcd key kube-apiserver stores the object under (as shown in StorageError messages): core and most
+    built-in groups use the resource name; CRDs and custom resources are prefixed by their group; Services live
+    under services/specs and Nodes under minions."""
+    if rt.is_cr or rt.group == "apiextensions.k8s.io":
+        prefix = f"{rt.group}/{rt.plural}"
+    else:
+        prefix = {"services": "services/specs", "nodes": "minions"}.get(rt.plural, rt.plural)
+    return "/registry/" + prefix + (f"/{ns}" if rt.namespaced else "") + f"/{name}"
+
+
+def uid_precondition_failed(rt, ns, name, sent, stored):
+    """409 of a UID precondition: storage.Preconditions.Check -> NewInvalidObjError, turned into a Conflict by
+    storeerr.InterpretUpdateError (StorageError text: code 4 "invalid object")."""
+    return ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rt)} "{name}": StorageError: '
+                    f"invalid object, Code: 4, Key: {storage_key(rt, ns, name)}, ResourceVersion: 0, "
+                    f"AdditionalErrorMsg: Precondition failed: UID in precondition: {sent}, UID in object meta: "
+                    f"{stored}", {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural})
+
+
+def uid_immutable(rt, name, sent):
+    """422 of a changed uid: ValidateObjectMetaAccessorUpdate (ValidateImmutableField on metadata.uid), reported
+    twice in the causes because rest.BeforeUpdate runs it (validateCommonFields) and so does the strategy's
+    ValidateUpdate; the message de-duplicates (utilerrors aggregate)."""
+    err = invalid(rt, name, [invalid_value("metadata.uid", sent, "field is immutable")])
+    err.body["details"]["causes"] *= 2
+    return err
 
 
 class Result:
@@ -135,6 +165,11 @@ class Api:
             md["namespace"] = ns or md.get("namespace") or "default"
         else:
             md.pop("namespace", None)
+        if rt.key in ("/pods", "/persistentvolumeclaims"):
+            # The real chain runs NamespaceLifecycle first, then ServiceAccount / StorageObjectInUseProtection
+            # (admission.py), all before the name is generated and the object validated.
+            self.ns_check_create(rt, md.get("namespace"), md.get("name") or md.get("generateName") or "")
+            admission.admit_create(self.store, rt, md.get("namespace"), obj)
         if not md.get("name") and md.get("generateName"):
             md["name"] = md["generateName"] + "".join(random.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
         if not md.get("name"):
@@ -191,8 +226,13 @@ class Api:
                 cand.pop("status", None)
         return cand
 
-    def update(self, rt, ns, name, new, *, sub="", dry_run=False, field_validation=None, require_rv=None):
-        """PUT semantics (also the tail of PATCH). Returns Result."""
+    def update(self, rt, ns, name, new, *, sub="", dry_run=False, field_validation=None, require_rv=None,
+               from_patch=False):
+        """PUT semantics (also the tail of PATCH: `from_patch`, where `new` is the patched object). Returns Result.
+
+        A `metadata.uid` that differs from the stored one is never written. In a PUT body it is a precondition
+        (rest.defaultUpdatedObjectInfo.Preconditions), checked by the storage before anything else: 409. In a
+        patched object it reaches validation after the resourceVersion check (rest.BeforeUpdate): 422."""
         old = rt.out(self.store.get(rt.key, ns, name))
         if old is None:
             raise not_found(rt, name)
@@ -204,6 +244,9 @@ class Api:
             raise bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
         if rt.namespaced and md.get("namespace") and md["namespace"] != ns:
             raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        sent_uid = md.get("uid")
+        if sent_uid and sent_uid != old["metadata"]["uid"] and not from_patch:
+            raise uid_precondition_failed(rt, ns, name, sent_uid, old["metadata"]["uid"])
         rv = md.get("resourceVersion")
         if require_rv is None:
             require_rv = rt.is_cr
@@ -213,6 +256,8 @@ class Api:
                                            "Invalid value: 0x0: must be specified for an update")])
         if rv and rv != old["metadata"]["resourceVersion"]:
             raise conflict(rt, name)
+        if sent_uid and sent_uid != old["metadata"]["uid"]:
+            raise uid_immutable(rt, name, sent_uid)
         warnings = []
         cand = self._merge_for_subresource(rt, old, new, sub)
         cmd = cand.setdefault("metadata", {})

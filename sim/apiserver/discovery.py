@@ -30,13 +30,16 @@ def _kind_ref(rt, sub=None):
         return {"group": "policy", "version": "v1", "kind": "Eviction"}
     if sub == "binding":
         return {"group": "", "version": "", "kind": "Binding"}
+    if sub == "token":
+        return {"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}
     if rt.is_cr:
         return {"group": rt.group, "version": rt.version, "kind": rt.kind}
     return {"group": "", "version": "", "kind": rt.kind}
 
 
 _SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-              "eviction": ["create"], "binding": ["create"], "finalize": ["update"]}
+              "eviction": ["create"], "binding": ["create"], "finalize": ["update"],
+              "token": ["create"]}
 
 
 def agg_resource(rt):
@@ -105,7 +108,11 @@ def resource_list(registry, group, version):
             k = _kind_ref(rt, s)
             e = {"name": f"{rt.plural}/{s}", "singularName": "", "namespaced": rt.namespaced,
                  "kind": k["kind"], "verbs": _SUB_VERBS[s]}
-            if k["group"] and not rt.is_cr:
+            if k["group"]:
+                # A subresource whose kind lives in another group names it (discovery-legacy.json:
+                # medivoteservices/scale -> autoscaling/v1 Scale, pods/eviction -> policy/v1 Eviction); the CRD
+                # handler publishes it for CR scale subresources too (apiextensions-apiserver
+                # customresource_discovery_controller.go), which HPA's scale client relies on.
                 e.update(group=k["group"], version=k["version"])
             res.append(e)
     gv = f"{group}/{version}" if group else version

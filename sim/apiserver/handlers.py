@@ -8,7 +8,8 @@ import json
 import yaml
 from aiohttp import web
 
-from . import codec, eviction, patch as patchlib, table, watch
+from . import admission, codec, eviction, patch as patchlib, table, watch
+from .core import uid_precondition_failed
 from .errors import ApiError, bad_request, conflict, not_found, page_not_found
 from .query import query_bool
 from .selectors import parse_fields, parse_labels
@@ -290,6 +291,8 @@ class Handlers:
         obj = await self._body(request, rt)
         if isinstance(obj, dict) and name and not (obj.get("metadata") or {}).get("name"):
             obj.setdefault("metadata", {})["name"] = name
+        if rt.key == "/pods":
+            await admission.await_service_account(self.store, ns, obj)
         res = self.api.create(rt, ns, obj, dry_run=dry, field_validation=q.get("fieldValidation"))
         return self._write_response(request, rt, res)
 
@@ -298,6 +301,7 @@ class Handlers:
         dry = _dry_run(q)
         obj = await self._body(request, rt)
         if sub == "scale":
+            self._scale_uid_precondition(rt, ns, name, obj)
             return self._scale_write(request, rt, ns, name, obj, dry)
         res = self.api.update(rt, ns, name, obj, sub=sub, dry_run=dry, field_validation=q.get("fieldValidation"))
         return self._write_response(request, rt, res)
@@ -337,7 +341,7 @@ class Handlers:
         if not isinstance(new, dict):
             raise bad_request("the patched object is not an object")
         res = self.api.update(rt, ns, name, new, sub=sub, dry_run=dry, field_validation=q.get("fieldValidation"),
-                              require_rv=False)
+                              require_rv=False, from_patch=True)
         return self._write_response(request, rt, res)
 
     def _apply(self, request, rt, ns, name, raw, dry):
@@ -366,7 +370,7 @@ class Handlers:
             new = patchlib.strategic_merge(current, cfg) if not rt.is_cr else patchlib.merge_patch(current, cfg)
             new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             res = self.api.update(rt, ns, name, new, dry_run=dry, field_validation=q.get("fieldValidation"),
-                                  require_rv=False)
+                                  require_rv=False, from_patch=True)
         return self._write_response(request, rt, res)
 
     async def _delete_opts(self, request):
@@ -476,6 +480,13 @@ class Handlers:
                                    "metadata": {"resourceVersion": sc["metadata"]["resourceVersion"]},
                                    "columnDefinitions": cols, "rows": [row]}, code)
         return _json_response(sc, code)
+
+    def _scale_uid_precondition(self, rt, ns, name, scale):
+        """A PUT of /scale carries the Scale's uid as a precondition on the object (rest.DefaultUpdatedObjectInfo)."""
+        cur = self.store.get(rt.key, ns, name)
+        sent = ((scale or {}).get("metadata") or {}).get("uid") if isinstance(scale, dict) else None
+        if cur is not None and sent and sent != cur["metadata"]["uid"]:
+            raise uid_precondition_failed(rt, ns, name, sent, cur["metadata"]["uid"])
 
     def _scale_write(self, request, rt, ns, name, scale, dry):
         cur = self.store.get(rt.key, ns, name)

@@ -3,6 +3,7 @@
 `PRINTERS[name]` is a list of (column name, type, priority, cell function(obj)). Pods have their own
 printer in table.py; kinds without a printer get Name + Age. Kinds in NAME_LAST show the name as a
 priority-1 column at the end instead of first (core Events)."""
+from .endpointslice_printer import COLUMNS as ENDPOINTSLICE_COLUMNS
 from .table import human_age
 
 
@@ -98,4 +99,5 @@ PRINTERS = {
                                ("Volume", "string", 0, lambda o: (o.get("spec") or {}).get("volumeName", "")),
                                ("Age", "string", 0, _age)],
     "customresourcedefinitions": [("Created At", "date", 0, lambda o: o["metadata"].get("creationTimestamp"))],
+    "endpointslices": ENDPOINTSLICE_COLUMNS,
 }

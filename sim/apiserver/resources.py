@@ -93,11 +93,12 @@ BUILTINS = [
     R("", "v1", "nodes", "Node", namespaced=False, short=["no"], status=True, generation=False,
       fields=["spec.unschedulable"]),
     R("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", short=["pvc"], status=True, generation=False),
-    R("", "v1", "serviceaccounts", "ServiceAccount", short=["sa"]),
+    R("", "v1", "serviceaccounts", "ServiceAccount", short=["sa"], extra_sub=["token"]),  # token: tokenrequest.py
     R("events.k8s.io", "v1", "events", "Event", short=["ev"],
       fields=["regarding.kind", "regarding.namespace", "regarding.name", "regarding.uid", "reason", "type",
               "reportingController"], storage="/events", to_storage=_events.to_core, from_storage=_events.from_core),
     R("coordination.k8s.io", "v1", "leases", "Lease"),
+    R("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", generation=True),
     R("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short=["pdb"], status=True),
     R("apps", "v1", "deployments", "Deployment", short=["deploy"], status=True, categories=["all"]),
     R("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=["netpol"]),

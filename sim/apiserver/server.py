@@ -24,6 +24,7 @@ from .handlers import Handlers
 from .resources import Registry
 from .store import Store
 from .tls import write_credentials
+from .tokenrequest import TokenIssuer
 
 log = logging.getLogger("sim.apiserver")
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
@@ -49,6 +50,7 @@ class Server:
         self.api = Api(self.registry, self.store)
         self.crds = CrdSync(self.registry, self.store)
         self.handlers = Handlers(self)
+        self.tokens = TokenIssuer(self.store)
         self.admin = Admin(self)
         self.open_watches = set()
         self.creds = None
@@ -64,7 +66,7 @@ class Server:
             tok = auth[7:].strip()
             if tok in self.creds.tokens:
                 return self.creds.tokens[tok]
-            return None
+            return self.tokens.authenticate(tok)  # a TokenRequest token, or None
         cert = request.transport.get_extra_info("peercert") if request.transport else None
         if cert:
             cn, orgs = None, []
@@ -225,7 +227,8 @@ class Server:
         await self.runner.setup()
         site = web.SockSite(self.runner, sock, ssl_context=ssl_ctx, shutdown_timeout=0.5)
         await site.start()
-        self.controllers = Controllers(self.api, self.registry, self.store)
+        with open(os.path.join(self.cfg.state_dir, "ca.crt")) as f:
+            self.controllers = Controllers(self.api, self.registry, self.store, root_ca=f.read())
         self.controllers.start()
         with open(os.path.join(self.cfg.state_dir, "port"), "w") as f:
             f.write(str(port))

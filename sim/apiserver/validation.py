@@ -4,15 +4,20 @@
 `check_microtime(rt, obj)` raises the 400 decode error for MicroTime fields without 6 fractional digits."""
 import base64
 import datetime
+import ipaddress
 import random
 import re
 
-from .errors import ApiError, forbidden, invalid_value, required
+from .errors import ApiError, Cause, forbidden, gojson, invalid_value, not_supported, required
 
 DNS1123_SUB = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 SUB_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
            "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and "
+             "end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+             "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
 MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}(Z|[+-]\d\d:\d\d)$")
 
 # resource key -> dotted paths of MicroTime fields
@@ -93,7 +98,16 @@ def _default_containers(cs):
 
 def normalize(rt, obj):
     """Conversions the real API server makes on every write: a Secret's stringData is merged into data (base64),
-    over keys of the same name, and is never stored."""
+    over keys of the same name, and is never stored; EndpointSlice ports get their v1 defaults (name "", protocol
+    TCP: SetDefaults_EndpointPort in pkg/apis/discovery/v1/defaults.go) and, as their `endpoints` and `ports` have
+    no omitempty, an empty or missing list reads back as null (etcd's protobuf keeps no empty list)."""
+    if rt.ident == "discovery.k8s.io/endpointslices":
+        obj["endpoints"] = obj.get("endpoints") or None
+        obj["ports"] = obj.get("ports") or None
+        for p in obj.get("ports") or []:
+            if isinstance(p, dict):
+                p.setdefault("name", "")
+                p.setdefault("protocol", "TCP")
     if rt.ident == "/secrets" and isinstance(obj.get("stringData"), dict):
         data = obj.get("data") or {}
         for k, v in obj.pop("stringData").items():
@@ -260,4 +274,129 @@ def validate(rt, obj, old=None):
         spec = obj.get("spec") or {}
         if "minAvailable" in spec and "maxUnavailable" in spec:
             c.append(invalid_value("spec", spec, "minAvailable and maxUnavailable cannot be both set"))
+    elif k == "discovery.k8s.io/endpointslices":
+        c += _endpointslice_causes(obj, old)
+    return c
+
+
+# ---- discovery.k8s.io/v1 EndpointSlice (pkg/apis/discovery/validation/validation.go, kube 1.32) ------------------
+_SLICE_ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
+_SLICE_PROTOCOLS = ("SCTP", "TCP", "UDP")
+_SLICE_MAX_ENDPOINTS, _SLICE_MAX_ADDRESSES, _SLICE_MAX_PORTS = 1000, 100, 20000
+
+
+def _too_many(field, n, limit):
+    return Cause(field, "FieldValueTooMany", f"Too many: {n}: must have at most {limit} items")
+
+
+def parse_ip_sloppy(s):
+    """netutils.ParseIPSloppy: an IPv4 or IPv6 address (IPv4 octets may carry leading zeros), or None."""
+    if not isinstance(s, str) or "%" in s:
+        return None
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", s):
+        octets = [int(x) for x in s.split(".")]
+        return ipaddress.IPv4Address(".".join(map(str, octets))) if max(octets) <= 255 else None
+    try:
+        return ipaddress.IPv6Address(s) if ":" in s else None
+    except ValueError:
+        return None
+
+
+def _as_v4(ip):
+    """Go's ip.To4(): IPv4 addresses and IPv4-mapped IPv6 addresses are IPv4."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def endpoint_ip_errors(address):
+    """ValidateEndpointIP (pkg/apis/core/validation): the messages for an endpoint address that no Service may
+    route to: unparsable, unspecified, loopback, link-local unicast, link-local multicast (Go's net.IP predicates)."""
+    ip = parse_ip_sloppy(address)
+    if ip is None:
+        return ["must be a valid IP address"]
+    ip = _as_v4(ip)
+    out = []
+    if ip.is_unspecified:
+        out.append(f"may not be unspecified ({address})")
+    if ip.is_loopback:
+        out.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
+    if ip in ipaddress.ip_network("169.254.0.0/16") or ip in ipaddress.ip_network("fe80::/10"):
+        out.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
+    if ip in ipaddress.ip_network("224.0.0.0/24") or (ip.version == 6 and ip.packed[0] == 0xFF
+                                                       and ip.packed[1] & 0x0F == 0x02):
+        out.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
+    return out
+
+
+def _fqdn_causes(field, name):
+    """IsFullyQualifiedDomainName (apimachinery/pkg/util/validation)."""
+    if not name:
+        return [required(field)]
+    name = name[:-1] if name.endswith(".") else name
+    if not DNS1123_SUB.match(name) or len(name) > 253:
+        return [invalid_value(field, name, SUB_MSG)]
+    if len(name.split(".")) < 2:
+        return [invalid_value(field, name, "should be a domain with at least two segments separated by dots")]
+    for label in name.split("."):
+        if not DNS1123_LABEL.match(label) or len(label) > 63:
+            return [invalid_value(field, label, LABEL_MSG)]
+    return []
+
+
+def _slice_address_causes(field, address, address_type):
+    if address_type == "FQDN":
+        return _fqdn_causes(field, address)
+    ip = parse_ip_sloppy(address)
+    want_v4 = address_type == "IPv4"
+    if ip is None or (_as_v4(ip).version == 4) != want_v4:
+        c = [invalid_value(field, address, f"must be a valid {address_type} address")]
+    else:
+        c = []
+    return c + [invalid_value(field, address, m) for m in endpoint_ip_errors(address)]
+
+
+def _endpointslice_causes(obj, old):
+    c = []
+    at = obj.get("addressType")
+    if not at:
+        c.append(required("addressType"))
+    elif at not in _SLICE_ADDRESS_TYPES:
+        c.append(not_supported("addressType", at, _SLICE_ADDRESS_TYPES))
+    eps = obj.get("endpoints") or []
+    if len(eps) > _SLICE_MAX_ENDPOINTS:
+        c.append(_too_many("endpoints", len(eps), _SLICE_MAX_ENDPOINTS))
+        eps = []
+    for i, ep in enumerate(eps):
+        path = f"endpoints[{i}]"
+        addrs = ep.get("addresses") or []
+        if not addrs:
+            c.append(required(f"{path}.addresses", "must contain at least 1 address"))
+        elif len(addrs) > _SLICE_MAX_ADDRESSES:
+            c.append(_too_many(f"{path}.addresses", len(addrs), _SLICE_MAX_ADDRESSES))
+        if at in _SLICE_ADDRESS_TYPES:
+            for j, a in enumerate(addrs):
+                c += _slice_address_causes(f"{path}.addresses[{j}]", a, at)
+        node = ep.get("nodeName")
+        if node is not None and not DNS1123_SUB.match(node):
+            c.append(invalid_value(f"{path}.nodeName", node, SUB_MSG))
+        host = ep.get("hostname")
+        if host is not None and not DNS1123_LABEL.match(host):
+            c.append(invalid_value(f"{path}.hostname", host, LABEL_MSG))
+    ports = obj.get("ports") or []
+    if len(ports) > _SLICE_MAX_PORTS:
+        return c + [_too_many("ports", len(ports), _SLICE_MAX_PORTS)]
+    names = set()
+    for i, p in enumerate(ports):
+        path = f"ports[{i}]"
+        name = p.get("name") or ""
+        if name and not DNS1123_LABEL.match(name):
+            c.append(invalid_value(f"{path}.name", name, LABEL_MSG))
+        if name in names:
+            c.append(Cause(f"{path}.name", "FieldValueDuplicate", f"Duplicate value: {gojson(name)}"))
+        names.add(name)
+        if p.get("protocol") not in _SLICE_PROTOCOLS:
+            c.append(not_supported(f"{path}.protocol", p.get("protocol"), _SLICE_PROTOCOLS))
+    if old is not None and old.get("addressType") != at:
+        c.append(invalid_value("addressType", at, "field is immutable"))
     return c

@@ -5,7 +5,9 @@ Contract:
   Layout.volume_dir (persistentVolumeClaim: Layout.pvc_dir, created once and
   never removed by the kubelet). secret/configMap/downwardAPI/projected files
   are written once at pod start (items, keys, mode/defaultMode honoured) and
-  made read-only; they are not refreshed later. hostPath maps to the host path.
+  made read-only; they are not refreshed later. A projected serviceAccountToken
+  source gets a JWT-shaped but unsigned token (service_account_token: the sim
+  API server has no TokenRequest). hostPath maps to the host path.
   A missing non-optional Secret/ConfigMap raises VolumeError (the pod waits in
   ContainerCreating and is retried).
 - setup_rootfs(...) builds the container's rootfs: each volumeMount's
@@ -22,9 +24,11 @@ Contract:
   their defaultMode/items[].mode and owner root: a 0400 Secret is unreadable to a non-root user.
 """
 import base64
+import json
 import os
 import shutil
 import stat
+import time
 
 from .expand import field_value
 from .layout import Layout
@@ -120,14 +124,40 @@ async def setup_pod_volumes(layout: Layout, pod: dict, pod_ip: str, host_ip: str
                 elif "downwardAPI" in s:
                     files.update(_downward_files(pod, s["downwardAPI"].get("items"), mode, pod_ip, host_ip))
                 elif "serviceAccountToken" in s:
-                    # No TokenRequest here: an empty token file keeps paths valid.
-                    files[s["serviceAccountToken"].get("path", "token")] = (b"", mode)
+                    sat = s["serviceAccountToken"]
+                    files[sat.get("path", "token")] = (service_account_token(pod, sat).encode(), mode)
             _write_files(vdir, files)
             _read_only(vdir)
         else:
             os.makedirs(vdir, exist_ok=True)
         dirs[name] = vdir
     return dirs
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def service_account_token(pod: dict, projection: dict, now=None) -> str:
+    """The token file of a projected serviceAccountToken source.
+
+    The real kubelet asks the API server for a bound token (TokenRequest on serviceaccounts/<sa>/token, audience
+    and expirationSeconds from the projection, bound to the pod). The simulated API server serves no TokenRequest
+    and signs nothing, so this writes a JWT of the same shape with the claims a bound token carries (iss, sub,
+    aud, exp/iat/nbf, kubernetes.io namespace/pod/serviceaccount) and an `alg: none` header with an empty
+    signature. Readers of the file see a well-formed token; no API server accepts it as a credential."""
+    md, spec = pod["metadata"], pod.get("spec") or {}
+    iat = int(time.time() if now is None else now)
+    sa = spec.get("serviceAccountName") or "default"
+    issuer = "https://kubernetes.default.svc.cluster.local"
+    claims = {"aud": [projection["audience"]] if projection.get("audience") else [issuer],
+              "exp": iat + int(projection.get("expirationSeconds", 3600)), "iat": iat, "nbf": iat, "iss": issuer,
+              "kubernetes.io": {"namespace": md.get("namespace"), "pod": {"name": md.get("name"), "uid": md.get("uid")},
+                                "serviceaccount": {"name": sa}},
+              "sub": f"system:serviceaccount:{md.get('namespace')}:{sa}"}
+    header = {"alg": "none", "typ": "JWT"}
+    return ".".join((_b64url(json.dumps(header, separators=(",", ":")).encode()),
+                     _b64url(json.dumps(claims, separators=(",", ":")).encode()), ""))
 
 
 def _read_only(d: str):
