@@ -116,6 +116,11 @@ class Handlers:
             return _json_response(eviction.evict(self.api, self.registry, ns, ri.name, body, _dry_run(q)), 201)
         if sub == "binding" and m == "POST":
             return await self.binding(request, rt, ns, ri.name)
+        if sub == "token":  # serviceaccounts/token: create only (tokenrequest.py)
+            if m != "POST":
+                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
+                               "resource", {})
+            return _json_response(self.srv.tokens.create(ns, ri.name, await self._body(request, rt)), 201)
         if ri.verb == "watch":
             return await self.watch(request, rt, ns, ri)
         if m == "GET":

@@ -6,8 +6,8 @@ Contract:
   never removed by the kubelet). secret/configMap/downwardAPI/projected files
   are written once at pod start (items, keys, mode/defaultMode honoured) and
   made read-only; they are not refreshed later. A projected serviceAccountToken
-  source gets a JWT-shaped but unsigned token (service_account_token: the sim
-  API server has no TokenRequest). hostPath maps to the host path.
+  source gets a JWT-shaped but unsigned token (service_account_token: the
+  kubelet simulator does not call TokenRequest). hostPath maps to the host path.
   A missing non-optional Secret/ConfigMap raises VolumeError (the pod waits in
   ContainerCreating and is retried).
 - setup_rootfs(...) builds the container's rootfs: each volumeMount's
@@ -142,8 +142,8 @@ def service_account_token(pod: dict, projection: dict, now=None) -> str:
     """The token file of a projected serviceAccountToken source.
 
     The real kubelet asks the API server for a bound token (TokenRequest on serviceaccounts/<sa>/token, audience
-    and expirationSeconds from the projection, bound to the pod). The simulated API server serves no TokenRequest
-    and signs nothing, so this writes a JWT of the same shape with the claims a bound token carries (iss, sub,
+    and expirationSeconds from the projection, bound to the pod). The kubelet simulator does not, so this writes a
+    JWT of the same shape with the claims a bound token carries (iss, sub,
     aud, exp/iat/nbf, kubernetes.io namespace/pod/serviceaccount) and an `alg: none` header with an empty
     signature. Readers of the file see a well-formed token; no API server accepts it as a credential."""
     md, spec = pod["metadata"], pod.get("spec") or {}
