@@ -8,6 +8,9 @@ Endpoints (JSON bodies; see sim/README.md):
   DELETE /admin/latency       clear latency rules
   POST   /admin/close-watches close every open watch (clean end of stream)
   POST   /admin/compact       drop all watch history: resuming older watches get ERROR 410, exact lists 410
+  POST   /admin/etcd/snapshot remember the objects and the revision (etcdctl snapshot save)
+  POST   /admin/etcd/restore  back to that snapshot as kube-apiserver restarted on the restored etcd: objects and
+                              revision go back, watch history emptied, every open watch dropped (409 without one)
   POST   /admin/hang          {seconds}  hold every non-admin request unanswered for that long
   GET    /admin/requests      the audit log;  DELETE /admin/requests  clear it
 """
@@ -132,6 +135,13 @@ class Admin:
             return web.json_response({"closed": n})
         if p == "/admin/compact" and m == "POST":
             return web.json_response({"compactedResourceVersion": str(self.srv.store.compact())})
+        if p == "/admin/etcd/snapshot" and m == "POST":
+            return web.json_response({"resourceVersion": str(self.srv.store.snapshot())})
+        if p == "/admin/etcd/restore" and m == "POST":
+            restored = self.srv.store.restore()
+            if restored is None:
+                return web.json_response({"message": "no etcd snapshot: POST /admin/etcd/snapshot first"}, status=409)
+            return web.json_response({"resourceVersion": str(restored[0]), "droppedWatches": restored[1]})
         if p == "/admin/hang" and m == "POST":
             secs = float(body.get("seconds", 0))
             self.hang_until = time.monotonic() + secs

@@ -184,6 +184,24 @@ class Handlers:
             return rv, match
         return None, match
 
+    def _future_revision(self, rv):
+        """A read at a revision etcd has not reached (a continue token or an exact / paged-legacy list from before
+        the server was restarted on a restored etcd): etcd's `mvcc: required revision is a future revision`, which
+        kube-apiserver neither interprets (storage.InterpretListError passes a non-StorageError through) nor
+        wraps: ErrorToAPIStatus makes it a 500 with no reason and etcd's message."""
+        if rv > self.store.rv:
+            err = ApiError(500, "", "etcdserver: mvcc: required revision is a future revision")
+            del err.body["reason"]  # metav1.StatusReasonUnknown is "", omitted (omitempty)
+            raise err
+
+    def _too_large(self, rv):
+        """A NotOlderThan list with a limit is read from etcd at its current revision, then checked
+        (etcd3 store's validateMinimumResourceVersion): at once 504 Too large resource version, no Retry-After."""
+        if rv > self.store.rv:
+            raise ApiError(504, "Timeout", f"Timeout: Too large resource version: {rv}, current: {self.store.rv}",
+                           {"causes": [{"reason": "ResourceVersionTooLarge",
+                                        "message": "Too large resource version"}]})
+
     async def _wait_rv(self, rv):
         loop = asyncio.get_event_loop()
         end = loop.time() + 3.0
@@ -207,6 +225,7 @@ class Handlers:
         start = ""
         if cont:
             snap_rv, start = _decode_continue(cont)
+            self._future_revision(snap_rv)
             if snap_rv == -1:
                 objs, snap_rv = self.store.items(rt.key, scope_ns), self.store.rv
             else:
@@ -224,14 +243,16 @@ class Handlers:
         elif rv == 0:
             objs, snap_rv, limit = self.store.items(rt.key, scope_ns), self.store.rv, 0
         elif rv_match == "Exact" or (limit and rv_match != "NotOlderThan"):
-            if rv > self.store.rv:
-                await self._wait_rv(rv)
+            # Served by etcd at that revision (shouldDelegateList; etcd3 GetList's withRev).
+            self._future_revision(rv)
             objs = self.store.state_at(rt.key, rv)
             if objs is None:
                 raise ApiError(410, "Expired", "The resourceVersion for the provided list is too old.")
             snap_rv = rv
         else:
-            await self._wait_rv(rv)
+            if limit:
+                self._too_large(rv)
+            await self._wait_rv(rv)  # the watch cache's waitUntilFreshAndBlock: 3 s, then 504
             objs, snap_rv = self.store.items(rt.key, scope_ns), self.store.rv
         if scope_ns is not None:
             objs = [o for o in objs if (o["metadata"].get("namespace") or "") == scope_ns]

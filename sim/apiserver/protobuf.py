@@ -1,5 +1,5 @@
 """Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for the kinds
-kubectl's typed clients send (`kubectl create namespace|configmap|secret|serviceaccount`, `kubectl drain`'s
+kubectl's typed clients send (`kubectl create namespace|configmap|secret|serviceaccount|token`, `kubectl drain`'s
 Eviction). Bodies are `k8s\\0` + runtime.Unknown{typeMeta, raw}; `raw` is decoded with the field tables
 below into the JSON form. Responses are always JSON (kubectl also accepts it)."""
 import base64
@@ -25,6 +25,10 @@ KINDS = {
     "ServiceAccount": {1: ("metadata", META), 3: ("imagePullSecrets", ("list", REF)),
                        4: ("automountServiceAccountToken", B)},
     "Eviction": {1: ("metadata", META), 2: ("deleteOptions", DELETE_OPTS)},
+    # `kubectl create token` (k8s.io/api/authentication/v1 generated.proto; tokenrequest.py)
+    "TokenRequest": {1: ("metadata", META), 2: ("spec", {
+        1: ("audiences", ("list", S)), 4: ("expirationSeconds", I),
+        3: ("boundObjectRef", {1: ("kind", S), 2: ("apiVersion", S), 3: ("name", S), 4: ("uid", S)})})},
     "DeleteOptions": DELETE_OPTS,
 }
 

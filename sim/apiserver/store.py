@@ -6,6 +6,10 @@ Contracts:
 * Each resource keeps a bounded history of (rv, type, object, previous object). A watch or an exact
   list may start from any RV >= `window_start[resource]`; older ones are "too old" (410 Expired).
 * `compact()` drops all history: every RV before the current one becomes too old.
+* `snapshot()` / `restore()` model an etcd snapshot and a kube-apiserver restarted on the restored etcd
+  (`etcdctl snapshot save` / `etcdutl snapshot restore`): objects and the revision counter go back to the
+  snapshot, the watch history is emptied (the restarted server's watch cache starts from its list), and every open
+  watch is dropped as a server restart drops its connections (no clean end of stream).
 * Listeners (controllers) are called synchronously after each commit and must not write from the callback.
 """
 import asyncio
@@ -38,6 +42,12 @@ class Watcher:
         self.rtkey, self.ns, self.filter = rtkey, ns, filt
         self.queue = asyncio.Queue()
         self.closed = False
+        self.aborted = False
+
+    def abort(self):
+        """The server went away (restart): the stream is cut, not ended cleanly."""
+        self.aborted = True
+        self.close()
 
     def offer(self, ev):
         if self.ns and (ev.obj.get("metadata", {}).get("namespace") or "") != self.ns:
@@ -63,6 +73,7 @@ class Store:
         self.watchers = {}       # rtkey -> set[Watcher]
         self.uids = {}           # uid -> (rtkey, ns, name)
         self.listeners = []
+        self.etcd_snapshot = None  # (rv, {rtkey: {(ns, name): obj}}) taken by snapshot()
 
     # ---- resource lifecycle -------------------------------------------------------------
     def ensure(self, rtkey):
@@ -184,3 +195,37 @@ class Store:
             self.history[k].clear()
             self.window_start[k] = self.rv
         return self.rv
+
+    # ---- etcd snapshot / restore ----------------------------------------------------------
+    def snapshot(self):
+        """Remember every object and the revision (stored objects are never mutated in place: shared)."""
+        self.etcd_snapshot = (self.rv, {k: dict(v) for k, v in self.objects.items()})
+        return self.rv
+
+    def restore(self):
+        """Go back to the snapshot as a server restarted on the restored etcd: returns (rv, watches dropped), or
+        None without a snapshot. Resources registered since (a CRD created later) stay known, empty. The listeners
+        are not told: a restored etcd has no events for what changed; the controllers' periodic passes see the
+        restored state as the real controllers' relists do."""
+        if self.etcd_snapshot is None:
+            return None
+        rv, objects = self.etcd_snapshot
+        dropped = 0
+        for ws in self.watchers.values():
+            for w in list(ws):
+                w.abort()
+                dropped += 1
+        self.rv = rv
+        self.objects = {k: dict(objects.get(k, {})) for k in self.objects}
+        for k, v in objects.items():
+            self.objects.setdefault(k, dict(v))
+        self.uids = {o["metadata"]["uid"]: (k, ns, name)
+                     for k, objs in self.objects.items() for (ns, name), o in objs.items()
+                     if o["metadata"].get("uid")}
+        # The restarted server's watch cache starts at its list's revision: any older RV is too old.
+        self.compact_rv = rv
+        for k in self.objects:
+            self.history.setdefault(k, collections.deque()).clear()
+            self.watchers.setdefault(k, set())
+            self.window_start[k] = rv
+        return rv, dropped

@@ -5,7 +5,16 @@ chunk of `{"type":...,"object":...}` + "\\n"; at timeoutSeconds the stream ends 
 event. A resourceVersion older than the resource's history window yields one ERROR event (410 Expired,
 "too old resource version: X (Y)") and the end of the stream. Bookmarks only with allowWatchBookmarks=true,
 every `bookmark_interval` seconds and about 2 s before the deadline. Table watches send columnDefinitions
-in the first event only."""
+in the first event only.
+
+A resourceVersion beyond the store's revision (a client resuming after the server was restarted on a restored
+etcd, /admin/etcd/restore) is accepted: 200, and nothing until the revision passes it; bookmarks are not sent
+while their RV would be lower than the watch's. The real watch cache does the same: Cacher.Watch waits for
+freshness (waitUntilWatchCacheFreshAndForceAllEvents) only for sendInitialEvents watch-lists, so a plain watch
+from a future RV is registered at once, getAllEventsSinceLocked has no event newer than it, and
+cacheWatcher.process sends only events (bookmarks included) whose RV is above the watch's. The observation in
+issue 14 (kube-apiserver 1.32 on a restored etcd: 200, an empty stream, each watch ending quietly at its
+timeout) agrees. A watch cut by a restart (Watcher.abort) ends without the zero chunk, as a dropped connection."""
 import asyncio
 import random
 import time
@@ -131,11 +140,19 @@ async def serve(request, srv, rt, ns, match, q, out_type):
                     if pre_deadline_bm and now >= deadline - 2:
                         pre_deadline_bm = False
                     next_bm = now + srv.cfg.bookmark_interval
-                    await resp.write(encode("BOOKMARK", _bookmark(rt, store.rv)))
+                    # A bookmark below the watch's RV is never sent (future-RV watch, see above). One equal to it
+                    # is sent, unlike the real cache; its bookmarks follow etcd's revision, which other writers
+                    # (leases, events) keep moving in a real cluster, and an idle simulator has no such writers.
+                    if store.rv >= min_rv:
+                        await resp.write(encode("BOOKMARK", _bookmark(rt, store.rv)))
                 continue
             if item is None:
                 break
             await resp.write(encode(*item))
+        if watcher.aborted:
+            if request.transport is not None:
+                request.transport.abort()  # a restart: the connection drops, no zero chunk
+            return resp
         await resp.write_eof()
     except (ConnectionResetError, asyncio.CancelledError, RuntimeError):
         pass
