@@ -25,6 +25,7 @@
 #include "runtime/manager/signals.h"
 #include "runtime/metrics/registry.h"
 #include "shutdown/endpoint_caller.h"
+#include "shutdown/endpoint_membership.h"
 #include "shutdown/metrics.h"
 #include "shutdown/runner.h"
 #include "util/clock.h"
@@ -161,9 +162,16 @@ int run(int argc, char** argv) {
   serviceOptions.ns = flags.watchNamespace;
   serviceOptions.transform = runtime::informer::stripManagedFields;
   serviceOptions.reflector.labelSelector = managed;
+  // EndpointSlices of the operator's Services, which carry its managed-by label (the endpoint slice controller copies
+  // a Service's labels onto its slices: setEndpointSliceLabels), projected to what the Draining stage reads.
+  InformerOptions sliceOptions;
+  sliceOptions.ns = flags.watchNamespace;
+  sliceOptions.transform = shutdown::projectEndpointSliceForDrain;
+  sliceOptions.reflector.labelSelector = managed;
   Informer mvsInformer(*client, kube::resources::mediVoteServices(), clock, mvsOptions);
   Informer podInformer(*client, kube::resources::pods(), clock, podOptions);
   Informer serviceInformer(*client, kube::resources::services(), clock, serviceOptions);
+  Informer sliceInformer(*client, kube::resources::endpointSlices(), clock, sliceOptions);
 
   runtime::events::KubeEventRecorder events(*client, clock, "medivote-controller", hostName());
   shutdown::ShutdownMetrics shutdownMetrics(registry.prometheus());
@@ -181,7 +189,10 @@ int run(int argc, char** argv) {
       },
       op.maxConcurrentShutdownCalls);
   medivote::MediVoteReconciler reconciler(
-      *client, {mvsInformer.store(), podInformer.store(), serviceInformer.store()}, runner, events, clock, op.pod);
+      *client,
+      {mvsInformer.store(), podInformer.store(), serviceInformer.store(), &sliceInformer.store(),
+       [&sliceInformer] { return sliceInformer.hasSynced(); }},
+      runner, events, clock, op.pod);
   runtime::controller::Controller controller(std::move(controllerOptions), reconciler, clock);
   controllerPtr = &controller;
 
@@ -197,6 +208,13 @@ int run(int argc, char** argv) {
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("pod changed")));
   serviceInformer.addEventHandler(
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("Service changed")));
+  // A slice change ends a Draining wait: the Service, and so its MediVoteService, has the slice's service-name.
+  auto enqueueSliceOwner = [enq = enqueue("EndpointSlice changed")](const nlohmann::json& slice) {
+    if (const std::string key = shutdown::serviceKeyOfSlice(slice); !key.empty()) enq(key);
+  };
+  sliceInformer.addEventHandler(
+      {enqueueSliceOwner, [enqueueSliceOwner](const nlohmann::json&, const nlohmann::json& now) { enqueueSliceOwner(now); },
+       enqueueSliceOwner});
 
   runtime::manager::Manager manager(runtime::manager::ManagerOptions::fromFlags(flags), clock, registry);
   for (Informer* inf : {&mvsInformer, &podInformer, &serviceInformer}) {
@@ -209,6 +227,14 @@ int run(int argc, char** argv) {
     manager.addCacheSync(inf->resource().resource,
                          [inf](util::Clock::TimePoint deadline) { return inf->waitForSync(deadline); });
   }
+  // Not a cache the manager waits for: without EndpointSlices (RBAC denied, API not served) the operator still runs,
+  // and Draining waits out its timeout while this informer has not synced (MediVoteReconciler::inEndpoints).
+  manager.add(runtime::manager::makeRunnable(
+      "informer/endpointslices", false, [&sliceInformer] { sliceInformer.start(); },
+      [&sliceInformer](util::Clock::TimePoint) {
+        sliceInformer.stop();
+        return true;
+      }));
   manager.addController(controller);
 
   std::unique_ptr<runtime::leaderelection::LeaseLeaderElector> elector;

@@ -115,6 +115,7 @@ void parseShutdown(const json& s, std::vector<FieldError>& errors, ShutdownSpec&
   r.integer("refusalTimeoutSeconds", out.refusalTimeoutSeconds, 0, 3600);
   r.integer("terminationGracePeriodSeconds", out.terminationGracePeriodSeconds, 1, 86400);
   r.integer("forceDeleteAfterSeconds", out.forceDeleteAfterSeconds, 1, 86400);
+  r.integer("drainTimeoutSeconds", out.drainTimeoutSeconds, 0, ShutdownSpec::kMaxDrainTimeoutSeconds);
   r.integer("preStopSleepSeconds", out.preStopSleepSeconds, 0, 3600);
   r.integer("maxConcurrent", out.maxConcurrent, 1, 1000);
 }

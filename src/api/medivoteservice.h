@@ -55,6 +55,11 @@ struct ShutdownSpec {
   int refusalTimeoutSeconds = 30;
   int terminationGracePeriodSeconds = 30;
   int forceDeleteAfterSeconds = 60;
+  // How long a critical pod's Draining stage waits for the pod to leave its Service's EndpointSlices before the
+  // call (reach direct) or the delete (reach agent); 0 = not at all.
+  int drainTimeoutSeconds = kDefaultDrainTimeoutSeconds;
+  static constexpr int kDefaultDrainTimeoutSeconds = 5;
+  static constexpr int kMaxDrainTimeoutSeconds = 300;
   int preStopSleepSeconds = 10;
   int maxConcurrent = 1;
 

@@ -10,6 +10,7 @@ namespace resources {
 Resource pods() { return {"", "v1", "pods", "Pod", true}; }
 Resource services() { return {"", "v1", "services", "Service", true}; }
 Resource endpoints() { return {"", "v1", "endpoints", "Endpoints", true}; }
+Resource endpointSlices() { return {"discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true}; }
 Resource secrets() { return {"", "v1", "secrets", "Secret", true}; }
 Resource configMaps() { return {"", "v1", "configmaps", "ConfigMap", true}; }
 Resource events() { return {"", "v1", "events", "Event", true}; }

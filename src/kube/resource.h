@@ -21,6 +21,7 @@ namespace resources {
 Resource pods();
 Resource services();
 Resource endpoints();
+Resource endpointSlices();  // discovery.k8s.io/v1
 Resource secrets();
 Resource configMaps();
 Resource events();         // core/v1

@@ -87,17 +87,24 @@ std::string impliedOutcome(const json& entry) {
   return "sigterm";
 }
 
+// The history entry of a shutdown in progress (its outcome is written when its pod is gone). `drain` says how
+// Draining ended, when it was waited for.
+json historyEntry(const std::string& pod, const shutdown::ShutdownState& s) {
+  json entry = {{"pod", pod},
+                {"reason", s.reason.empty() ? std::string(reasons::kExternal) : s.reason},
+                {"outcome", ""},
+                {"stages", stagesOf(s)}};
+  if (!s.drain.empty()) entry["drain"] = s.drain;
+  return entry;
+}
+
 json updatedHistory(const json& previous, const std::vector<PodView>& pods, const Observation& o) {
   json history = previous.is_array() ? previous : json::array();
   std::set<std::string> present;
   for (const auto& v : pods) {
     if (!v.ours || !v.shuttingDown) continue;
     present.insert(v.name);
-    const std::string started = v.state.startedAt ? util::formatTime(*v.state.startedAt) : "";
-    json entry = {{"pod", v.name},
-                  {"reason", v.state.reason.empty() ? std::string(reasons::kExternal) : v.state.reason},
-                  {"outcome", ""},
-                  {"stages", stagesOf(v.state)}};
+    const json entry = historyEntry(v.name, v.state);
     bool found = false;
     for (auto& h : history) {
       if (h.value("pod", "") == v.name && h.value("outcome", "").empty()) {
@@ -115,11 +122,7 @@ json updatedHistory(const json& previous, const std::vector<PodView>& pods, cons
       return h.value("pod", "") == name && h.value("outcome", "").empty();
     });
     if (open) continue;
-    json entry = {{"pod", pod},
-                  {"reason", state.reason.empty() ? std::string(reasons::kExternal) : state.reason},
-                  {"outcome", ""},
-                  {"stages", stagesOf(state)}};
-    history.insert(history.begin(), std::move(entry));
+    history.insert(history.begin(), historyEntry(pod, state));
   }
   for (auto& h : history) {
     if (!h.value("outcome", "").empty() || present.count(h.value("pod", ""))) continue;

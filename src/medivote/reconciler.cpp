@@ -7,6 +7,7 @@
 
 #include "api/names.h"
 #include "runtime/informer/indexers.h"
+#include "shutdown/endpoint_membership.h"
 #include "util/log.h"
 
 namespace mv::medivote {
@@ -137,6 +138,18 @@ bool MediVoteReconciler::shutdownInFlight(const std::string& mvsKey) const {
   return false;
 }
 
+std::optional<bool> MediVoteReconciler::inEndpoints(const api::MediVoteService& mvs, const json& pod) const {
+  if (!stores_.endpointSlices || (stores_.endpointSlicesSynced && !stores_.endpointSlicesSynced())) return std::nullopt;
+  // The Service is named as its resource (planner.h); its slices carry kubernetes.io/service-name=<that name>.
+  std::vector<json> slices;
+  for (auto& slice : stores_.endpointSlices->byIndex(
+           runtime::informer::kLabelIndex,
+           runtime::informer::labelIndexValue(std::string(shutdown::kLabelServiceName), mvs.name)))
+    if (slice.value("/metadata/namespace"_json_pointer, std::string()) == mvs.ns) slices.push_back(std::move(slice));
+  return shutdown::inEndpointSlices(pod.value("/metadata/uid"_json_pointer, std::string()),
+                                    pod.value("/status/podIP"_json_pointer, std::string()), slices);
+}
+
 Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request) {
   Result r = Result::done();
   try {
@@ -249,6 +262,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     in.ownerKey = mvsKey;
     in.owner = owner;
     in.target = callTarget(mvs, pod, token, in.unavailableReason);
+    in.inEndpoints = inEndpoints(mvs, pod);
     in.config = config;
     const auto r = runner_.drive(in);
     if (r.wakeAt && (!wake || *r.wakeAt < *wake)) wake = r.wakeAt;

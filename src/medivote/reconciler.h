@@ -20,6 +20,7 @@
 //   moment a shutdown stage needs attention; pod and resource changes wake it through the informers.
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,11 @@ struct ReconcilerStores {
   const runtime::informer::Store& mediVoteServices;
   const runtime::informer::Store& pods;
   const runtime::informer::Store& services;
+  // The EndpointSlices of the resources' Services (shutdown/endpoint_membership.h), read by the Draining stage, and
+  // whether that cache can be trusted (its informer has synced). Without a store, or before the sync (RBAC denied,
+  // API not served), a pod's membership is unknown and Draining waits out its timeout.
+  const runtime::informer::Store* endpointSlices = nullptr;
+  std::function<bool()> endpointSlicesSynced;
 };
 
 class MediVoteReconciler final : public runtime::reconcile::Reconciler {
@@ -57,6 +63,8 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   runtime::reconcile::Result reconcileOnce(const runtime::reconcile::Request& request);
   // Whether a pod of the resource is shutting down (a stage recorded, or a deletion under way).
   bool shutdownInFlight(const std::string& mvsKey) const;
+  // Whether `pod` is listed in the EndpointSlices of the resource's Service; nullopt when they cannot be read.
+  std::optional<bool> inEndpoints(const api::MediVoteService& mvs, const json& pod) const;
   std::optional<shutdown::EndpointRequest> callTarget(const api::MediVoteService& mvs, const json& pod,
                                                       const TokenLookup& token, std::string& whyNot) const;
   // The resource `mvsKey` is gone: release everything kept for it.

@@ -32,6 +32,11 @@ ShutdownMetrics::ShutdownMetrics(prometheus::Registry& registry)
                  .Name("medivote_shutdown_endpoint_calls_total")
                  .Help("Shutdown endpoint calls, by how the endpoint answered.")
                  .Register(registry)),
+      drains_(prometheus::BuildCounter()
+                  .Name("medivote_shutdown_drains_total")
+                  .Help("Draining stages ended, by how: drained (out of the Service's EndpointSlices), timed-out "
+                        "(still listed at the drain timeout), unknown (the slices could not be read).")
+                  .Register(registry)),
       inProgress_(prometheus::BuildGauge()
                       .Name("medivote_shutdowns_in_progress")
                       .Help("Pods whose shutdown has started and not ended.")
@@ -53,6 +58,8 @@ void ShutdownMetrics::completed(api::Tier tier, Outcome outcome, const ShutdownS
   observe("terminating", s.terminatingAt, s.forcedAt ? s.forcedAt : end);
   observe("total", s.startedAt, end);
 }
+
+void ShutdownMetrics::drained(const std::string& result) { drains_.Add({{"result", result}}).Increment(); }
 
 void ShutdownMetrics::called(const EndpointAnswer& answer) { calls_.Add({{"answer", answerName(answer.kind)}}).Increment(); }
 

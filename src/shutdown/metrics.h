@@ -5,7 +5,8 @@
 // - medivote_shutdown_stage_duration_seconds{tier,stage}: how long each stage took (draining, requested, exit,
 //   terminating, total);
 // - medivote_shutdowns_in_progress: pods whose shutdown has started and not ended;
-// - medivote_shutdown_endpoint_calls_total{answer}: endpoint calls by answer kind.
+// - medivote_shutdown_endpoint_calls_total{answer}: endpoint calls by answer kind;
+// - medivote_shutdown_drains_total{result}: Draining stages ended, by how (drained, timed-out, unknown).
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -25,12 +26,14 @@ class ShutdownMetrics {
 
   void completed(api::Tier tier, Outcome outcome, const ShutdownState& state, WallTime now);
   void called(const EndpointAnswer& answer);
+  void drained(const std::string& result);
   void setInProgress(double n) { inProgress_.Set(n); }
 
  private:
   prometheus::Family<prometheus::Counter>& total_;
   prometheus::Family<prometheus::Histogram>& stageDuration_;
   prometheus::Family<prometheus::Counter>& calls_;
+  prometheus::Family<prometheus::Counter>& drains_;
   prometheus::Gauge& inProgress_;
 };
 

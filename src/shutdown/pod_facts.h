@@ -23,6 +23,10 @@ struct PodFacts {
   std::string uid;
   std::string podIP;
   bool serving = false;  // carries the serving label
+  // Listed in its Service's EndpointSlices (endpoint_membership.h): true while traffic may still be routed to it;
+  // nullopt when that cannot be told (the slices cannot be read). Not on the pod object: whoever builds the facts
+  // fills it from the EndpointSlice cache (observePod leaves it unknown).
+  std::optional<bool> inEndpoints;
   std::optional<WallTime> deletionTimestamp;
   long deletionGracePeriodSeconds = 0;
   // The service container: the one that declares the endpoint port, else the first container.

@@ -14,6 +14,7 @@ ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<st
   p.refusalTimeout = std::chrono::seconds(sd.refusalTimeoutSeconds);
   p.gracePeriod = std::chrono::seconds(sd.terminationGracePeriodSeconds);
   p.forceDeleteAfter = std::chrono::seconds(sd.forceDeleteAfterSeconds);
+  p.drainTimeout = std::chrono::seconds(sd.drainTimeoutSeconds);
   return p;
 }
 

@@ -18,13 +18,15 @@ struct ShutdownPolicy {
   std::chrono::seconds refusalTimeout{30};
   std::chrono::seconds gracePeriod{30};  // the pod's terminationGracePeriodSeconds (preStop sleep + SIGTERM window)
   std::chrono::seconds forceDeleteAfter{60};
+  // The longest Draining waits for the pod to leave its Service's EndpointSlices (0: not at all).
+  std::chrono::seconds drainTimeout{5};
   // The preStop hook is not part of the policy: when SIGTERM can come is read from the pod as built (PodFacts).
 
   bool httpStage() const { return tier == api::Tier::Critical && hasEndpoint; }
   // The longest one shutdown can take from its start until the pod is surely gone (the promise of issue 7: the sum
-  // of the declared timeouts plus the grace period).
+  // of the declared timeouts plus the grace period; the drain wait comes first, so it adds its own).
   std::chrono::seconds bound() const {
-    return refusalTimeout + requestTimeout + exitTimeout + gracePeriod + forceDeleteAfter;
+    return drainTimeout + refusalTimeout + requestTimeout + exitTimeout + gracePeriod + forceDeleteAfter;
   }
 };
 

@@ -57,6 +57,7 @@ void ShutdownRunner::keepGracefulDeletion(PodFacts& f) {
 
 PodFacts ShutdownRunner::facts(const DriveInput& input) {
   PodFacts f = observePod(input.pod, input.serviceContainer);
+  f.inEndpoints = input.inEndpoints;
   std::lock_guard<std::mutex> g(mu_);
   keepGracefulDeletion(f);
   auto it = written_.find(f.uid);
@@ -118,6 +119,14 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
           throw;
         }
         log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
+        if (step.state.drain != f.state.drain) {
+          // How Draining ended: a timed-out or unknown drain is a warning (the Event says why).
+          const char* listed = !input.inEndpoints ? "unknown" : *input.inEndpoints ? "true" : "false";
+          const log::Fields fields{{"drain", step.state.drain}, {"inEndpoints", listed}};
+          if (step.state.drain == drains::kDrained) log::info("pod drained from its Service", fields);
+          else log::warn("pod not drained from its Service in time", fields);
+          if (metrics_) metrics_->drained(step.state.drain);
+        }
         emit(input.pod, input.owner, step.events);
         f.state = step.state;
         if (step.stopServing) f.serving = false;

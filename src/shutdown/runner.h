@@ -42,6 +42,8 @@ struct DriveInput {
   ShutdownPolicy policy;
   std::string startReason;       // non-empty when the planner chose this pod to go now
   std::string serviceContainer;  // the container whose exit completes the HTTP stage
+  // Whether the pod is listed in its Service's EndpointSlices (PodFacts::inEndpoints); nullopt: cannot be told.
+  std::optional<bool> inEndpoints;
   // Where to call; nullopt when the endpoint cannot be called (the pod has no IP, the Secret is missing): the call
   // then counts as unreachable, and the shutdown escalates within its bounds.
   std::optional<EndpointRequest> target;

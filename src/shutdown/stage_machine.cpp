@@ -104,6 +104,39 @@ Step call(const PodFacts& f, WallTime now, bool first) {
   return st;
 }
 
+// The drain wait of a pod in stage Draining whose label is gone: a step while the wait is not over (Wait until the
+// deadline, or the UpdateState that records how it ended), nullopt once it is (or when there is none to make).
+// - No wait when drainTimeout is 0, or when someone else is already deleting the pod: the kubelet's preStop time
+//   runs from that deletion, and the endpoint slice controller marks a terminating endpoint not ready at once.
+// - The deadline is startedAt + drainTimeout, read from the persisted state: a new leader resumes the same wait.
+// - Out of the slices: "drained". Still listed at the deadline: "timed-out". Slices unreadable (inEndpoints
+//   unknown: RBAC, API not served, cache not synced): the timeout is waited out in full, the conservative guess,
+//   and recorded as "unknown". Both end with a DrainTimedOut warning.
+std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
+  const ShutdownState& s = f.state;
+  if (!s.drain.empty() || p.drainTimeout.count() <= 0 || f.deletionTimestamp) return std::nullopt;
+  const WallTime deadline = s.startedAt.value_or(WallTime{}) + p.drainTimeout;
+  const bool drained = f.inEndpoints.has_value() && !*f.inEndpoints;
+  if (!drained && now < deadline) return waitUntil(s, deadline);
+  ShutdownState next = s;
+  next.drainedAt = now;
+  if (drained) {
+    next.drain = std::string(drains::kDrained);
+    return makeStep(Step::Kind::UpdateState, next);
+  }
+  next.drain = std::string(f.inEndpoints ? drains::kTimedOut : drains::kUnknown);
+  Step st = makeStep(Step::Kind::UpdateState, next);
+  st.events.push_back(warning(
+      "DrainTimedOut",
+      f.inEndpoints ? fmt::format("Pod {} is still listed in its Service's EndpointSlices {}s after it left the "
+                                  "Service's selector; shutting it down anyway (spec.shutdown.drainTimeoutSeconds)",
+                                  f.name, p.drainTimeout.count())
+                    : fmt::format("Pod {}: its Service's EndpointSlices cannot be read (RBAC, API or cache not "
+                                  "synced); waited the full {}s drain timeout instead (spec.shutdown.drainTimeoutSeconds)",
+                                  f.name, p.drainTimeout.count())));
+  return st;
+}
+
 Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p) {
   const ShutdownState& s = f.state;
   if (s.stage == Stage::Forced) return Outcome::Forced;
@@ -217,13 +250,15 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
     }
 
     case Stage::Draining:
-      // Drained (the label is gone, persisted with the stage). The call is recorded before it is made; calling a
-      // shutdown endpoint twice is harmless by its contract (idempotent: 200/202 again).
+      // The label is gone (persisted with the stage); then the pod must be out of its Service's EndpointSlices, or
+      // the drain timeout over, before anything that ends its service. The call is recorded before it is made;
+      // calling a shutdown endpoint twice is harmless by its contract (idempotent: 200/202 again).
       if (f.serving) {
         Step st = makeStep(Step::Kind::UpdateState, s);
         st.stopServing = true;
         return st;
       }
+      if (auto wait = awaitDrain(f, p, now)) return *wait;
       if (f.preStop == PreStopKind::AgentHold && !f.deletionTimestamp) {
         // Witnessed termination (reach agent): delete first. The kubelet then sends the service container's preStop
         // hook to the agent, which holds SIGTERM off and forwards the call only once that hook has arrived: a

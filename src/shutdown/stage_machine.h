@@ -10,6 +10,9 @@
 //   or the refusal, misconfiguration, unreachable or too-late escalation was recorded in its state. A pod whose hook
 //   is the agent's hold (reach agent) is deleted first, and called only once it is being deleted: the agent holds
 //   SIGTERM until the service has exited, its exit timeout after acceptance, or the hold bound.
+// - Drain before the HTTP stage. An operator-chosen critical pod is called (reach direct) or deleted (reach agent)
+//   only once it is out of its Service's EndpointSlices, or after ShutdownPolicy::drainTimeout from its start with
+//   a DrainTimedOut warning; how the drain ended is recorded in its state (drain, drainedAt).
 // - Every wait has a deadline: a shutdown ends within ShutdownPolicy::bound() of its start, whatever the service does.
 
 #include <chrono>
@@ -26,7 +29,7 @@ namespace mv::shutdown {
 struct EventNote {
   bool warning = false;
   std::string reason;   // ShutdownDraining, ShutdownTerminating (agent: deleted first), ShutdownRequested, ShutdownAccepted, ShutdownRefused, ShutdownCompleted,
-                        // EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured
+                        // DrainTimedOut, EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured
   std::string message;
 };
 

@@ -60,6 +60,8 @@ ShutdownState readState(const json& a) {
   s.restartBaseline = integer(a, annotations::kRestartBaseline);
   s.lastAnswer = str(a, annotations::kLastAnswer);
   s.escalation = str(a, annotations::kEscalation);
+  s.drain = str(a, annotations::kDrain);
+  s.drainedAt = time(a, annotations::kDrainedAt);
   return s;
 }
 
@@ -78,6 +80,8 @@ json stateAnnotationsPatch(const ShutdownState& s) {
   a[std::string(annotations::kRestartBaseline)] = intValue(s.restartBaseline);
   a[std::string(annotations::kLastAnswer)] = textValue(s.lastAnswer);
   a[std::string(annotations::kEscalation)] = textValue(s.escalation);
+  a[std::string(annotations::kDrain)] = textValue(s.drain);
+  a[std::string(annotations::kDrainedAt)] = timeValue(s.drainedAt);
   return a;
 }
 

@@ -33,6 +33,13 @@ inline constexpr std::string_view kExternal = "External";    // someone else del
 inline constexpr std::string_view kReplace = "Replace";      // it failed and is replaced
 }  // namespace reasons
 
+// How the Draining stage ended (ShutdownState::drain).
+namespace drains {
+inline constexpr std::string_view kDrained = "drained";     // the pod left its Service's EndpointSlices
+inline constexpr std::string_view kTimedOut = "timed-out";  // still listed when the drain timeout ended
+inline constexpr std::string_view kUnknown = "unknown";     // the slices could not be read: the timeout was waited out
+}  // namespace drains
+
 // Annotation keys (all under medivote.io/shutdown-*).
 namespace annotations {
 inline constexpr std::string_view kStage = "medivote.io/shutdown-stage";
@@ -48,6 +55,8 @@ inline constexpr std::string_view kFailures = "medivote.io/shutdown-failures";
 inline constexpr std::string_view kRestartBaseline = "medivote.io/shutdown-restart-baseline";
 inline constexpr std::string_view kLastAnswer = "medivote.io/shutdown-last-answer";
 inline constexpr std::string_view kEscalation = "medivote.io/shutdown-escalation";
+inline constexpr std::string_view kDrain = "medivote.io/shutdown-drain";
+inline constexpr std::string_view kDrainedAt = "medivote.io/shutdown-drained-at";
 }  // namespace annotations
 
 struct ShutdownState {
@@ -65,6 +74,9 @@ struct ShutdownState {
   std::string lastAnswer;                 // the last answer, short: "202", "409 busy", "connection refused"
   std::string escalation;                 // why SIGTERM was needed: refusal-timeout, unauthorized, rejected,
                                           // unreachable, exit-timeout, too-late; empty when the service exited
+  std::string drain;                      // how Draining ended (drains::*); empty: not waited for (timeout 0, or
+                                          // deleted by someone else)
+  std::optional<WallTime> drainedAt;      // when that was recorded
 
   bool operator==(const ShutdownState&) const = default;
 };

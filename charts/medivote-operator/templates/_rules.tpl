@@ -22,6 +22,10 @@ rules:
 - apiGroups: [""]
   resources: ["services"]
   verbs: ["list", "watch", "create", "patch"]
+# EndpointSlices of those Services: informer (list, watch); the Draining stage waits until a pod has left them.
+- apiGroups: ["discovery.k8s.io"]
+  resources: ["endpointslices"]
+  verbs: ["list", "watch"]
 # One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's).
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]

@@ -177,3 +177,21 @@ TEST_CASE("maxUnavailable: numbers as is, percentages rounded down, never below 
   CHECK(resolveMaxUnavailable(IntOrString::ofString("25%"), 10) == 2);
   CHECK(resolveMaxUnavailable(IntOrString::ofString("10%"), 3) == 1);
 }
+
+TEST_CASE("drainTimeoutSeconds: 5 by default, 0 allowed (no wait), at most kMaxDrainTimeoutSeconds") {
+  CHECK(parseMediVoteService(base()).object.spec.shutdown.drainTimeoutSeconds == 5);
+  for (int ok : {0, 1, 30, ShutdownSpec::kMaxDrainTimeoutSeconds}) {
+    auto obj = base();
+    obj["spec"]["shutdown"]["drainTimeoutSeconds"] = ok;
+    const auto p = parseMediVoteService(obj);
+    CHECK_MESSAGE(p.errors.empty(), ok);
+    CHECK(p.object.spec.shutdown.drainTimeoutSeconds == ok);
+  }
+  for (const json& bad : {json(-1), json(ShutdownSpec::kMaxDrainTimeoutSeconds + 1), json("5s"), json(2.5)}) {
+    auto obj = base();
+    obj["spec"]["shutdown"]["drainTimeoutSeconds"] = bad;
+    const auto p = parseMediVoteService(obj);
+    CHECK_MESSAGE(hasError(p, "spec.shutdown.drainTimeoutSeconds"), bad.dump());
+    CHECK(p.object.spec.shutdown.drainTimeoutSeconds == 5);  // the default stays when the value is unusable
+  }
+}

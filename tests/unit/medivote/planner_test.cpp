@@ -432,3 +432,30 @@ TEST_CASE("the Service is patched when its selector drifted") {
   REQUIRE(p.servicePatch);
   CHECK((*p.servicePatch)["spec"]["selector"]["medivote.io/service"] == "vote");
 }
+
+TEST_CASE("the shutdown history says how Draining ended, and nothing when it was not waited for") {
+  json mvs = makeMvs(1);
+  json timedOut = withStage(runningPod(mvs, 1), shutdown::Stage::Requested, shutdown::reasons::kScaleDown);
+  timedOut["metadata"]["annotations"][std::string(shutdown::annotations::kDrain)] = "timed-out";
+  Plan p = plan(observe(mvs, {runningPod(mvs, 0), timedOut}), {});
+  REQUIRE(p.status["shutdowns"].size() == 1);
+  CHECK(p.status["shutdowns"][0]["drain"] == "timed-out");
+  // Kept once the pod is gone and the entry completed.
+  json next = mvs;
+  next["status"] = p.status;
+  auto o = observe(next, {runningPod(mvs, 0)});
+  o.completedOutcomes["vote-1"] = "http";
+  CHECK(plan(o, {}).status["shutdowns"][0]["drain"] == "timed-out");
+  // Not waited for (drainTimeoutSeconds 0, or deleted by someone else): no drain field.
+  json external = withStage(runningPod(mvs, 1), shutdown::Stage::Requested, shutdown::reasons::kExternal);
+  CHECK_FALSE(plan(observe(mvs, {runningPod(mvs, 0), external}), {}).status["shutdowns"][0].contains("drain"));
+  // From the state of a shutdown that began and ended between two plans, too.
+  auto between = observe(mvs, {runningPod(mvs, 0)});
+  shutdown::ShutdownState s;
+  s.stage = shutdown::Stage::Accepted;
+  s.reason = std::string(shutdown::reasons::kScaleDown);
+  s.startedAt = between.now;
+  s.drain = "drained";
+  between.completedStates["vote-1"] = s;
+  CHECK(plan(between, {}).status["shutdowns"][0]["drain"] == "drained");
+}

@@ -79,7 +79,7 @@ json mvsObject(const std::string& reach, bool tokenRef, int replicas) {
 struct Harness {
   FakeClient client;
   util::FakeClock clock;
-  runtime::informer::Store mvss, pods, services;
+  runtime::informer::Store mvss, pods, services, slices;
   ScriptedCaller caller;
   RecordedEvents events;
   std::mutex mu;
@@ -92,7 +92,9 @@ struct Harness {
                                     cv.notify_all();
                                   },
                                   1};
-  MediVoteReconciler reconciler{client, {mvss, pods, services}, runner, events, clock, PodSettings{}};
+  bool slicesSynced = true;
+  MediVoteReconciler reconciler{client, {mvss, pods, services, &slices, [this] { return slicesSynced; }}, runner,
+                                events, clock, PodSettings{}};
 
   explicit Harness(const json& mvs) {
     client.put(kube::resources::mediVoteServices(), mvs);
@@ -336,4 +338,86 @@ TEST_CASE("a replacement that took the name of a pod whose shutdown is not reape
   CHECK(std::count_if(events.begin(), events.end(), [](const auto& e) {
           return e.reason == "ShutdownCompleted" && e.object == "node-1";
         }) == 1);
+}
+
+namespace {
+// The EndpointSlice of Service `node` as the endpoint slice controller writes it, listing the pods `listed`.
+json nodeSlice(const std::vector<json>& listed) {
+  json endpoints = json::array();
+  for (const auto& pod : listed)
+    endpoints.push_back({{"addresses", json::array({pod["status"]["podIP"]})},
+                         {"conditions", {{"ready", true}}},
+                         {"targetRef", {{"kind", "Pod"}, {"name", pod["metadata"]["name"]},
+                                        {"uid", pod["metadata"]["uid"]}}}});
+  return {{"apiVersion", "discovery.k8s.io/v1"}, {"kind", "EndpointSlice"},
+          {"metadata", {{"name", "node-abcde"}, {"namespace", "ns"}, {"resourceVersion", "1"},
+                        {"labels", {{"kubernetes.io/service-name", "node"}}}}},
+          {"endpoints", endpoints}};
+}
+
+json podAnnotations(Harness& h, const std::string& name) {
+  const auto pod = h.client.object(kube::resources::pods(), "ns", name);
+  REQUIRE(pod);
+  return pod->value("/metadata/annotations"_json_pointer, json::object());
+}
+
+// The drain result the operator wrote on pod `name` (the pod itself may be gone by now).
+std::string drainWritten(Harness& h, const std::string& name) {
+  std::string last;
+  for (const auto& c : h.client.calls("patch"))
+    if (c.resource == "pods" && c.name == name) {
+      const json v = c.body.value("/metadata/annotations/medivote.io~1shutdown-drain"_json_pointer, json());
+      if (v.is_string()) last = v.get<std::string>();
+    }
+  return last;
+}
+}  // namespace
+
+TEST_CASE("the endpoint is called only once the pod has left its Service's EndpointSlices") {
+  Harness h(mvsObject("direct", true, 1));
+  userTokenSecret(h);
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  const json node1 = *h.client.object(kube::resources::pods(), "ns", "node-1");
+  h.slices.upsert(nodeSlice({*h.client.object(kube::resources::pods(), "ns", "node-0"), node1}));
+  const auto waiting = h.reconcile();
+  CHECK(podAnnotations(h, "node-1").value("medivote.io/shutdown-stage", "") == "Draining");
+  CHECK(h.caller.tokens.empty());  // still listed: no call
+  REQUIRE(waiting.kind() == runtime::reconcile::Result::Kind::RequeueAfter);
+  CHECK(waiting.after() <= std::chrono::seconds(5));  // woken at the drain deadline at the latest
+  h.clock.advance(std::chrono::seconds(2));
+  h.reconcile();
+  CHECK(h.caller.tokens.empty());
+  // The slice controller removes node-1 (its label is gone): the next reconcile (the slice's event) calls.
+  h.slices.upsert(nodeSlice({*h.client.object(kube::resources::pods(), "ns", "node-0")}));
+  h.reconcile();
+  REQUIRE(h.awaitAnswers(1));
+  CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
+  CHECK(drainWritten(h, "node-1") == "drained");
+  const auto events = h.events.snapshot();
+  CHECK_FALSE(std::any_of(events.begin(), events.end(), [](const auto& e) { return e.reason == "DrainTimedOut"; }));
+}
+
+TEST_CASE("EndpointSlices that cannot be read: the drain timeout is waited out, then DrainTimedOut and the call") {
+  Harness h(mvsObject("direct", true, 1));
+  h.slicesSynced = false;  // e.g. list/watch of endpointslices denied: the informer never syncs
+  userTokenSecret(h);
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  h.reconcile();
+  CHECK(h.caller.tokens.empty());
+  h.clock.advance(std::chrono::seconds(4));
+  h.reconcile();
+  CHECK(h.caller.tokens.empty());
+  h.clock.advance(std::chrono::seconds(1));
+  h.reconcile();
+  REQUIRE(h.awaitAnswers(1));
+  CHECK(drainWritten(h, "node-1") == "unknown");
+  const auto events = h.events.snapshot();
+  CHECK(std::any_of(events.begin(), events.end(), [](const auto& e) {
+    return e.warning && e.reason == "DrainTimedOut" && e.object == "node-1" &&
+           e.message.find("cannot be read") != std::string::npos;
+  }));
 }

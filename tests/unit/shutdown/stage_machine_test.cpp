@@ -23,6 +23,7 @@ ShutdownPolicy critical() {
   p.refusalTimeout = 30s;
   p.gracePeriod = 40s;
   p.forceDeleteAfter = 60s;
+  p.drainTimeout = 5s;
   return p;
 }
 
@@ -59,6 +60,15 @@ struct World {
   std::optional<Outcome> outcome;
   bool restartEveryStep = false;
   std::optional<WallTime> acceptedAt;
+  // The Service's EndpointSlices, as the endpoint slice controller keeps them: the pod is listed until `sliceLag`
+  // after its serving label was dropped (nullopt: the controller is stalled and never removes it). With
+  // slicesUnreadable the operator cannot read them (PodFacts::inEndpoints unknown). A change of the slices wakes a
+  // waiting operator, as the slice informer's handler does.
+  std::optional<std::chrono::milliseconds> sliceLag = 300ms;
+  bool slicesUnreadable = false;
+  std::optional<WallTime> unlabelledAt, leftSlicesAt;
+  bool listed = true;
+  bool drained = false;  // the shutdown went through Draining
 
   // preStop: a 10 s sleep for critical pods (reach direct), none for simple ones; agent() switches to the agent's hold.
   World(ShutdownPolicy p) : policy(p) {
@@ -66,6 +76,7 @@ struct World {
     pod.uid = "u";
     pod.podIP = "127.77.0.3";
     pod.serving = true;
+    pod.inEndpoints = true;
     if (p.httpStage()) {
       pod.preStop = PreStopKind::Sleep;
       pod.preStopSeconds = 10;
@@ -82,11 +93,39 @@ struct World {
     for (const auto& e : s.events) events.push_back(e.reason);
   }
 
-  // Kubelet and service act on time passing.
+  // Kubelet, slice controller and service act on time passing; a change of the slices ends the wait early.
   void advanceTo(WallTime t) {
     for (;; now = std::min(t, now + 100ms)) {
+      const bool wasListed = listed;
       act();
-      if (!pod.exists || now >= t) return;
+      if (!pod.exists || now >= t || listed != wasListed) return;
+    }
+  }
+
+  void unlabelled() {
+    pod.serving = false;
+    if (!unlabelledAt) unlabelledAt = now;
+  }
+
+  void updateSlices() {
+    if (listed && unlabelledAt && sliceLag && now >= *unlabelledAt + *sliceLag) {
+      listed = false;
+      leftSlicesAt = now;
+    }
+    pod.inEndpoints = slicesUnreadable ? std::nullopt : std::optional<bool>(listed);
+  }
+
+  // The drain invariant, checked when the endpoint is first called or the pod deleted by the operator: the pod has
+  // left its Service's EndpointSlices, or the drain timeout from its start has passed and that was recorded. Only
+  // for a shutdown seen Draining (one started by the operator, or resumed in that stage).
+  void checkDrained(const char* what) {
+    if (!drained || policy.drainTimeout == 0s) return;
+    if (pod.state.drain == "drained") {
+      CHECK_MESSAGE(!listed, what, " while the pod was still listed");
+    } else {
+      CHECK_MESSAGE((pod.state.drain == "timed-out" || pod.state.drain == "unknown"), what, " before the drain ended");
+      REQUIRE(pod.state.startedAt);
+      CHECK_MESSAGE(now >= *pod.state.startedAt + policy.drainTimeout, what, " before the drain timeout");
     }
   }
 
@@ -117,6 +156,7 @@ struct World {
   }
 
   void act() {
+    updateSlices();
     {
       if (nodeLost) return;
       if (!pod.serviceExited && acceptedAt && exitsAfterAccept && now >= *acceptedAt + *exitsAfterAccept) exit(0, {});
@@ -148,6 +188,8 @@ struct World {
   void run(const std::string& startReason, int maxSteps = 200) {
     for (int i = 0; i < maxSteps; ++i) {
       if (restartEveryStep) pod.state = readState(stateAnnotationsPatch(pod.state));
+      updateSlices();
+      if (pod.state.stage == Stage::Draining) drained = true;
       const Step step = decide(pod, policy, now, startReason);
       record(step);
       switch (step.kind) {
@@ -156,14 +198,18 @@ struct World {
         case Kind::UpdateState:
           REQUIRE(step.state != pod.state);  // never an empty write
           pod.state = step.state;
-          if (step.stopServing) pod.serving = false;
+          if (pod.state.stage == Stage::Draining) drained = true;
+          if (step.stopServing) unlabelled();
           break;
         case Kind::CallEndpoint: {
           pod.state = step.state;
-          if (step.stopServing) pod.serving = false;
+          if (step.stopServing) unlabelled();
           if (stages.empty() || stages.back() != pod.state.stage) stages.push_back(pod.state.stage);
           ++calls;
-          if (!calledFirstAt) calledFirstAt = now;
+          if (!calledFirstAt) {
+            calledFirstAt = now;
+            checkDrained("the first call");
+          }
           if (deletedAt && !callAfterDelete) callAfterDelete = now;
           CHECK_MESSAGE(!sigtermAt, "an endpoint call after SIGTERM");
           if (pod.preStop == PreStopKind::AgentHold) CHECK_MESSAGE(pod.deletionTimestamp, "an agent call before the delete");
@@ -185,6 +231,7 @@ struct World {
               CHECK((pod.state.stage == Stage::Draining && !pod.serving));
             else if (policy.httpStage())
               CHECK((pod.state.stage == Stage::Accepted || !pod.state.escalation.empty()));
+            if (policy.httpStage()) checkDrained("the delete");
             deletedAt = now;
             pod.deletionTimestamp = now + std::chrono::seconds(step.graceSeconds);
             pod.deletionGracePeriodSeconds = step.graceSeconds;
@@ -230,6 +277,44 @@ TEST_CASE("critical: drain, call, accept, delete - the service exits by itself b
     CHECK(w.saw("ShutdownCompleted"));
     CHECK_FALSE(w.pod.serving);
   }
+}
+
+TEST_CASE("critical: the call (direct) or the delete (agent) comes once the pod has left its Service's slices") {
+  for (bool agent : {false, true})
+    for (bool restart : {false, true}) {
+      World w(critical());
+      if (agent) w.agent();
+      w.restartEveryStep = restart;
+      w.sliceLag = 2s;
+      w.run("ScaleDown");
+      REQUIRE(w.leftSlicesAt);
+      CHECK(*w.leftSlicesAt - *w.unlabelledAt == 2s);
+      // Woken by the slice change, not by the deadline (5 s).
+      const WallTime next = agent ? *w.deletedAt : *w.calledFirstAt;
+      CHECK(next == *w.leftSlicesAt);
+      CHECK(w.pod.state.drain == "drained");
+      CHECK(w.pod.state.drainedAt == w.leftSlicesAt);
+      CHECK_FALSE(w.saw("DrainTimedOut"));
+      CHECK(*w.outcome == Outcome::Http);
+    }
+}
+
+TEST_CASE("critical: a stalled slice controller holds the shutdown for the drain timeout, then it goes on") {
+  for (bool agent : {false, true})
+    for (bool unreadable : {false, true}) {
+      World w(critical());
+      if (agent) w.agent();
+      w.sliceLag.reset();
+      w.slicesUnreadable = unreadable;
+      const WallTime start = w.now;
+      w.run("ScaleDown");
+      CHECK_FALSE(w.leftSlicesAt);
+      const WallTime next = agent ? *w.deletedAt : *w.calledFirstAt;
+      CHECK(next == start + w.policy.drainTimeout);
+      CHECK(w.pod.state.drain == (unreadable ? "unknown" : "timed-out"));
+      CHECK(w.saw("DrainTimedOut"));
+      CHECK(*w.outcome == Outcome::Http);
+    }
 }
 
 TEST_CASE("simple: SIGTERM at once, SIGKILL after the grace period for a service that ignores it") {
@@ -621,9 +706,11 @@ TEST_CASE("every shutdown ends within the policy's bound, whatever the service d
     for (bool exits : {true, false})
       for (bool ignores : {false, true})
         for (bool lost : {false, true})
-          for (bool agent : {false, true}) {
+          for (bool agent : {false, true})
+          for (bool stalled : {false, true}) {
           World w(critical());
           if (agent) w.agent();
+          if (stalled) w.sliceLag.reset();
           w.service = behaviours[b];
           if (!exits) w.exitsAfterAccept.reset();
           w.ignoresSigterm = ignores;
@@ -631,7 +718,7 @@ TEST_CASE("every shutdown ends within the policy's bound, whatever the service d
           const WallTime start = w.now;
           w.run("ScaleDown");
           CHECK_MESSAGE(w.now - start <= w.policy.bound(), "behaviour ", b, " exits ", exits, " lost ", lost,
-                        " agent ", agent);
+                        " agent ", agent, " stalled ", stalled);
           CHECK(w.outcome.has_value());
           }
 }
