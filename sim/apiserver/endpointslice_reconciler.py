@@ -15,9 +15,7 @@ Contracts:
   list without that port, hence a slice of its own. At most `max_per_slice` (100) endpoints per slice.
 * Iteration is deterministic (pods by name, slices by name) where the real one uses map order.
 """
-import copy
 import datetime
-import json
 
 LABEL_SERVICE_NAME = "kubernetes.io/service-name"
 LABEL_MANAGED_BY = "endpointslice.kubernetes.io/managed-by"
@@ -147,7 +145,7 @@ def endpoint_ports(svc, pod):
 
 def port_key(ports):
     """NewPortMapKey: the port list as an order-independent key."""
-    return tuple(sorted(json.dumps(p, sort_keys=True) for p in ports or []))
+    return tuple(sorted(tuple(sorted(p.items())) for p in ports or []))
 
 
 def pod_to_endpoint(pod, node, svc, address_type):
@@ -229,6 +227,15 @@ def _is_placeholder_of(s, placeholder):
             and not s.get("endpoints") and not s.get("ports"))
 
 
+def _copy(s):
+    """A copy of a stored slice whose metadata and endpoint list may be replaced (nested values stay shared and
+    are never mutated)."""
+    out = dict(s)
+    out["metadata"] = dict(s["metadata"])
+    out["endpoints"] = list(s.get("endpoints") or [])
+    return out
+
+
 def _by_port_mapping(svc, existing, desired, ports, max_per_slice):
     """reconcileByPortMapping -> (creates, updates, deletes). `desired` ({key: endpoint}) is consumed."""
     by_name = {s["metadata"]["name"]: s for s in existing}
@@ -246,12 +253,12 @@ def _by_port_mapping(svc, existing, desired, ports, max_per_slice):
             if not kept:
                 to_delete.append(name)
                 continue
-            cur = copy.deepcopy(s)
+            cur = _copy(s)
             cur["endpoints"], cur["metadata"]["labels"] = kept, labels
             by_name[name] = cur
             to_update.append(name)
         elif labels_changed:
-            cur = copy.deepcopy(s)
+            cur = _copy(s)
             cur["metadata"]["labels"] = labels
             by_name[name] = cur
             to_update.append(name)
@@ -270,9 +277,7 @@ def _by_port_mapping(svc, existing, desired, ports, max_per_slice):
             fits = [n for n in unchanged if len(by_name[n].get("endpoints") or []) + len(pending) <= max_per_slice]
             if fits:   # getSliceToFill: the one closest to full
                 name = max(fits, key=lambda n: len(by_name[n].get("endpoints") or []))
-                fill = copy.deepcopy(by_name[name])
-                fill["endpoints"] = list(fill.get("endpoints") or [])
-                by_name[name] = fill
+                fill = by_name[name] = _copy(by_name[name])
         if fill is None:
             fill = new_slice(svc, ports, None)
         room = max_per_slice - len(fill["endpoints"])
@@ -287,7 +292,7 @@ def _by_port_mapping(svc, existing, desired, ports, max_per_slice):
     return creates, [by_name[n] for n in to_update], [by_name[n] for n in to_delete]
 
 
-def _by_address_type(svc, pods, existing, address_type, node_of, max_per_slice):
+def _by_address_type(svc, pods, existing, address_type, node_of, max_per_slice, memo):
     md = svc["metadata"]
     publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
     by_ports, deletes, errors = {}, [], []
@@ -297,22 +302,31 @@ def _by_address_type(svc, pods, existing, address_type, node_of, max_per_slice):
         else:
             deletes.append(s)
     desired, desired_ports = {}, {}
+    seen = set()
     for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
         if not should_be_in_endpoints(pod):
             continue
-        ports = endpoint_ports(svc, pod)
-        key = port_key(ports)
-        desired.setdefault(key, {})
-        desired_ports.setdefault(key, ports)
         node_name = (pod.get("spec") or {}).get("nodeName") or ""
         node = node_of(node_name)
+        mkey = (pod["metadata"].get("uid"), address_type)
+        stamp = (pod["metadata"].get("resourceVersion"), md.get("resourceVersion"),
+                 (node or {}).get("metadata", {}).get("resourceVersion"))
+        seen.add(mkey)
+        hit = memo.get(mkey)
+        if hit is None or hit[0] != stamp:
+            ports = endpoint_ports(svc, pod)
+            hit = memo[mkey] = (stamp, ports, port_key(ports), pod_to_endpoint(pod, node, svc, address_type))
+        _stamp, ports, key, ep = hit
+        desired.setdefault(key, {})
+        desired_ports.setdefault(key, ports)
         if node is None and not publish:
             errors.append(f"skipping Pod {pod['metadata']['name']} for Service {md.get('namespace')}/{md['name']}: "
                           f"Node {node_name} Not Found")
             continue
-        ep = pod_to_endpoint(pod, node, svc, address_type)
         if ep["addresses"]:
             desired[key][endpoint_key(ep)] = ep
+    for mkey in [k for k in memo if k[1] == address_type and k not in seen]:
+        del memo[mkey]
     creates, updates = [], []
     for key, eps in desired.items():
         c, u, d = _by_port_mapping(svc, by_ports.get(key, []), eps, desired_ports[key], max_per_slice)
@@ -344,14 +358,17 @@ def _by_address_type(svc, pods, existing, address_type, node_of, max_per_slice):
     return Plan(address_type, creates, updates, deletes, errors)
 
 
-def reconcile(svc, pods, slices, node_of, max_per_slice=MAX_ENDPOINTS_PER_SLICE):
+def reconcile(svc, pods, slices, node_of, max_per_slice=MAX_ENDPOINTS_PER_SLICE, memo=None):
     """Reconcile: -> ([Plan per address type], [slices of address types the Service no longer has]).
     `pods`: the pods matching the selector; `slices`: the Service's managed, non-deleting slices;
-    `node_of(name)`: the Node or None."""
+    `node_of(name)`: the Node or None. `memo` (optional, kept by the caller per Service between calls) holds each
+    pod's endpoint and ports by the resourceVersions of pod, Service and Node, so an unchanged pod costs a lookup;
+    the endpoints it returns are shared with later calls and must not be mutated."""
+    memo = {} if memo is None else memo
     types = address_types(svc)
     stale = [s for s in slices if s.get("addressType") not in types]
     plans = [_by_address_type(svc, pods, [s for s in slices if s.get("addressType") == t], t, node_of,
-                              max_per_slice) for t in types]
+                              max_per_slice, memo) for t in types]
     return plans, stale
 
 

@@ -17,7 +17,6 @@ Contracts:
 * The legacy core/v1 Endpoints controller is not simulated.
 """
 import asyncio
-import copy
 import logging
 import time
 
@@ -41,6 +40,7 @@ class EndpointSliceController:
         self.due = {}          # (ns, service) -> monotonic time the sync is due
         self.failures = {}     # (ns, service) -> failed syncs since the last success
         self.triggers = {}     # (ns, service) -> trigger-time tracker state
+        self.memos = {}        # (ns, service) -> the reconciler's per-pod memo
         self.recorded = {}     # (uid, reason, message) -> (namespace, Event name), for the recorder's dedup
         self.writing = False   # our own writes do not queue their Service again
         self.wake = asyncio.Event()
@@ -121,6 +121,7 @@ class EndpointSliceController:
         svc = self.store.objects.get("/services", {}).get(key)
         if svc is None:
             self.triggers.pop(key, None)
+            self.memos.pop(key, None)
             return None
         spec = svc.get("spec") or {}
         if spec.get("type") == "ExternalName" or not spec.get("selector"):
@@ -133,7 +134,8 @@ class EndpointSliceController:
                   and (s["metadata"].get("labels") or {}).get(rec.LABEL_MANAGED_BY) == rec.CONTROLLER_NAME]
         trigger, self.triggers[key] = rec.trigger_time(self.triggers.get(key), svc, pods)
         nodes = self.store.objects.get("/nodes", {})
-        plans, stale = rec.reconcile(svc, pods, slices, lambda n: nodes.get(("", n)))
+        plans, stale = rec.reconcile(svc, pods, slices, lambda n: nodes.get(("", n)),
+                                     memo=self.memos.setdefault(key, {}))
         errors = []
         for plan in plans:
             errors += plan.errors
@@ -159,7 +161,7 @@ class EndpointSliceController:
             for s in plan.creates:
                 rec.set_trigger_time(s, trigger)
                 try:
-                    self._write(lambda: self.api.create(self.rt, ns, copy.deepcopy(s)))
+                    self._write(lambda: self.api.create(self.rt, ns, s))
                 except ApiError as e:
                     if any(c.get("reason") == "NamespaceTerminating"
                            for c in (e.body.get("details") or {}).get("causes") or []):
@@ -168,7 +170,7 @@ class EndpointSliceController:
         for s in plan.updates:
             rec.set_trigger_time(s, trigger)
             try:
-                self._write(lambda: self.api.update(self.rt, ns, s["metadata"]["name"], copy.deepcopy(s)))
+                self._write(lambda: self.api.update(self.rt, ns, s["metadata"]["name"], s))
             except ApiError as e:
                 return f"failed to update {s['metadata']['name']} EndpointSlice for Service {ns}/{name}: {e}"
         for s in plan.deletes:

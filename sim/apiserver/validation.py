@@ -4,6 +4,7 @@
 `check_microtime(rt, obj)` raises the 400 decode error for MicroTime fields without 6 fractional digits."""
 import base64
 import datetime
+import functools
 import ipaddress
 import random
 import re
@@ -289,6 +290,10 @@ def _too_many(field, n, limit):
     return Cause(field, "FieldValueTooMany", f"Too many: {n}: must have at most {limit} items")
 
 
+_LINK_LOCAL = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"))
+_LINK_LOCAL_MULTICAST_V4 = ipaddress.ip_network("224.0.0.0/24")
+
+
 def parse_ip_sloppy(s):
     """netutils.ParseIPSloppy: an IPv4 or IPv6 address (IPv4 octets may carry leading zeros), or None."""
     if not isinstance(s, str) or "%" in s:
@@ -309,10 +314,11 @@ def _as_v4(ip):
     return ip
 
 
-def endpoint_ip_errors(address):
+def endpoint_ip_errors(address, ip=None):
     """ValidateEndpointIP (pkg/apis/core/validation): the messages for an endpoint address that no Service may
-    route to: unparsable, unspecified, loopback, link-local unicast, link-local multicast (Go's net.IP predicates)."""
-    ip = parse_ip_sloppy(address)
+    route to: unparsable, unspecified, loopback, link-local unicast, link-local multicast (Go's net.IP predicates).
+    `ip`: the address already parsed by parse_ip_sloppy."""
+    ip = ip or parse_ip_sloppy(address)
     if ip is None:
         return ["must be a valid IP address"]
     ip = _as_v4(ip)
@@ -321,10 +327,9 @@ def endpoint_ip_errors(address):
         out.append(f"may not be unspecified ({address})")
     if ip.is_loopback:
         out.append("may not be in the loopback range (127.0.0.0/8, ::1/128)")
-    if ip in ipaddress.ip_network("169.254.0.0/16") or ip in ipaddress.ip_network("fe80::/10"):
+    if any(ip in n for n in _LINK_LOCAL):
         out.append("may not be in the link-local range (169.254.0.0/16, fe80::/10)")
-    if ip in ipaddress.ip_network("224.0.0.0/24") or (ip.version == 6 and ip.packed[0] == 0xFF
-                                                       and ip.packed[1] & 0x0F == 0x02):
+    if ip in _LINK_LOCAL_MULTICAST_V4 or (ip.version == 6 and ip.packed[0] == 0xFF and ip.packed[1] & 0x0F == 0x02):
         out.append("may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)")
     return out
 
@@ -344,16 +349,22 @@ def _fqdn_causes(field, name):
     return []
 
 
+@functools.lru_cache(maxsize=4096)
+def _ip_address_messages(address, address_type):
+    """IsValidIPv4Address/IsValidIPv6Address then ValidateEndpointIP (cached: slices repeat their addresses)."""
+    ip = parse_ip_sloppy(address)
+    out = []
+    if ip is None or (_as_v4(ip).version == 4) != (address_type == "IPv4"):
+        out.append(f"must be a valid {address_type} address")
+    return tuple(out + endpoint_ip_errors(address, ip))
+
+
 def _slice_address_causes(field, address, address_type):
     if address_type == "FQDN":
         return _fqdn_causes(field, address)
-    ip = parse_ip_sloppy(address)
-    want_v4 = address_type == "IPv4"
-    if ip is None or (_as_v4(ip).version == 4) != want_v4:
-        c = [invalid_value(field, address, f"must be a valid {address_type} address")]
-    else:
-        c = []
-    return c + [invalid_value(field, address, m) for m in endpoint_ip_errors(address)]
+    if not isinstance(address, str):
+        return [invalid_value(field, address, "must be a valid IP address")]
+    return [invalid_value(field, address, m) for m in _ip_address_messages(address, address_type)]
 
 
 def _endpointslice_causes(obj, old):
