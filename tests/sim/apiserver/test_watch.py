@@ -13,8 +13,15 @@ def cm(name, labels=None):
             "data": {"k": "v"}}
 
 
+def root_ca_published(rest, ns):
+    """Wait for the root-ca-cert-publisher's kube-root-ca.crt, which every namespace gets (as on a real cluster)."""
+    poll(lambda: rest.get(f"/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt").status == 200, 5,
+         "kube-root-ca.crt")
+
+
 def test_watch_resumed_after_compaction_gets_410_then_relist_works(rest, sim, sim_ns):
     base = f"/api/v1/namespaces/{sim_ns}/configmaps"
+    root_ca_published(rest, sim_ns)
     rest.ok(rest.post(base, cm("a")))
     rv = rest.get(base).body["metadata"]["resourceVersion"]
     rest.ok(rest.post(base, cm("b")))
@@ -37,7 +44,7 @@ def test_watch_resumed_after_compaction_gets_410_then_relist_works(rest, sim, si
     assert r.status == 410 and r.body["message"] == "The resourceVersion for the provided list is too old."
     # relist, then watch from the list's RV
     lst = rest.get(base).body
-    assert sorted(i["metadata"]["name"] for i in lst["items"]) == ["a", "b"]
+    assert sorted(i["metadata"]["name"] for i in lst["items"]) == ["a", "b", "kube-root-ca.crt"]
     w = rest.watch(base, resourceVersion=lst["metadata"]["resourceVersion"])
     rest.ok(rest.post(base, cm("c")))
     ev = w.next()
@@ -79,6 +86,7 @@ def test_bookmarks_only_when_asked_and_timeout_ends_stream(rest, sim, sim_ns):
 
 def test_watch_wire_format_one_chunk_per_event_and_zero_chunk(rest, sim, sim_ns):
     base = f"/api/v1/namespaces/{sim_ns}/configmaps"
+    root_ca_published(rest, sim_ns)
     rest.ok(rest.post(base, cm("one")))
     rest.ok(rest.post(base, cm("two")))
     raw = socket.create_connection((rest.host, rest.port), timeout=10)
@@ -106,7 +114,8 @@ def test_watch_wire_format_one_chunk_per_event_and_zero_chunk(rest, sim, sim_ns)
     assert chunks[-1] == b""
     events = [json.loads(c) for c in chunks[:-1]]
     assert all(c.endswith(b"\n") for c in chunks[:-1])
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "one"), ("ADDED", "two")]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "kube-root-ca.crt"), ("ADDED", "one"), ("ADDED", "two")]
 
 
 def test_legacy_watch_path_and_selector_transitions(rest, sim_ns):
@@ -126,6 +135,7 @@ def test_legacy_watch_path_and_selector_transitions(rest, sim_ns):
 
 def test_deleted_event_carries_last_state_with_deletion_rv(rest, sim_ns):
     base = f"/api/v1/namespaces/{sim_ns}/configmaps"
+    root_ca_published(rest, sim_ns)
     obj = rest.post(base, dict(cm("f"), metadata={"name": "f", "finalizers": ["x.io/keep"]})).body
     w = rest.watch(base, resourceVersion=obj["metadata"]["resourceVersion"])
     deleting = rest.delete(base + "/f").body
@@ -163,7 +173,9 @@ def test_table_watch_has_column_definitions_only_first(rest, sim_ns):
 
 
 def test_admin_close_watches_ends_streams(rest, sim, sim_ns):
+    root_ca_published(rest, sim_ns)
     w = rest.watch(f"/api/v1/namespaces/{sim_ns}/configmaps")
+    assert w.next()["object"]["metadata"]["name"] == "kube-root-ca.crt"   # the synthetic ADDED of the list
     poll(lambda: sim.admin("GET", "state").body["openWatches"] >= 1, 5, "watch registered")
     n = sim.admin("POST", "close-watches").body["closed"]
     assert n >= 1
