@@ -272,6 +272,12 @@ def test_discovery_and_kubectl_get(rest, kubectl, sim_ns):
     res = rest.ok(rest.get("/apis/discovery.k8s.io/v1"))["resources"]
     es = next(r for r in res if r["name"] == "endpointslices")
     assert es["namespaced"] and es["kind"] == "EndpointSlice" and "watch" in es["verbs"]
+    agg = rest.ok(rest.request("GET", "/apis", headers={
+        "Accept": "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"}))
+    [group] = [g for g in agg["items"] if g["metadata"]["name"] == "discovery.k8s.io"]
+    [res] = [r for v in group["versions"] if v["version"] == "v1" for r in v["resources"]
+             if r["resource"] == "endpointslices"]
+    assert res["scope"] == "Namespaced" and res["responseKind"]["kind"] == "EndpointSlice"
     node(rest)
     service(rest, sim_ns, "web", {"app": "web"})
     for i in range(4):
@@ -281,3 +287,31 @@ def test_discovery_and_kubectl_get(rest, kubectl, sim_ns):
     assert lines[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
     cells = lines[1].split()
     assert cells[1:4] + cells[4:7] == ["IPv4", "8080", "198.18.2.1,198.18.2.2,198.18.2.3", "+", "1", "more..."]
+
+
+def test_a_managed_slice_changed_by_a_client_is_put_back(rest, sim_ns):
+    """onEndpointSliceDelete/onEndpointSliceUpdate: a change to a managed slice not made by the controller queues
+    its Service (after endpointSliceChangeMinSyncDelay, 1 s); the sync writes the slices back."""
+    node(rest)
+    service(rest, sim_ns, "web", {"app": "web"})
+    pod(rest, sim_ns, "p", "198.18.0.81")
+    wait_endpoints(rest, sim_ns, "web", lambda e: set(e) == {"p"}, "p")
+    [s] = slices(rest, sim_ns, "web")
+    base = f"/apis/discovery.k8s.io/v1/namespaces/{sim_ns}/endpointslices"
+    rest.ok(rest.patch(f"{base}/{s['metadata']['name']}", {"endpoints": None}))
+    wait_endpoints(rest, sim_ns, "web", lambda e: set(e) == {"p"}, "endpoint written back")
+    rest.ok(rest.delete(f"{base}/{s['metadata']['name']}"))
+    again = poll(lambda: slices(rest, sim_ns, "web"), 10, "a slice again")
+    assert again[0]["metadata"]["name"] != s["metadata"]["name"]
+    assert [e["targetRef"]["name"] for e in again[0]["endpoints"]] == ["p"]
+
+
+def test_service_selector_change_moves_the_endpoints(rest, sim_ns):
+    """onServiceUpdate queues the Service: a new selector selects other pods."""
+    node(rest)
+    service(rest, sim_ns, "web", {"app": "web"})
+    pod(rest, sim_ns, "w", "198.18.0.91")
+    pod(rest, sim_ns, "o", "198.18.0.92", labels={"app": "other"})
+    wait_endpoints(rest, sim_ns, "web", lambda e: set(e) == {"w"}, "w")
+    rest.ok(rest.patch(f"/api/v1/namespaces/{sim_ns}/services/web", {"spec": {"selector": {"app": "other"}}}))
+    wait_endpoints(rest, sim_ns, "web", lambda e: set(e) == {"o"}, "o instead of w")
