@@ -9,6 +9,7 @@
 //   without them), then passes through the transform, before it is cached or shown to a handler.
 // - hasSynced() turns true once the first full list is in the cache and its onAdd calls were made, and stays true
 //   (relists included). waitForSync() waits for it on the informer's clock.
+// - staleReason() is set while the cache is known to be stale: freshness_check.h makes a readiness check of it.
 // - The cache is read through store(); it is written only by the informer.
 
 #include <condition_variable>
@@ -60,6 +61,9 @@ class Informer final : private ReflectorSink {
   const kube::Resource& resource() const { return resource_; }
   ReflectorState state() const { return reflector_.state(); }
   std::string lastSyncResourceVersion() const { return reflector_.resourceVersion(); }
+  // Why the cache is known to be stale (the API server's history went backwards and the relist is not complete),
+  // or nullopt. See reflector.h.
+  std::optional<std::string> staleReason() const { return reflector_.staleReason(); }
 
  private:
   // ReflectorSink

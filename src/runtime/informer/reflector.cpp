@@ -1,7 +1,12 @@
 #include "runtime/informer/reflector.h"
 
+#include <algorithm>
 #include <random>
+#include <stdexcept>
+#include <thread>
+#include <utility>
 
+#include "runtime/informer/history.h"
 #include "runtime/informer/object_key.h"
 #include "util/log.h"
 
@@ -12,6 +17,23 @@ namespace {
 // client-go's watchHandler treats a watch that ends within a second having delivered nothing as a failure (not a
 // quiet timeout), so that a server or proxy that closes every watch at once is not hammered.
 constexpr std::chrono::seconds kVeryShortWatch{1};
+
+// Thrown from the watch callback when a bookmark shows the server's history went backwards; ends the watch.
+class HistoryWentBack : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Raises `ended` and joins the probe thread when a watch is over, however watchOnce() leaves.
+struct ProbeGuard {
+  ClockSignal& ended;
+  std::thread& thread;
+  void finish() {
+    ended.raise();
+    if (thread.joinable()) thread.join();
+  }
+  ~ProbeGuard() { finish(); }
+};
 
 std::function<double()> defaultRandom() {
   auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
@@ -55,6 +77,21 @@ util::Clock::Duration Reflector::lastBackoff() const {
   std::lock_guard<std::mutex> lock(mu_);
   return lastBackoff_;
 }
+
+std::optional<std::string> Reflector::staleReason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stale_;
+}
+
+void Reflector::historyReset(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stale_ = why;
+  }
+  continueToken_.clear();
+  transition(ReflectorState::Empty, "HistoryReset, relisting: " + why);
+}
+
 
 void Reflector::transition(ReflectorState to, std::string_view reason) {
   ReflectorState from;
@@ -141,35 +178,94 @@ void Reflector::listPage() {
   if (!firstPage) options.continueToken = continueToken_;
   try {
     json page = client_.list(resource_, ns_, options);
+    const std::string pageResourceVersion = resourceVersionOf(page);
+    std::string note;  // a history reset noticed on the first page: this list is the relist that repairs it
     if (firstPage) {
-      listResourceVersion_ = resourceVersionOf(page);
+      if (auto why = historyWentBack(resourceVersion(), pageResourceVersion)) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stale_ = *why;
+        }
+        note = " (HistoryReset: " + *why + ")";
+      }
+      listResourceVersion_ = pageResourceVersion;
       sink_.beginList();
+    } else if (auto why = historyWentBack(listResourceVersion_, pageResourceVersion)) {
+      historyReset(*why + " between two pages of one list");
+      return;
     }
     json& items = page["items"];
     if (items.is_array()) sink_.listedItems(items);
     std::string next = stringAt(page, {"metadata", "continue"});
     if (!next.empty()) {
       continueToken_ = std::move(next);
-      transition(ReflectorState::InitialListing, "page listed");
+      transition(ReflectorState::InitialListing, "page listed" + note);
       return;
     }
     sink_.endList(listResourceVersion_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       resourceVersion_ = listResourceVersion_;
+      lastProgress_ = clock_.now();
+      stale_.reset();
     }
     continueToken_.clear();
-    transition(ReflectorState::Watching, "list complete");
+    transition(ReflectorState::Watching, "list complete" + note);
   } catch (const kube::ApiError& e) {
     continueToken_.clear();
     if (e.isGone() && !firstPage) {
       transition(ReflectorState::Empty, std::string("continue token expired, relisting: ") + e.what());
+    } else if (isFutureRevision(e) && !firstPage) {
+      historyReset(std::string("a continued list is beyond the server's revision: ") + e.what());
     } else {
       backOff(ReflectorState::Empty, std::string("list failed: ") + e.what());
     }
   } catch (const std::exception& e) {
     continueToken_.clear();
     backOff(ReflectorState::Empty, std::string("list failed: ") + e.what());
+  }
+}
+
+void Reflector::probeHistory(ClockSignal& watchEnded, kube::CancelToken& cancel) {
+  const auto period = std::chrono::duration_cast<util::Clock::Duration>(options_.historyProbeAfter);
+  util::Clock::TimePoint next;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    next = lastProgress_ + period;
+  }
+  while (!watchEnded.waitUntil(clock_, next)) {
+    std::string ours;  // read before the list: the list's revision is then at least as new, unless history went back
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ours = resourceVersion_;
+      next = lastProgress_ + period;
+    }
+    if (next > clock_.now()) continue;  // the watch advanced meanwhile
+    kube::ListOptions options;
+    options.labelSelector = options_.labelSelector;
+    options.fieldSelector = options_.fieldSelector;
+    options.limit = 1;  // resourceVersion "": a consistent read, whose metadata.resourceVersion is the current revision
+    std::string current;
+    try {
+      current = resourceVersionOf(client_.list(resource_, ns_, options));
+    } catch (const std::exception& e) {
+      log::warn("reflector history probe failed", {{"resource", resource_.qualifiedName()}, {"error", e.what()}});
+      next = clock_.now() + period;
+      continue;
+    }
+    if (auto why = historyWentBack(ours, current)) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        probeFoundReset_ = *why + " (a limit=1 list while the watch was quiet)";
+      }
+      cancel.cancel();
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      lastProgress_ = std::max(lastProgress_, clock_.now());
+      next = lastProgress_ + period;
+    }
   }
 }
 
@@ -185,46 +281,76 @@ void Reflector::watchOnce() {
     std::lock_guard<std::mutex> lock(mu_);
     options.resourceVersion = resourceVersion_;
     watchCancel_ = cancel;
+    probeFoundReset_.reset();
   }
   if (stopping()) cancel->cancel();  // stop() may have run before watchCancel_ was published
+
+  ClockSignal watchEnded;
+  std::thread probe;
+  if (options_.historyProbeAfter.count() > 0) {
+    probe = std::thread([this, &watchEnded, cancel] { probeHistory(watchEnded, *cancel); });
+  }
+  ProbeGuard probeGuard{watchEnded, probe};
 
   const auto started = clock_.now();
   long events = 0;
   auto onEvent = [&](const kube::WatchEvent& event) {
     ++events;
     if (event.type == kube::WatchEvent::Type::Error) throw kube::apiErrorFromStatus(event.object);
-    if (event.type != kube::WatchEvent::Type::Bookmark) sink_.watchEvent(event);
     std::string rv = resourceVersionOf(event.object);
+    if (event.type == kube::WatchEvent::Type::Bookmark) {
+      if (auto why = historyWentBack(resourceVersion(), rv)) throw HistoryWentBack(*why + " (a bookmark)");
+    } else {
+      sink_.watchEvent(event);
+    }
     if (!rv.empty()) {
       std::lock_guard<std::mutex> lock(mu_);
+      if (rv != resourceVersion_) lastProgress_ = clock_.now();
       resourceVersion_ = std::move(rv);
     }
   };
 
-  auto forget = [&] {
+  // Ends the watch's bookkeeping; returns what the probe found, if it cancelled the watch.
+  auto finish = [&]() -> std::optional<std::string> {
+    probeGuard.finish();
     std::lock_guard<std::mutex> lock(mu_);
     watchCancel_.reset();
+    return std::exchange(probeFoundReset_, std::nullopt);
   };
   try {
     client_.watch(resource_, ns_, options, onEvent, *cancel);
-    forget();
+    auto probeFound = finish();
     if (stopping()) return;
-    if (events == 0 && clock_.now() - started < kVeryShortWatch) {
+    if (probeFound) {
+      historyReset(*probeFound);
+    } else if (events == 0 && clock_.now() - started < kVeryShortWatch) {
       backOff(ReflectorState::Watching, "watch ended at once without events");
     } else {
       transition(ReflectorState::Watching, "watch ended, resuming from the last resourceVersion");
     }
+  } catch (const HistoryWentBack& e) {
+    finish();
+    if (stopping()) return;
+    historyReset(e.what());
   } catch (const kube::ApiError& e) {
-    forget();
-    if (e.isGone()) {
+    auto probeFound = finish();
+    if (probeFound) {
+      historyReset(*probeFound);
+    } else if (e.isGone()) {
       transition(ReflectorState::Empty, std::string("resourceVersion too old, relisting: ") + e.what());
+    } else if (isFutureRevision(e)) {
+      historyReset(std::string("the watch is beyond the server's revision: ") + e.what());
     } else {
       backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());
     }
   } catch (const std::exception& e) {
-    forget();
+    auto probeFound = finish();
     if (stopping()) return;
-    backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());
+    if (probeFound) {
+      historyReset(*probeFound);
+    } else {
+      backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());
+    }
   }
 }
 

@@ -9,22 +9,40 @@
 // InitialListing  list the next page (continue)     more pages                              InitialListing
 //                                                   last page: the list replaces the cache  Watching
 //                                                   410: the continue token expired         Empty, at once
+//                                                   HistoryReset: a future revision error,  Empty, at once
+//                                                   or the page's resourceVersion is lower
+//                                                   than the first page's
 //                                                   other failure                           BackingOff, then Empty
 // Watching        watch from resourceVersion(),     quiet end (the server's timeout)        Watching, at once
 //                 bookmarks on, timeoutSeconds      410, as HTTP status or ERROR event      Empty, at once (relist)
-//                 random in [min, 2*min)            other failure (dropped stream, 5xx,     BackingOff, then
+//                 random in [min, 2*min); while     HistoryReset: a bookmark lower than     Empty, at once (relist)
+//                 no event or bookmark advanced     resourceVersion(); a future revision
+//                 the resourceVersion for           error (HTTP status or ERROR event);
+//                 historyProbeAfter, a limit=1      the probe's list is at a lower
+//                 list (resourceVersion "") probes  resourceVersion (the watch is
+//                 the server's current revision     cancelled)
+//                                                   other failure (dropped stream, 5xx,     BackingOff, then
 //                                                   refused, an at-once end without events) Watching (same RV)
 // BackingOff      wait the back-off (800 ms         elapsed                                 the saved state
 //                 doubling to 30 s, reset after
 //                 2 min without failure)
 // any             stop()                                                                    Stopped
 //
+// History reset (see history.h): an API server restarted on a restored etcd answers a watch from a resourceVersion
+// beyond its revision with 200 and nothing, forever. Detected (resourceVersions compared only when both are
+// decimal) from a list or bookmark lower than the last seen one, from a future revision error, or by the probe
+// above; the cache is then stale (staleReason()) until the relist that follows completes. A first page lower than
+// the last seen resourceVersion is itself that relist: it is noted in the transition's reason and replaces the cache.
+//
 // Contract:
 // - The sink sees, in order: beginList, listedItems per page, endList(rv) for every complete list (the first one
 //   and every relist); then watchEvent for each ADDED/MODIFIED/DELETED event. A relist's endList replaces the
 //   sink's content. An incomplete list (a failed page) is abandoned: the next beginList starts over.
 // - Bookmarks advance resourceVersion() and reach no sink.
-// - Every state change goes through one function, which logs it (resource, from, to, reason, resourceVersion).
+// - Every state change goes through one function, which logs it (resource, from, to, reason, resourceVersion); a
+//   history reset's reason starts with "HistoryReset".
+// - The probe runs on a thread of its own for the duration of each watch, with the reflector's clock; it makes no
+//   call while events or bookmarks keep advancing the resourceVersion, and at most one per historyProbeAfter.
 // - run() blocks until stop(); stop() may be called from any thread, before or during run().
 
 #include <atomic>
@@ -32,6 +50,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -75,6 +94,11 @@ struct ReflectorOptions {
   // Each watch asks the server to end it after minWatchTimeout * (1 + random()), client-go's 5 to 10 minutes.
   std::chrono::seconds minWatchTimeout{300};
   BackoffPolicy backoff;
+  // While watching, a watch that has not advanced the resourceVersion for this long (a quiet watch: the real server
+  // bookmarks about once a minute) is checked by a limit=1 list for a history that went backwards; then again each
+  // period. Zero disables the probe. 10 s lets a restored server be noticed, relisted and reconciled well within
+  // 30 s, for one cheap list per informer per 10 s on an idle cluster.
+  std::chrono::seconds historyProbeAfter{10};
   // Uniform in [0, 1). Default: a pseudo-random generator seeded from std::random_device.
   std::function<double()> random;
 };
@@ -95,6 +119,8 @@ class Reflector {
   std::string resourceVersion() const;
   // The delay of the last back-off (zero before any).
   util::Clock::Duration lastBackoff() const;
+  // Why the sink is known to be stale (a history reset was detected and the relist has not completed), or nullopt.
+  std::optional<std::string> staleReason() const;
 
  private:
   void step();
@@ -102,6 +128,10 @@ class Reflector {
   void watchOnce();
   void waitOutBackoff();
   void backOff(ReflectorState retry, std::string_view reason);
+  // The probe's loop for one watch: returns when `watchEnded` is raised, or after cancelling the watch.
+  void probeHistory(ClockSignal& watchEnded, kube::CancelToken& cancel);
+  // Marks the sink stale and moves to Empty at once (a relist from scratch).
+  void historyReset(const std::string& why);
   // The one place the state changes.
   void transition(ReflectorState to, std::string_view reason);
   bool stopping() const { return stopRequested_.raised(); }
@@ -123,6 +153,9 @@ class Reflector {
   util::Clock::TimePoint backoffUntil_{};
   util::Clock::Duration lastBackoff_{0};
   std::shared_ptr<kube::CancelToken> watchCancel_;
+  util::Clock::TimePoint lastProgress_{};        // Watching: when the resourceVersion last advanced or was confirmed
+  std::optional<std::string> probeFoundReset_;  // Watching: set by the probe before it cancels the watch
+  std::optional<std::string> stale_;
   ClockSignal stopRequested_;
 };
 
