@@ -11,6 +11,7 @@ from aiohttp import web
 from . import admission, codec, eviction, patch as patchlib, table, watch
 from .core import uid_precondition_failed
 from .errors import ApiError, bad_request, conflict, not_found, page_not_found
+from .errors import forbidden as forbidden_cause, not_supported as not_supported_cause
 from .query import query_bool
 from .selectors import parse_fields, parse_labels
 from .store import now_rfc3339
@@ -86,6 +87,49 @@ def _decode_continue(tok):
 def _obj_key(o):
     md = o["metadata"]
     return (md.get("namespace") + "/" if md.get("namespace") else "") + md["name"]
+
+
+def _watch_list_requested(q):
+    """ListOptions validation of a watch (apimachinery internalversion/validation validateWatchOptions, WatchList
+    enabled as in 1.32): `sendInitialEvents` (a bool read by Convert_Slice_string_To_bool) needs
+    resourceVersionMatch=NotOlderThan, and resourceVersionMatch needs sendInitialEvents; 422 otherwise.
+    Returns whether a streaming list (sendInitialEvents true) was asked for."""
+    send = query_bool(q, "sendInitialEvents") if "sendInitialEvents" in q else None
+    match = q.get("resourceVersionMatch", "")
+    causes = []
+    if send is not None and match != "NotOlderThan":
+        causes.append(forbidden_cause("resourceVersionMatch",
+                                      "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+    if match:
+        if send is None:
+            causes.append(forbidden_cause("resourceVersionMatch",
+                                          "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                                          "provided"))
+        if match != "NotOlderThan":
+            causes.append(not_supported_cause("resourceVersionMatch", match, ["NotOlderThan"]))
+    if causes:
+        texts = [c.text() for c in causes]
+        raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: ' +
+                       (texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"),
+                       {"group": "meta.k8s.io", "kind": "ListOptions", "causes": [
+                           {"reason": c.reason, "message": c.message, "field": c.field} for c in causes]})
+    return bool(send)
+
+
+async def _watch_list_unavailable(request):
+    """A streaming list as the captured 1.32 server on etcd 3.4.23 answers it (edge-cases-2026-12.md, "Streaming
+    lists"): 200, one ERROR event (500 InternalError, RequestWatchProgress disabled), end of stream. Clients fall
+    back to a list, as they must against such a server."""
+    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
+                                                   "Cache-Control": "no-cache, private"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+              "message": "a watch stream was requested by the client but the required storage feature "
+                         "RequestWatchProgress is disabled", "reason": "InternalError", "code": 500}
+    await resp.write(json.dumps({"type": "ERROR", "object": status}, separators=(",", ":")).encode() + b"\n")
+    await resp.write_eof()
+    return resp
 
 
 class Handlers:
@@ -290,6 +334,8 @@ class Handlers:
         return _json_response(body)
 
     async def watch(self, request, rt, ns, ri):
+        if _watch_list_requested(request.query):
+            return await _watch_list_unavailable(request)
         q = dict(request.query)
         if ri.name:
             q["fieldSelector"] = ",".join(x for x in (q.get("fieldSelector"), f"metadata.name={ri.name}") if x)

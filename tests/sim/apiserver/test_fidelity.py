@@ -333,3 +333,31 @@ def test_pod_right_after_its_namespace_is_admitted(rest):
         p = rest.ok(rest.post(POD.format(ns=ns), pod("first")))
         assert _token_volume(p) is not None
         rest.delete(f"/api/v1/namespaces/{ns}")
+
+
+# ---- 1b. streaming lists (sendInitialEvents) ---------------------------------------------------------------------
+def test_streaming_list_answers_as_the_captured_server(rest, sim_ns):
+    """edge-cases-2026-12.md "Streaming lists": 1.32 on etcd 3.4.23 answers a WatchList request with 200 and one
+    ERROR event (500, RequestWatchProgress disabled); sendInitialEvents is a bool like the others ("True")."""
+    r = rest.request("GET", f"/api/v1/namespaces/{sim_ns}/pods?watch=1&sendInitialEvents=True"
+                            "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=5")
+    assert r.status == 200, r
+    events = [json.loads(line) for line in r.raw.decode().splitlines()]
+    assert events == [{"type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "a watch stream was requested by the client but the required storage feature RequestWatchProgress "
+                   "is disabled", "reason": "InternalError", "code": 500}}]
+
+
+@pytest.mark.parametrize("query,message", [
+    ("sendInitialEvents=true", "resourceVersionMatch: Forbidden: sendInitialEvents requires setting "
+                               "resourceVersionMatch to NotOlderThan"),
+    ("resourceVersionMatch=NotOlderThan", "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for "
+                                          "watch unless sendInitialEvents is provided"),
+])
+def test_watch_list_options_validated_like_validate_watch_options(rest, sim_ns, query, message):
+    """apimachinery internalversion/validation validateWatchOptions: 422 on ListOptions."""
+    r = rest.request("GET", f"/api/v1/namespaces/{sim_ns}/pods?watch=true&timeoutSeconds=1&{query}")
+    assert r.status == 422, r
+    assert r.body["message"] == f'ListOptions.meta.k8s.io "" is invalid: {message}'
+    assert r.body["details"]["kind"] == "ListOptions" and r.body["details"]["group"] == "meta.k8s.io"
