@@ -114,9 +114,7 @@ def find_port(pod, svc_port):
     ports of the same name and protocol; None when it does not resolve."""
     target = svc_port.get("targetPort", svc_port.get("port"))
     if isinstance(target, int):
-        return target
-    if isinstance(target, str) and target.isdigit():
-        return int(target)
+        return target   # a JSON string, even "8080", is a port name (intstr.String), as in FindPort
     proto = svc_port.get("protocol", "TCP")
     spec = pod.get("spec") or {}
     containers = list(spec.get("containers") or []) + [c for c in spec.get("initContainers") or []
