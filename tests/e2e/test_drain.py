@@ -1,29 +1,34 @@
 """Issue 14 end to end: a Draining stage that really drains. A critical pod the operator shuts down is called (reach
 direct) or deleted and then called through its agent (reach agent) only once it is out of its Service's
-EndpointSlices, or after spec.shutdown.drainTimeoutSeconds with a DrainTimedOut warning.
+EndpointSlices, or after spec.shutdown.drainTimeoutSeconds with a DrainTimedOut warning. The tests use reach agent
+(the drain comes before the delete, so the call is held with it); that reach direct waits the same way before its
+call is pinned down by the unit tests (tests/unit/shutdown/drain_test.cpp, stage_machine_test.cpp).
 
 The cluster isolates pods in network namespaces (`--pod-isolation namespaces`, root): their addresses are in
 198.18.0.0/15, so the API server simulator's EndpointSlice controller fills the Services' slices (it refuses
 loopback pod IPs, as a real cluster does). The restart race is off: these tests are about the order of the drain and
-the call, and reach direct would otherwise be exposed to kubernetes#57291 (test_shutdown_timing.py covers it).
+the call, not the restart race (kubernetes#57291, test_shutdown_timing.py).
 
 * the slice controller's own slices: the endpoint leaves the slice first, then the service is called;
 * a slice the test writes itself (as another EndpointSlice controller would, managed-by a name of its own, which
   the simulator's controller leaves alone), listing the pod:
   - removed by the test 2 s into the drain: the call comes after the removal, woken by it (well before the 20 s
     drain timeout);
-  - never removed (a stalled controller): the call comes at the 3 s drain timeout, with a DrainTimedOut Warning on
-    the pod and the resource, and the history entry says `timed-out`.
+  - never removed (a stalled controller): the delete and the call come at the 3 s drain timeout, with a
+    DrainTimedOut Warning on the pod and the resource, a warning log line,
+    medivote_shutdown_drains_total{result="timed-out"}, and the history entry says `timed-out`.
 The call's time is the vote service's own record on its claim (events.log, unix ms); slice changes are timed by a
 watch on the namespace's EndpointSlices (time.time() at arrival, which is after the change was written).
 """
 import os
+import re
 import threading
 import time
+import urllib.request
 
 import pytest
 
-from e2elib import NO_RESTART_RACE, Cluster, follow, poll, running_cluster, wait_ready
+from e2elib import NO_RESTART_RACE, Cluster, follow, log_records, poll, running_cluster, wait_ready
 from vote_service import claim_events, create_token, vote_service
 
 SLICES = "/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
@@ -190,8 +195,8 @@ def test_a_drain_ends_when_the_pod_leaves_a_slice_not_at_its_timeout(cluster, ns
 
 def test_a_stalled_slice_holds_the_call_for_the_drain_timeout_then_warns(cluster, ns, operator):
     op = operator()
-    create_token(cluster, ns, "stuck", "direct")
-    cluster.apply(vote_service("stuck", ns, replicas=1, reach="direct", drainTimeoutSeconds=3))
+    create_token(cluster, ns, "stuck", "agent")
+    cluster.apply(vote_service("stuck", ns, replicas=1, reach="agent", drainTimeoutSeconds=3))
     wait_ready(cluster, ns, "stuck", 1, timeout=60)
     own_slice(cluster, ns, "stuck", cluster.pods(ns)["stuck-0"])
     scaled = time.time()
@@ -206,4 +211,16 @@ def test_a_stalled_slice_holds_the_call_for_the_drain_timeout_then_warns(cluster
                "DrainTimedOut on the pod and the resource")
     assert {(kind, name) for kind, name, _ in got} == {("Pod", "stuck-0"), ("MediVoteService", "stuck")}
     assert all("still listed" in message and "3s" in message for _, _, message in got), got
-    assert "pod not drained from its Service in time" in op.log()
+    logged = [r for r in log_records(op.log()) if r.get("msg") == "pod not drained from its Service in time"]
+    assert [(r.get("drain"), r.get("inEndpoints")) for r in logged] == [("timed-out", "true")], logged
+    assert drains_metric(op) == {"timed-out": 1.0}
+
+
+def drains_metric(op):
+    """medivote_shutdown_drains_total by result, from the operator's /metrics."""
+    served = poll(lambda: [r for r in log_records(op.log()) if r.get("msg") == "serving metrics"], 20,
+                  "the metrics server")[0]
+    port = served["address"].rsplit(":", 1)[1]
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'^medivote_shutdown_drains_total\{result="([^"]+)"\} (\S+)$', text, re.M)}
