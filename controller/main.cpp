@@ -16,6 +16,7 @@
 #include "medivote/reconciler.h"
 #include "runtime/controller/controller.h"
 #include "runtime/events/event_recorder.h"
+#include "runtime/informer/freshness_check.h"
 #include "runtime/informer/informer.h"
 #include "runtime/informer/owner_keys.h"
 #include "runtime/leaderelection/lease_leader_elector.h"
@@ -226,6 +227,8 @@ int run(int argc, char** argv) {
         }));
     manager.addCacheSync(inf->resource().resource,
                          [inf](util::Clock::TimePoint deadline) { return inf->waitForSync(deadline); });
+    // Not ready while the cache is known stale: the API server's history went back, the relist is under way.
+    manager.addReadyzCheck(runtime::informer::freshnessCheckName(*inf), runtime::informer::freshnessCheck(*inf));
   }
   // Not a cache the manager waits for: without EndpointSlices (RBAC denied, API not served) the operator still runs,
   // and Draining waits out its timeout while this informer has not synced (MediVoteReconciler::inEndpoints).
