@@ -8,8 +8,9 @@ collects every request the operator's user made on every simulator, and checks t
 Prints the (verb, apiGroup, resource, subresource) set with counts. Exit status: 1 when a request would be denied
 or a granted permission was never used (test_rbac.EXCEPTIONS excepted), else pytest's own status. Note that suites
 which run the operator with --watch-namespace or --leader-election-namespace other than the Deployment's exercise
-requests the Deployment never makes: read the denials with that in mind (the e2e suite elects its leader in
-`default`, so its Lease requests are outside the Role of medivote-system).
+requests the Deployment never makes: read the denials with that in mind (tests/e2e/test_runtime.py elects its
+leaders in `default`, outside the Role of medivote-system; the other e2e tests elect theirs in medivote-system, as
+the Deployment does).
 """
 import argparse
 import json
