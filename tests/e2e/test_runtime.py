@@ -69,8 +69,11 @@ def operators(apiserver):
 # --- helpers ------------------------------------------------------------------------------------------------------
 
 def namespace(apiserver, name):
+    """A new namespace, once its kube-root-ca.crt is there (every namespace has it, as on a real cluster: the
+    namespace-wide probes below see it from their first list on)."""
     apiserver.rest.ok(apiserver.rest.post("/api/v1/namespaces",
                                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    poll(lambda: apiserver.rest.get(cm_path(name, "kube-root-ca.crt")).status == 200, 5, "kube-root-ca.crt")
     return name
 
 
@@ -101,17 +104,18 @@ def delete_cm(apiserver, ns, name):
 def server_state(apiserver, ns=None, selector=CM_LABEL):
     """{namespace/name: resourceVersion} of the ConfigMaps the server lists (all namespaces when ns is None)."""
     path = cm_path(ns) if ns else "/api/v1/configmaps"
-    items = apiserver.rest.ok(apiserver.rest.get(path, labelSelector=selector))["items"]
+    items = apiserver.rest.ok(apiserver.rest.get(path, **({"labelSelector": selector} if selector else {})))["items"]
     return {f'{i["metadata"]["namespace"]}/{i["metadata"]["name"]}': i["metadata"]["resourceVersion"] for i in items}
 
 
 def converged(probe, apiserver, ns=None, timeout=20):
     """Polls until the probe's cache and its handler view both equal the server's state; returns the last dump.
-    The informer must also report itself synced and watching, and no handler contract may have been broken."""
+    The informer must also report itself synced and watching, and no handler contract may have been broken.
+    A probe of one namespace sees all of its ConfigMaps (kube-root-ca.crt too); the cluster-wide one, the labelled."""
     last = {}
 
     def check():
-        want = server_state(apiserver, ns)
+        want = server_state(apiserver, ns, selector=None if ns else CM_LABEL)
         d = probe.dump()
         last.update(d, want=want)
         return d if (d["info"].get("synced") == "true" and d["info"].get("state") == "Watching"
@@ -287,7 +291,7 @@ def test_informer_relists_after_compaction_and_notices_deletions(apiserver, prob
     info = d["info"]
     # The relist replaced the cache: its differences reached the handlers as deletes, updates and adds.
     assert int(info["deletes"]) - deletes_before == 8, info
-    assert len(d["cache"]) == 17
+    assert len(d["cache"]) == 17 + 1   # and kube-root-ca.crt
 
 
 def test_informer_relists_when_the_continue_token_expires_mid_list(apiserver, probes):
@@ -310,7 +314,7 @@ def test_informer_relists_when_the_continue_token_expires_mid_list(apiserver, pr
     assert codes[:2] == [(False, 200), (True, 410)], codes
     assert codes[2:] == [(False, 200), (True, 200), (True, 200)], codes
     assert "continue token expired, relisting" in probe.log()
-    assert len(d["cache"]) == 24 and int(d["info"]["adds"]) == 24 and int(d["info"]["deletes"]) == 0, \
+    assert len(d["cache"]) == 24 + 1 and int(d["info"]["adds"]) == 24 + 1 and int(d["info"]["deletes"]) == 0, \
         f"the abandoned list never reached the cache: {d['info']}"
 
 
