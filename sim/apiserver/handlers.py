@@ -10,7 +10,7 @@ from aiohttp import web
 
 from . import admission, codec, eviction, patch as patchlib, table, watch
 from .core import uid_precondition_failed
-from .errors import ApiError, bad_request, conflict, not_found, page_not_found
+from .errors import ApiError, bad_request, conflict, not_found, page_not_found, qualified
 from .errors import forbidden as forbidden_cause, not_supported as not_supported_cause
 from .query import query_bool
 from .selectors import parse_fields, parse_labels
@@ -436,6 +436,11 @@ class Handlers:
                               f"URL ({name})")
         current = rt.out(self.store.get(rt.key, ns, name))
         if current is None:
+            sent_uid = (cfg.get("metadata") or {}).get("uid")
+            if sent_uid:  # endpoints/handlers/patch.go applyPatch: an apply that names a uid cannot create
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(rt)} "{name}": uid '
+                               f"mismatch: the provided object specified uid {sent_uid}, and no existing object was "
+                               "found", {"name": name, **({"group": rt.group} if rt.group else {}), "kind": rt.plural})
             cfg.setdefault("metadata", {})["name"] = name
             res = self.api.create(rt, ns, cfg, dry_run=dry, field_validation=q.get("fieldValidation"))
         else:

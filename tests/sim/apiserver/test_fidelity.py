@@ -361,3 +361,15 @@ def test_watch_list_options_validated_like_validate_watch_options(rest, sim_ns, 
     assert r.status == 422, r
     assert r.body["message"] == f'ListOptions.meta.k8s.io "" is invalid: {message}'
     assert r.body["details"]["kind"] == "ListOptions" and r.body["details"]["group"] == "meta.k8s.io"
+
+
+def test_apply_that_names_a_uid_cannot_create(rest, sim_ns):
+    """endpoints/handlers/patch.go applyPatch: a server-side apply creating an object whose config carries a uid is a
+    409 (`uid mismatch: ... no existing object was found`), not a create with a fresh uid."""
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "uid": WRONG_UID}}
+    r = rest.request("PATCH", f"/api/v1/namespaces/{sim_ns}/configmaps/ssa?fieldManager=t", json.dumps(body),
+                     ctype="application/apply-patch+yaml")
+    assert r.status == 409 and r.body["reason"] == "Conflict", r
+    assert r.body["message"] == (f'Operation cannot be fulfilled on configmaps "ssa": uid mismatch: the provided '
+                                 f"object specified uid {WRONG_UID}, and no existing object was found")
+    assert rest.get(f"/api/v1/namespaces/{sim_ns}/configmaps/ssa").status == 404
