@@ -238,6 +238,8 @@ int run(int argc, char** argv) {
         sliceInformer.stop();
         return true;
       }));
+  manager.addReadyzCheck(runtime::informer::freshnessCheckName(sliceInformer),
+                         runtime::informer::freshnessCheck(sliceInformer));
   manager.addController(controller);
 
   std::unique_ptr<runtime::leaderelection::LeaseLeaderElector> elector;
