@@ -11,7 +11,7 @@ using namespace mv::runtime::informer;
 using mv::kube::StatusReason;
 using json = nlohmann::json;
 
-TEST_CASE("a lower decimal resourceVersion is a history that went back; equal, higher or opaque ones are not") {
+TEST_CASE("a lower decimal resourceVersion is a history that went back, and equal, higher or opaque ones are not") {
   auto why = historyWentBack("7300", "200");
   REQUIRE(why);
   CHECK(why->find("7300") != std::string::npos);

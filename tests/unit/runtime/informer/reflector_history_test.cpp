@@ -43,7 +43,7 @@ std::size_t probes(const ReflectorFixture& f) {
 
 }  // namespace
 
-TEST_CASE("a quiet watch is probed after historyProbeAfter; a lower revision cancels it and relists, stale until done") {
+TEST_CASE("a quiet watch is probed after historyProbeAfter, and a lower revision cancels it and relists, stale until done") {
   ReflectorFixture f;
   f.seed("old");
   f.start();
@@ -121,7 +121,7 @@ TEST_CASE("historyProbeAfter zero disables the probe") {
   CHECK(f.clock.waiters() == 0);
 }
 
-TEST_CASE("a bookmark lower than the last resourceVersion relists at once; an equal one does not") {
+TEST_CASE("a bookmark lower than the last resourceVersion relists at once, an equal one does not") {
   ReflectorFixture f;
   f.seed("a");
   f.start();
