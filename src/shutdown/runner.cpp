@@ -14,7 +14,17 @@ std::string uidOf(const json& pod) { return pod.value("/metadata/uid"_json_point
 std::string nameOf(const json& pod) { return pod.value("/metadata/name"_json_pointer, std::string()); }
 std::string nsOf(const json& pod) { return pod.value("/metadata/namespace"_json_pointer, std::string()); }
 
-bool isNotFound(const kube::ApiError& e) { return e.isNotFound(); }
+// The pod a step was decided for is not there any more: gone (404), or replaced by a new pod of the same name, which
+// the uid guard of a state patch reveals: the real server answers 422 `metadata.uid: field is immutable`
+// (../shared/k8s-reference/edge-cases-2026-12.md, "A patch that names another uid"). Either way the step is moot;
+// the replacement is a pod of its own, decided about on its own facts.
+bool podGoneOrReplaced(const kube::ApiError& e) {
+  if (e.isNotFound()) return true;
+  if (!e.isInvalid()) return false;
+  for (const auto& cause : e.status().value("/details/causes"_json_pointer, json::array()))
+    if (cause.is_object() && cause.value("field", "") == "metadata.uid") return true;
+  return false;
+}
 
 }  // namespace
 
@@ -115,7 +125,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         try {
           patchState(input.pod, step.state, step.stopServing);
         } catch (const kube::ApiError& e) {
-          if (isNotFound(e)) return result;
+          if (podGoneOrReplaced(e)) return result;
           throw;
         }
         log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
@@ -138,7 +148,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         try {
           patchState(input.pod, step.state, step.stopServing);
         } catch (const kube::ApiError& e) {
-          if (isNotFound(e)) return result;
+          if (podGoneOrReplaced(e)) return result;
           throw;
         }
         emit(input.pod, input.owner, step.events);
@@ -168,7 +178,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
           log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(step.graceSeconds)},
                                     {"stage", std::string(stageName(step.state.stage))}});
         } catch (const kube::ApiError& e) {
-          if (!isNotFound(e) && !e.isConflict()) throw;
+          if (!podGoneOrReplaced(e) && !e.isConflict()) throw;
         }
         emit(input.pod, input.owner, step.events);
         result.inProgress = true;
@@ -182,7 +192,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         try {
           client_.remove(kube::resources::pods(), nsOf(input.pod), f.name, o);
         } catch (const kube::ApiError& e) {
-          if (!isNotFound(e) && !e.isConflict()) throw;
+          if (!podGoneOrReplaced(e) && !e.isConflict()) throw;
         }
         result.inProgress = true;
         result.wakeAt = step.wakeAt;
@@ -243,13 +253,13 @@ void ShutdownRunner::finishCall(Call& call) {
         log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(next.graceSeconds)},
                                   {"stage", std::string(stageName(next.state.stage))}});
       } catch (const kube::ApiError& e) {
-        if (!isNotFound(e) && !e.isConflict()) throw;
+        if (!podGoneOrReplaced(e) && !e.isConflict()) throw;
       }
     }
     patchState(input.pod, effect.state, false);
     emit(input.pod, input.owner, effect.events);
   } catch (const kube::ApiError& e) {
-    if (isNotFound(e)) {
+    if (podGoneOrReplaced(e)) {
       // The pod went before its answer could be written on it (an agent pod is deleted first, and the service may
       // be done within a second): the outcome is still judged from the answer, which the runner keeps.
       std::lock_guard<std::mutex> g(mu_);

@@ -54,6 +54,14 @@ kube::ApiError conflictError() {
                   "Operation cannot be fulfilled: the object has been modified; please apply your changes to the "
                   "latest version and try again");
 }
+kube::ApiError uidImmutableError(const std::string& what, const std::string& sentUid) {
+  const std::string cause = "Invalid value: \"" + sentUid + "\": field is immutable";
+  kube::ApiError base = apiError(422, kube::StatusReason::Invalid, what + " is invalid: metadata.uid: " + cause);
+  json status = base.status();
+  status["details"] = {{"causes", json::array({{{"reason", "FieldValueInvalid"}, {"message", cause}, {"field", "metadata.uid"}},
+                                               {{"reason", "FieldValueInvalid"}, {"message", cause}, {"field", "metadata.uid"}}})}};
+  return kube::ApiError(422, kube::StatusReason::Invalid, base.message(), status);
+}
 kube::ApiError internalError() { return apiError(500, kube::StatusReason::InternalError, "Internal error occurred"); }
 kube::ApiError notFoundError(const std::string& what) {
   return apiError(404, kube::StatusReason::NotFound, what + " not found");
@@ -436,6 +444,9 @@ json FakeClient::patch(const kube::Resource& r, const std::string& ns, const std
   } else {
     patched.merge_patch(patch);  // strategic merge is approximated by a merge patch
   }
+  const std::string storedUid = it->second.value("/metadata/uid"_json_pointer, std::string());
+  const std::string patchedUid = patched.value("/metadata/uid"_json_pointer, std::string());
+  if (patchedUid != storedUid) throw uidImmutableError(resourceNameOf(r) + " \"" + name + "\"", patchedUid);
   if (w.dryRun) return patched;
   return storeLocked(r, std::move(patched), false);
 }

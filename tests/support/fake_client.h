@@ -4,7 +4,8 @@
 // - Objects live in memory per resource; every write bumps one global resourceVersion counter (as etcd does) and sets
 //   metadata.resourceVersion (plus uid and creationTimestamp on create). get/list/create/update/patch(merge)/remove
 //   behave like the API server where tests rely on it: 404 NotFound, 409 AlreadyExists on create, 409 Conflict on an
-//   update whose metadata.resourceVersion is stale (no resourceVersion = unconditional, as for built-in types).
+//   update whose metadata.resourceVersion is stale (no resourceVersion = unconditional, as for built-in types),
+//   422 Invalid on a patch that sets metadata.uid to another object's uid (the guard against stale patches).
 // - list honours limit/continue (continue tokens are offsets into a snapshot taken by the first page, whose
 //   resourceVersion every page reports) and labelSelector equality terms ("k=v,k2=v2"). Scripted pages
 //   (pushListPage) are served first, in order, instead.
@@ -42,6 +43,9 @@ kube::ApiError conflictError();       // 409 Conflict "the object has been modif
 kube::ApiError internalError();       // 500 InternalError
 kube::ApiError notFoundError(const std::string& what);
 kube::ApiError alreadyExistsError(const std::string& what);
+// 422 Invalid for a patch whose metadata.uid names another object: what the real server answers
+// (../shared/k8s-reference/edge-cases-2026-12.md, "A patch that names another uid").
+kube::ApiError uidImmutableError(const std::string& what, const std::string& sentUid);
 // A watch ERROR event carrying 410 Expired (what the API server sends when a watch's RV left its cache).
 kube::WatchEvent goneEvent();
 

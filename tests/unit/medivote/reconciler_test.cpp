@@ -421,3 +421,33 @@ TEST_CASE("EndpointSlices that cannot be read: the drain timeout is waited out, 
            e.message.find("cannot be read") != std::string::npos;
   }));
 }
+
+TEST_CASE("a state patch that lands on a replacement pod of the same name is refused and ends the old pod's step") {
+  // The cache still shows the old node-1 when a new node-1 (another uid) already took its name: the runner's patch
+  // names the old uid, the server refuses it (422, metadata.uid immutable), and the step is moot, not an error.
+  Harness h(mvsObject("direct", true, 1));
+  userTokenSecret(h);
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();  // the cache: the old node-1
+  const std::string oldUid = h.client.object(kube::resources::pods(), "ns", "node-1")->at("metadata").at("uid");
+  h.client.erase(kube::resources::pods(), "ns", "node-1");
+  json replacement = *h.pods.get("ns/node-1");
+  replacement["metadata"]["uid"] = "replacement-uid";
+  replacement["metadata"].erase("resourceVersion");
+  h.client.put(kube::resources::pods(), replacement);
+  REQUIRE(oldUid != "replacement-uid");
+
+  const auto result = h.reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/node", "test"));
+  CHECK(result.kind() != runtime::reconcile::Result::Kind::Error);
+  // The old pod's Draining was refused by the uid guard; the replacement carries none of the old pod's shutdown.
+  const json now = *h.client.object(kube::resources::pods(), "ns", "node-1");
+  CHECK(now["metadata"]["uid"] == "replacement-uid");
+  CHECK(now.value("/metadata/annotations"_json_pointer, json::object()).count("medivote.io/shutdown-stage") == 0);
+  bool refused = false;
+  for (const auto& c : h.client.calls("patch"))
+    if (c.resource == "pods" && c.name == "node-1" && c.body.value("/metadata/uid"_json_pointer, std::string()) == oldUid)
+      refused = true;
+  CHECK(refused);  // the runner did try, with the old uid as its guard
+  CHECK(h.caller.tokens.empty());
+}
