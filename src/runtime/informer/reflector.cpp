@@ -227,7 +227,13 @@ void Reflector::listPage() {
 }
 
 void Reflector::probeHistory(ClockSignal& watchEnded, kube::CancelToken& cancel) {
-  const auto period = std::chrono::duration_cast<util::Clock::Duration>(options_.historyProbeAfter);
+  // The quiet time before a probe doubles after each probe that finds the history intact, up to the watch's own
+  // minimum length: a history goes back only when the API server restarts on a restored etcd, which cuts every
+  // watch, so it is the first quiet seconds of a watch that matter. An idle cluster then costs a few lists per
+  // watch (10, 20, 40 ... s), not one per historyProbeAfter.
+  util::Clock::Duration period = std::chrono::duration_cast<util::Clock::Duration>(options_.historyProbeAfter);
+  const util::Clock::Duration longest =
+      std::max(period, std::chrono::duration_cast<util::Clock::Duration>(options_.minWatchTimeout));
   util::Clock::TimePoint next;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -264,6 +270,7 @@ void Reflector::probeHistory(ClockSignal& watchEnded, kube::CancelToken& cancel)
     {
       std::lock_guard<std::mutex> lock(mu_);
       lastProgress_ = std::max(lastProgress_, clock_.now());
+      period = std::min(period * 2, longest);
       next = lastProgress_ + period;
     }
   }

@@ -42,7 +42,8 @@
 // - Every state change goes through one function, which logs it (resource, from, to, reason, resourceVersion); a
 //   history reset's reason starts with "HistoryReset".
 // - The probe runs on a thread of its own for the duration of each watch, with the reflector's clock; it makes no
-//   call while events or bookmarks keep advancing the resourceVersion, and at most one per historyProbeAfter.
+//   call while events or bookmarks keep advancing the resourceVersion; its quiet time before a probe starts at
+//   historyProbeAfter and doubles after each probe that found the history intact (at most minWatchTimeout).
 // - run() blocks until stop(); stop() may be called from any thread, before or during run().
 
 #include <atomic>
@@ -95,9 +96,10 @@ struct ReflectorOptions {
   std::chrono::seconds minWatchTimeout{300};
   BackoffPolicy backoff;
   // While watching, a watch that has not advanced the resourceVersion for this long (a quiet watch: the real server
-  // bookmarks about once a minute) is checked by a limit=1 list for a history that went backwards; then again each
-  // period. Zero disables the probe. 10 s lets a restored server be noticed, relisted and reconciled well within
-  // 30 s, for one cheap list per informer per 10 s on an idle cluster.
+  // bookmarks about once a minute) is checked by a limit=1 list for a history that went backwards; then again after
+  // twice the previous quiet time, up to minWatchTimeout. Zero disables the probe. 10 s lets a restored server (which
+  // cuts every watch: the next watch starts the probing afresh) be noticed, relisted and reconciled well within
+  // 30 s, for a few cheap lists per informer per watch on an idle cluster.
   std::chrono::seconds historyProbeAfter{10};
   // Uniform in [0, 1). Default: a pseudo-random generator seeded from std::random_device.
   std::function<double()> random;
