@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/names.h"
+#include "medivote/service_drift.h"
 #include "shutdown/state.h"
 
 namespace mv::medivote {
@@ -314,12 +315,8 @@ Plan plan(const Observation& o, const PodSettings& settings) {
       if (!service.is_null()) {
         if (!o.serviceExists) {
           p.serviceToCreate = service;
-        } else if (o.service.value("/spec/selector"_json_pointer, json::object()) != service["spec"]["selector"] ||
-                   o.service.value("/spec/ports"_json_pointer, json::array()).size() != service["spec"]["ports"].size()) {
-          json patch = json::object();
-          patch["spec"]["selector"] = service["spec"]["selector"];
-          patch["spec"]["ports"] = service["spec"]["ports"];
-          p.servicePatch = patch;
+        } else {
+          p.servicePatch = serviceDrift(o.service, service);
         }
       }
     }

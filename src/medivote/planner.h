@@ -78,7 +78,7 @@ struct Plan {
   std::vector<json> claimsToCreate;
   std::vector<json> podsToCreate;
   std::optional<json> serviceToCreate;
-  std::optional<json> servicePatch;    // merge patch for the existing Service (selector or ports drifted)
+  std::optional<json> servicePatch;    // merge patch for the existing Service (service_drift.h)
   std::vector<ShutdownOrder> startShutdown;  // pods chosen to go now (they are not shutting down yet)
   std::vector<std::string> continueShutdown;  // pods already shutting down: drive their stage machine
   json status;                        // the complete desired status

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "api/names.h"
+#include "medivote/service_drift.h"
 #include "shutdown/state.h"
 
 using namespace mv::medivote;
@@ -431,6 +432,44 @@ TEST_CASE("the Service is patched when its selector drifted") {
   const Plan p = plan(o, {});
   REQUIRE(p.servicePatch);
   CHECK((*p.servicePatch)["spec"]["selector"]["medivote.io/service"] == "vote");
+}
+
+TEST_CASE("a changed containerPort reaches the Service: its ports are compared in full, not counted") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});  // the Service as built for containerPort 8080
+  mvs["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = 9090;
+  auto changed = observe(mvs, {runningPod(mvs, 0)});
+  changed.service = o.service;
+  const Plan p = plan(changed, {});
+  REQUIRE(p.servicePatch);
+  const json ports = (*p.servicePatch)["spec"]["ports"];
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0]["port"] == 9090);
+  CHECK(ports[0]["targetPort"] == 9090);
+  CHECK(ports[0]["name"] == "http");
+}
+
+TEST_CASE("Service drift: a renamed port, a new targetPort or protocol each patch - server-added fields do not") {
+  const json mvs = makeMvs(1);
+  const json desired = buildService(api::parseMediVoteService(mvs).object);
+  CHECK_FALSE(serviceDrift(desired, desired));
+  json served = desired;  // as a real server returns it: defaults and fields of its own added
+  served["spec"]["ports"][0]["appProtocol"] = "http";
+  served["spec"]["clusterIP"] = "10.96.0.10";
+  served["spec"]["type"] = "ClusterIP";
+  CHECK_FALSE(serviceDrift(served, desired));
+  json noProtocol = desired;  // TCP is the server's default for an absent protocol
+  noProtocol["spec"]["ports"][0].erase("protocol");
+  CHECK_FALSE(serviceDrift(noProtocol, desired));
+  for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{
+           {"name", "web"}, {"port", 80}, {"targetPort", 8081}, {"targetPort", "http"}, {"protocol", "UDP"}}) {
+    CAPTURE(field);
+    json drifted = served;
+    drifted["spec"]["ports"][0][field] = value;
+    const auto patch = serviceDrift(drifted, desired);
+    REQUIRE(patch);
+    CHECK((*patch)["spec"]["ports"] == desired["spec"]["ports"]);
+  }
 }
 
 TEST_CASE("the shutdown history says how Draining ended, and nothing when it was not waited for") {
