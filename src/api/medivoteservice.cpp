@@ -122,6 +122,23 @@ void parseShutdown(const json& s, std::vector<FieldError>& errors, ShutdownSpec&
 
 }  // namespace
 
+void validateTemplateMetadata(const json& podTemplate, std::vector<FieldError>& errors) {
+  const json meta = podTemplate.is_object() ? podTemplate.value("metadata", json::object()) : json::object();
+  if (!meta.is_object()) return;
+  for (const char* kind : {"labels", "annotations"}) {
+    const json keys = meta.value(kind, json::object());
+    if (!keys.is_object()) continue;
+    for (auto it = keys.begin(); it != keys.end(); ++it)
+      if (isOperatorPodKey(it.key()))
+        errors.push_back(
+            {fmt::format("spec.template.metadata.{}[{}]", kind, it.key().substr(0, 80)),
+             fmt::format("is reserved: keys under {} on pods are the operator's (it reads a shutdown stage as a pod "
+                         "shutting down, and sets the selector, revision, serving, ordinal and tier itself); remove it "
+                         "(the tier is set with spec.tier or the resource's own {} annotation)",
+                         kOperatorKeyPrefix, kAnnotationTier)});
+  }
+}
+
 std::string_view tierName(Tier t) { return t == Tier::Critical ? "critical" : "simple"; }
 
 std::optional<Tier> parseTier(std::string_view s) {
@@ -165,6 +182,7 @@ Parsed parseMediVoteService(const json& object) {
     if (!r.has("template")) r.fail("template", "is required");
   } else {
     o.spec.podTemplate = spec["template"];
+    validateTemplateMetadata(o.spec.podTemplate, errors);
     const json& podSpec = o.spec.podTemplate.value("spec", json::object());
     if (!podSpec.is_object() || !podSpec.contains("containers") || !podSpec["containers"].is_array() ||
         podSpec["containers"].empty())

@@ -115,6 +115,11 @@ struct Parsed {
 // Reads a MediVoteService. Metadata is always filled when present; spec errors are collected, not thrown.
 Parsed parseMediVoteService(const json& object);
 
+// Refuses (part of parseMediVoteService) every label and annotation key of the pod template under medivote.io/: they
+// are the operator's on pods (names.h), and a template carrying e.g. medivote.io/shutdown-stage would make every new
+// pod look like it is shutting down. One FieldError per key, naming it.
+void validateTemplateMetadata(const json& podTemplate, std::vector<FieldError>& errors);
+
 // The preStop hold against the HTTP stage's timeouts, for a critical resource with an endpoint (part of
 // parseMediVoteService): with reach agent, no preStop of the user's on the service container, requestTimeoutSeconds
 // >= 3 and terminationGracePeriodSeconds > agentHoldSeconds(); with reach direct and the operator's sleep,

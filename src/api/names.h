@@ -31,6 +31,14 @@ inline constexpr std::string_view kAgentPreStopPath = "/prestop";
 // how long its SIGTERM can be held off.
 inline constexpr std::string_view kAnnotationAgentHold = "medivote.io/agent-hold-seconds";
 
+// Every label and annotation key under medivote.io/ on a pod is the operator's: it writes them (the ones above and
+// the shutdown stage annotations), and it reads them back as the truth about the pod (a shutdown stage makes a pod
+// "shutting down"). A pod template may carry none of them (validation refuses them; buildPod drops them).
+// app.kubernetes.io/managed-by is the operator's on its pods too, but a template may carry it (charts commonly set
+// it to Helm): buildPod overwrites it.
+inline constexpr std::string_view kOperatorKeyPrefix = "medivote.io/";
+inline bool isOperatorPodKey(std::string_view key) { return key.substr(0, kOperatorKeyPrefix.size()) == kOperatorKeyPrefix; }
+
 // Annotations naming the Secret revision and template details are not needed; see shutdown/state.h for the
 // per-pod shutdown stage annotations.
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -42,6 +43,13 @@ bool hasVolume(const json& podSpec, const std::string& name) {
   for (const auto& v : podSpec["volumes"])
     if (v.value("name", "") == name) return true;
   return false;
+}
+
+// Defence in depth behind validation (api::validateTemplateMetadata): no key of the operator's (names.h) comes from
+// the template; the ones the pod needs are set afresh by buildPod.
+void dropOperatorKeys(json& keys) {
+  for (auto it = keys.begin(); it != keys.end();)
+    it = api::isOperatorPodKey(it.key()) ? keys.erase(it) : std::next(it);
 }
 
 }  // namespace
@@ -115,12 +123,14 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
   meta["name"] = podName(mvs.name, ordinal);
   meta["namespace"] = mvs.ns;
   json& labels = ensureObject(meta, "labels");
+  dropOperatorKeys(labels);
   labels[std::string(api::kLabelService)] = mvs.name;
   labels[std::string(api::kLabelRevision)] = templateRevision(mvs);
   labels[std::string(api::kLabelOrdinal)] = std::to_string(ordinal);
   labels[std::string(api::kLabelServing)] = "true";
   labels[std::string(api::kLabelManagedBy)] = std::string(api::kManagedByValue);
   json& annotations = ensureObject(meta, "annotations");
+  dropOperatorKeys(annotations);
   annotations[std::string(api::kAnnotationTier)] = std::string(api::tierName(tier));
   const auto& sd = mvs.spec.shutdown;
   const bool agentReach = tier == api::Tier::Critical && sd.endpoint && sd.endpoint->reach == api::Reach::Agent;

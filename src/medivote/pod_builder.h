@@ -44,7 +44,8 @@ std::string claimName(const std::string& templateName, const std::string& mvsNam
 std::string selectorString(const api::MediVoteService& mvs);
 json selectorLabels(const api::MediVoteService& mvs);
 
-// The pod for `ordinal`: the template, plus the selector, revision, ordinal and serving labels, the tier annotation,
+// The pod for `ordinal`: the template without any label or annotation key under medivote.io/ (the operator's:
+// api/names.h), plus the selector, revision, ordinal and serving labels, the tier annotation,
 // the controller ownerReference, terminationGracePeriodSeconds, for critical pods a preStop hook on the service
 // container (reach direct: a sleep; reach agent: an httpGet to the agent, with the hold bound recorded in the
 // annotation medivote.io/agent-hold-seconds), the claims' volumes, and for reach agent the medivote-agent native

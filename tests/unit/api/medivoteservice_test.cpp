@@ -195,3 +195,22 @@ TEST_CASE("drainTimeoutSeconds: 5 by default, 0 allowed (no wait), at most kMaxD
     CHECK(p.object.spec.shutdown.drainTimeoutSeconds == 5);  // the default stays when the value is unusable
   }
 }
+
+TEST_CASE("reserved keys in the pod template: every label and annotation under medivote.io/ is refused by name") {
+  auto obj = base();
+  obj["spec"]["template"]["metadata"]["annotations"] = {{"medivote.io/shutdown-stage", "Forced"},
+                                                        {"medivote.io/agent-hold-seconds", "999"},
+                                                        {"example.com/owner", "team-a"}};
+  obj["spec"]["template"]["metadata"]["labels"]["medivote.io/serving"] = "false";
+  obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] = "Helm";  // overwritten, allowed
+  const auto p = parseMediVoteService(obj);
+  CHECK(p.errors.size() == 3);
+  CHECK(hasError(p, "spec.template.metadata.annotations[medivote.io/shutdown-stage]"));
+  CHECK(hasError(p, "spec.template.metadata.annotations[medivote.io/agent-hold-seconds]"));
+  CHECK(hasError(p, "spec.template.metadata.labels[medivote.io/serving]"));
+  for (const auto& e : p.errors) CHECK(e.message.find("reserved") != std::string::npos);
+  // The resource's own tier annotation is the user's, not the template's.
+  auto own = base();
+  own["metadata"]["annotations"]["medivote.io/tier"] = "critical";
+  CHECK(parseMediVoteService(own).errors.empty());
+}

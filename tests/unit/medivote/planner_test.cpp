@@ -269,6 +269,19 @@ TEST_CASE("an invalid spec creates and deletes nothing and reports Degraded with
   CHECK(plan(observe(again, pods), {}).events.empty());
 }
 
+TEST_CASE("a template carrying a shutdown stage annotation creates no pod - Degraded InvalidSpec names the key") {
+  json mvs = makeMvs(2);
+  mvs["spec"]["template"]["metadata"]["annotations"] = {{"medivote.io/shutdown-stage", "Forced"}};
+  const Plan p = plan(observe(mvs, {runningPod(makeMvs(2), 0)}), {});
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.startShutdown.empty());
+  const json degraded = p.status["conditions"][0];
+  REQUIRE(degraded["type"] == "Degraded");
+  CHECK(degraded["reason"] == "InvalidSpec");
+  CHECK(std::string(degraded["message"]).find("annotations[medivote.io/shutdown-stage]: is reserved") !=
+        std::string::npos);
+}
+
 TEST_CASE("an invalid spec on a resource being deleted still shuts its pods down") {
   json mvs = makeMvs(1);
   mvs["spec"]["shutdown"]["endpoint"]["port"] = 9999;

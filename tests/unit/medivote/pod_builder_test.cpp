@@ -137,3 +137,28 @@ TEST_CASE("the revision changes with the template and only with it") {
   CHECK(templateRevision(a) != templateRevision(b));
   CHECK(templateRevision(a).size() == 10);
 }
+
+TEST_CASE("no key of the operator's comes from the template: a shutdown stage or hold there never reaches a pod") {
+  json o = json::parse(R"({
+    "metadata": {"name": "vote", "namespace": "ns", "uid": "u1"},
+    "spec": {"template": {"metadata": {"labels": {"app": "vote", "medivote.io/serving": "false",
+                                                  "medivote.io/service": "other",
+                                                  "app.kubernetes.io/managed-by": "Helm"},
+                                       "annotations": {"medivote.io/shutdown-stage": "Forced",
+                                                       "medivote.io/shutdown-reason": "ScaleDown",
+                                                       "medivote.io/agent-hold-seconds": "999",
+                                                       "medivote.io/tier": "simple", "a": "b"}},
+                          "spec": {"containers": [{"name": "vote", "image": "vote:1",
+                                                   "ports": [{"name": "http", "containerPort": 8080}]}]}},
+             "shutdown": {"endpoint": {"port": "http", "path": "/shutdown"}}}
+  })");
+  const json pod = buildPod(api::parseMediVoteService(o).object, 0, api::Tier::Critical, {});
+  const json& annotations = pod["metadata"]["annotations"];
+  CHECK(annotations == json({{"a", "b"}, {"medivote.io/tier", "critical"}}));
+  const json& labels = pod["metadata"]["labels"];
+  CHECK(labels["app"] == "vote");
+  CHECK(labels["medivote.io/serving"] == "true");
+  CHECK(labels["medivote.io/service"] == "vote");
+  CHECK(labels["app.kubernetes.io/managed-by"] == "medivote-operator");
+  CHECK(labels.size() == 6);  // app + service, revision, ordinal, serving, managed-by
+}
