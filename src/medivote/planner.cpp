@@ -359,6 +359,9 @@ Plan plan(const Observation& o, const PodSettings& settings) {
     degradedReason = "InvalidSpec";
     for (const auto& e : o.specErrors)
       degradedMessage += (degradedMessage.empty() ? "" : "; ") + e.field + ": " + e.message;
+  } else if (o.serverRefusal) {
+    degradedReason = "ServerRefused";
+    degradedMessage = *o.serverRefusal;
   } else if (o.tokenSecretProblem) {
     degradedReason = o.tokenSecretProblem->reason;
     degradedMessage = o.tokenSecretProblem->message;

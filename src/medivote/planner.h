@@ -49,6 +49,9 @@ struct Observation {
     bool blocksPods = false;
   };
   std::optional<TokenSecretProblem> tokenSecretProblem;
+  // What the API server refused of the operator's last writes for this generation (400, 403, 422 on a create or
+  // patch of a pod, claim or Service): Degraded ServerRefused, with the server's message, as long as it holds.
+  std::optional<std::string> serverRefusal;
   // What the shutdown answers said is wrong (401/403/4xx), while its cause may still be there
   // (shutdown/misconfiguration_memory.h): Degraded ShutdownMisconfigured exactly as long.
   std::optional<std::string> misconfiguration;

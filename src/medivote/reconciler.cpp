@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/names.h"
+#include "medivote/derived_names.h"
 #include "runtime/informer/indexers.h"
 #include "shutdown/endpoint_membership.h"
 #include "util/log.h"
@@ -22,6 +23,16 @@ std::optional<std::string> podTier(const json& pod) {
   if (a.is_object() && a.contains(std::string(api::kAnnotationTier)) && a[std::string(api::kAnnotationTier)].is_string())
     return a[std::string(api::kAnnotationTier)].get<std::string>();
   return std::nullopt;
+}
+
+// A refusal the server will repeat for the same request: 400 BadRequest, 403 Forbidden (RBAC, quota, admission),
+// 422 Invalid. Retrying as is cannot help; the user (or an administrator) has to change something.
+bool isRefusal(const kube::ApiError& e) { return e.code() == 400 || e.code() == 403 || e.code() == 422; }
+
+// `what`: the request, e.g. "create pod vote-0".
+std::string refusalMessage(const std::string& what, const kube::ApiError& e) {
+  return fmt::format("the API server refused to {}: {} {}: {}", what, e.code(), kube::reasonName(e.reason()),
+                     e.message().substr(0, 400));
 }
 
 // The port `name` declares in the pod's own containers (or init containers), or 0.
@@ -49,6 +60,7 @@ void MediVoteReconciler::forget(const std::string& mvsKey) {
   tokens_.forget(mvsKey);
   std::lock_guard<std::mutex> g(mu_);
   conflicts_.erase(mvsKey);
+  refusals_.erase(mvsKey);
 }
 
 std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const api::MediVoteService& mvs, const json& pod,
@@ -172,10 +184,13 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   }
   const api::Parsed parsed = api::parseMediVoteService(*object);
   const api::MediVoteService& mvs = parsed.object;
+  // Validation: the spec's own rules, and whether the names derived from it are ones the server accepts.
+  std::vector<api::FieldError> specErrors = parsed.errors;
+  for (auto& e : derivedNameErrors(mvs)) specErrors.push_back(std::move(e));
 
   Observation o;
   o.mvs = mvs;
-  o.specErrors = parsed.errors;
+  o.specErrors = specErrors;
   o.now = clock_.wallNow();
   std::set<std::string> seen;
   auto addPod = [&](json pod) {
@@ -190,13 +205,29 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     std::lock_guard<std::mutex> g(mu_);
     for (const auto& pod : conflicts_[mvsKey])
       if (stores_.pods.get(key(mvs.ns, pod["metadata"]["name"].get<std::string>()))) addPod(pod);
+    // A refusal is the server's answer to this generation's writes; a new generation asks afresh.
+    if (auto it = refusals_.find(mvsKey); it != refusals_.end()) {
+      if (it->second.generation == mvs.generation) o.serverRefusal = it->second.message;
+      else refusals_.erase(it);
+    }
   }
   if (const auto service = stores_.services.get(key(mvs.ns, mvs.name))) {
     o.serviceExists = true;
     o.service = *service;
   }
   // Before any pod is created: the operator's token Secret, when the resource needs one.
-  const TokenLookup token = tokens_.lookup(mvs, parsed.errors.empty() && !mvs.deleting);
+  TokenLookup token;
+  try {
+    token = tokens_.lookup(mvs, specErrors.empty() && !mvs.deleting);
+  } catch (const kube::ApiError& e) {
+    // Refused reads or creates of the token Secret block the pods that would mount it, as any token problem does.
+    if (!isRefusal(e)) throw;
+    token.problemReason = "ServerRefused";
+    const auto ref = tokenSecretOf(mvs);
+    token.problem = refusalMessage(fmt::format("read or create Secret {}", ref ? ref->name : ""), e);
+    token.blocksPods = true;
+    log::warn("API server refused a write", {{"object", mvsKey}, {"error", token.problem}});
+  }
   if (!token.problem.empty()) o.tokenSecretProblem = {token.problemReason, token.problem, token.blocksPods};
   const shutdown::ConfigVersion config{mvs.uid, mvs.generation, token.secretVersion};
   o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reportedMisconfiguration(mvs));
@@ -211,25 +242,41 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   const Plan p = plan(o, settings_);
   const auto owner = runtime::events::ObjectRef::of(*object);
   for (const auto& e : p.events) events_.record(owner, e.warning, e.reason, e.message);
-  for (const auto& err : parsed.errors)
-    log::warn("invalid MediVoteService spec", {{"field", err.field}, {"error", err.message}});
+  for (const auto& err : specErrors)
+    log::warn("invalid MediVoteService spec",
+              {{"object", mvsKey}, {"field", err.field}, {"error", err.message}});
 
   if (p.addFinalizer && !applyFinalizer(mvs, true)) return Result::requeue();
 
+  // Writes the server refuses (isRefusal) do not stop the others; the first is reported on the resource.
+  std::optional<std::string> refused;
+  const bool writes = p.serviceToCreate || p.servicePatch || !p.claimsToCreate.empty() || !p.podsToCreate.empty();
+  auto noteRefusal = [&](std::string_view verb, std::string_view kind, const std::string& name,
+                         const kube::ApiError& e) {
+    if (!isRefusal(e)) throw e;
+    const std::string message = refusalMessage(fmt::format("{} {} {}", verb, kind, name), e);
+    log::warn("API server refused a write", {{"object", mvsKey}, {"error", message}});
+    if (!refused) refused = message;
+  };
   if (p.serviceToCreate) {
     try {
       client_.create(kube::resources::services(), mvs.ns, *p.serviceToCreate);
     } catch (const kube::ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
+      if (!e.isAlreadyExists()) noteRefusal("create", "Service", mvs.name, e);
     }
   } else if (p.servicePatch) {
-    client_.patch(kube::resources::services(), mvs.ns, mvs.name, kube::PatchType::Merge, *p.servicePatch);
+    try {
+      client_.patch(kube::resources::services(), mvs.ns, mvs.name, kube::PatchType::Merge, *p.servicePatch);
+    } catch (const kube::ApiError& e) {
+      noteRefusal("patch", "Service", mvs.name, e);
+    }
   }
   for (const auto& claim : p.claimsToCreate) {
     try {
       client_.create(kube::resources::persistentVolumeClaims(), mvs.ns, claim);
     } catch (const kube::ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
+      if (!e.isAlreadyExists())
+        noteRefusal("create", "PersistentVolumeClaim", claim["metadata"]["name"].get<std::string>(), e);
     }
   }
   for (const auto& pod : p.podsToCreate) {
@@ -237,12 +284,24 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
       client_.create(kube::resources::pods(), mvs.ns, pod);
       log::info("pod created", {{"pod", pod["metadata"]["name"].get<std::string>()}});
     } catch (const kube::ApiError& e) {
-      if (!e.isAlreadyExists()) throw;
+      if (!e.isAlreadyExists()) {
+        noteRefusal("create", "pod", pod["metadata"]["name"].get<std::string>(), e);
+        continue;
+      }
       // Someone else's pod holds the name: remember it, so the next plan skips that ordinal and reports it.
       const json existing = client_.get(kube::resources::pods(), mvs.ns, pod["metadata"]["name"].get<std::string>());
       std::lock_guard<std::mutex> g(mu_);
       conflicts_[mvsKey].push_back(existing);
     }
+  }
+  // The refusal memory follows what this pass's writes met; a pass without writes leaves it as it was.
+  bool refusalChanged = false;
+  if (writes && refused != o.serverRefusal) {
+    std::lock_guard<std::mutex> g(mu_);
+    if (refused) refusals_[mvsKey] = {mvs.generation, *refused};
+    else refusals_.erase(mvsKey);
+    refusalChanged = true;
+    if (!refused) log::info("API server accepts the writes again", {{"object", mvsKey}});
   }
 
   // Drive every pod that is shutting down or chosen to go.
@@ -270,6 +329,9 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
 
   if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
   if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();
+  // A refusal that appeared or went is reported by the next plan; one that holds is retried with back-off.
+  if (refusalChanged) return Result::requeue();
+  if (refused) return Result::error(*refused);
 
   // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, every resync.
   if (const auto ref = tokenSecretOf(mvs); ref && (ref->operatorOwned || !token.problem.empty())) {

@@ -7,7 +7,12 @@
 //   resourceVersion they were computed from (a Conflict requeues with fresh state), pod deletes carry a uid
 //   precondition, and the shutdown stages are resumable from the pod annotations.
 // - A bad spec or a missing Secret is reported (Degraded condition, Event, log line) and never deletes anything;
-//   shutdowns already under way still run to their bounded end.
+//   shutdowns already under way still run to their bounded end. Validation includes the names derived from the
+//   resource's (derived_names.h).
+// - A create or patch of a pod, claim or Service that the server refuses (400, 403, 422) does not stop the other
+//   writes; it is logged and reported as Degraded ServerRefused with the server's message (and an Event) from the
+//   next pass, retried with back-off while it holds, and cleared by the first pass whose writes all go through (or
+//   by a new generation of the resource).
 // - The endpoint's token comes from TokenSecrets (agent_token.h): for reach agent without tokenSecretRef, the
 //   operator's own Secret is created before any pod that mounts it; while it is missing, foreign or unusable, no pod
 //   is created or chosen to go. A resource using the operator's Secret (or with a token problem) is reconciled again
@@ -83,6 +88,12 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
 
   std::mutex mu_;
   std::map<std::string, std::vector<json>> conflicts_;   // pods found by a failed create, not ours
+  // The server's refusal of a resource's writes (isRefusal in reconciler.cpp), for the generation it answered.
+  struct Refusal {
+    int64_t generation = 0;
+    std::string message;
+  };
+  std::map<std::string, Refusal> refusals_;
 };
 
 }  // namespace mv::medivote

@@ -96,7 +96,9 @@ struct Harness {
   MediVoteReconciler reconciler{client, {mvss, pods, services, &slices, [this] { return slicesSynced; }}, runner,
                                 events, clock, PodSettings{}};
 
-  explicit Harness(const json& mvs) {
+  std::string name;  // the resource's
+
+  explicit Harness(const json& mvs) : name(mvs["metadata"]["name"].get<std::string>()) {
     client.put(kube::resources::mediVoteServices(), mvs);
     sync();
   }
@@ -119,7 +121,7 @@ struct Harness {
     mirror(kube::resources::services(), services);
   }
   runtime::reconcile::Result reconcile() {
-    auto r = reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/node", "test"));
+    auto r = reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/" + name, "test"));
     sync();
     return r;
   }
@@ -137,7 +139,7 @@ struct Harness {
     client.put(kube::resources::pods(), pod);
   }
   json degraded() {
-    const json mvs = *client.object(kube::resources::mediVoteServices(), "ns", "node");
+    const json mvs = *client.object(kube::resources::mediVoteServices(), "ns", name);
     for (const auto& c : mvs.value("/status/conditions"_json_pointer, json::array()))
       if (c["type"] == "Degraded") return c;
     return nullptr;
@@ -450,4 +452,99 @@ TEST_CASE("a state patch that lands on a replacement pod of the same name is ref
       refused = true;
   CHECK(refused);  // the runner did try, with the old uid as its guard
   CHECK(h.caller.tokens.empty());
+}
+
+namespace {
+json named(const std::string& name) {
+  json o = mvsObject("direct", false, 1);
+  o["metadata"]["name"] = name;
+  return o;
+}
+
+bool warned(Harness& h, const std::string& reason, const std::string& text) {
+  const auto events = h.events.snapshot();
+  return std::any_of(events.begin(), events.end(), [&](const auto& e) {
+    return e.warning && e.reason == reason && e.object == h.name && e.message.find(text) != std::string::npos;
+  });
+}
+}  // namespace
+
+TEST_CASE("a name that cannot be a Service name is refused by validation - Degraded InvalidSpec, nothing created") {
+  Harness h(named("node.v1"));  // a valid object name, but a Service name is a DNS-1035 label: no dots
+  h.reconcile();
+  CHECK(h.client.calls("create").empty());
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "InvalidSpec");
+  CHECK(h.degraded()["observedGeneration"] == 1);
+  const std::string message = h.degraded()["message"];
+  CHECK(message.find("the Service name 'node.v1'") != std::string::npos);
+  CHECK(message.find("DNS-1035") != std::string::npos);
+  CHECK(warned(h, "InvalidSpec", "the Service name 'node.v1'"));
+}
+
+TEST_CASE("a name over 63 characters is refused - it cannot be the value of the medivote.io/service label") {
+  Harness h(named(std::string(64, 'n')));
+  h.reconcile();
+  CHECK(h.client.calls("create").empty());
+  CHECK(h.degraded()["reason"] == "InvalidSpec");
+  const std::string message = h.degraded()["message"];
+  CHECK(message.find("label medivote.io/service") != std::string::npos);
+  CHECK(message.find("no more than 63 characters") != std::string::npos);
+}
+
+TEST_CASE("a Service create the server refuses with 422 - Degraded ServerRefused with its message, pods still made") {
+  Harness h(mvsObject("direct", false, 1));
+  const auto refusal = mv::testing::apiError(422, kube::StatusReason::Invalid,
+                                             "Service \"node\" is invalid: spec.ports[0].port: Invalid value");
+  h.client.failNext("create", "services", refusal);
+  h.client.failNext("create", "services", refusal);
+  h.client.failNext("create", "services", refusal);
+  const auto first = h.reconcile();
+  CHECK(h.client.objectCount(kube::resources::pods()) == 1);  // the other writes went on
+  CHECK(first.kind() == runtime::reconcile::Result::Kind::Requeue);
+  const auto second = h.reconcile();
+  CHECK(second.kind() == runtime::reconcile::Result::Kind::Error);  // still refused: retried with back-off
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "ServerRefused");
+  CHECK(h.degraded()["observedGeneration"] == 1);
+  const std::string message = h.degraded()["message"];
+  CHECK(message.find("create Service node: 422 Invalid") != std::string::npos);
+  CHECK(message.find("spec.ports[0].port: Invalid value") != std::string::npos);
+  CHECK(warned(h, "ServerRefused", "spec.ports[0].port"));
+  h.reconcile();  // the third refusal: no new Event for the same message
+  const auto events = h.events.snapshot();
+  CHECK(std::count_if(events.begin(), events.end(), [](const auto& e) { return e.reason == "ServerRefused"; }) == 1);
+  // The server accepts it: the condition clears.
+  h.reconcile();
+  CHECK(h.client.object(kube::resources::services(), "ns", "node"));
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+TEST_CASE("a pod create forbidden by the server (quota) is surfaced - a 500 is not a refusal") {
+  Harness h(mvsObject("direct", false, 1));
+  h.client.failNext("create", "pods", mv::testing::internalError());
+  CHECK(h.reconcile().kind() == runtime::reconcile::Result::Kind::Error);
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");  // a transient error is retried, not reported
+  h.client.erase(kube::resources::pods(), "ns", "node-0");
+  h.sync();
+  const auto quota = mv::testing::apiError(403, kube::StatusReason::Forbidden,
+                                           "pods \"node-0\" is forbidden: exceeded quota: pods, used: 1, limited: 1");
+  h.client.failNext("create", "pods", quota);
+  h.client.failNext("create", "pods", quota);
+  h.reconcile();
+  h.reconcile();
+  CHECK(h.degraded()["reason"] == "ServerRefused");
+  CHECK(std::string(h.degraded()["message"]).find("create pod node-0: 403 Forbidden") != std::string::npos);
+  CHECK(warned(h, "ServerRefused", "exceeded quota"));
+  // A new generation asks afresh, and its writes go through.
+  json mvs = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  mvs["metadata"]["generation"] = 2;
+  h.client.put(kube::resources::mediVoteServices(), mvs);
+  h.sync();
+  h.reconcile();
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-0"));
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
 }
