@@ -23,6 +23,13 @@ if grep -rnE 'TEST_CASE\("([^"\\]|\\.)*[;[]' tests workloads; then
   echo "test.sh: the test case names above contain ';' or '[': CTest cannot run them"; status=1
 fi
 
+# pytest imports test modules by basename (rootdir-relative packages are not used here): two test files of one name
+# in different folders stop the whole collection ("import file mismatch"), so not one test of any suite runs.
+dupes=$(find tests workloads -name 'test_*.py' -printf '%f\n' | sort | uniq -d)
+if [ -n "$dupes" ]; then
+  echo "test.sh: test modules share a basename (pytest cannot collect them together): $dupes"; status=1
+fi
+
 echo "== unit tests"
 ctest --test-dir build -L unit -j "$jobs" --output-on-failure --output-junit "$results/unit.xml" || status=1
 
