@@ -418,6 +418,21 @@ INFORMER_PROBE = os.path.join(BUILD, "tests", "tools", "medivote-informer-probe"
 OPERATOR_USER = "system:serviceaccount:medivote-system:medivote-operator"
 
 
+@contextlib.contextmanager
+def own_api_server(d, *binaries):
+    """An ApiServerOnly (bookmarks every 2 s) in folder `d` for the length of the block, stopped afterwards; fails the
+    test first if one of `binaries` (paths the test runs) is not built."""
+    import pytest
+    for binary in binaries:
+        if not os.path.exists(binary):
+            pytest.fail(f"{binary} is not built: run scripts/setup.sh")
+    s = ApiServerOnly(d, "--bookmark-interval", "2")
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
 class ApiServerOnly:
     """An API server simulator of its own, without kubelet, with the MediVoteService CRD applied. It has what an
     Operator needs (dir, sim, rest, kubectl), and its faults, compactions and closed watches disturb nobody else."""

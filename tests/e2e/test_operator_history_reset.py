@@ -10,7 +10,6 @@ notice (its reflectors' probe: a limit=1 list shows the lower revision), relist,
 30 s. Its first relist of MediVoteServices is slowed by 3 s (/admin/latency), so that /readyz is seen failing while
 that cache is known stale, and ready again after. Nothing waits a fixed time: every wait polls with a deadline.
 """
-import os
 import threading
 import time
 import urllib.error
@@ -18,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from e2elib import CONTROLLER, ApiServerOnly, Operator, log_records, mvs, poll
+from e2elib import CONTROLLER, Operator, log_records, mvs, own_api_server, poll
 
 pytestmark = pytest.mark.needs_sim_apiserver(
     reason="the test restores the API server simulator's etcd to a snapshot through its /admin endpoints")
@@ -29,13 +28,8 @@ CONVERGE = 30  # the acceptance of issue 14
 
 @pytest.fixture
 def apiserver(tmp_path):
-    if not os.path.exists(CONTROLLER):
-        pytest.fail(f"{CONTROLLER} is not built: run scripts/setup.sh")
-    s = ApiServerOnly(tmp_path / "history", "--bookmark-interval", "2")
-    try:
+    with own_api_server(tmp_path / "history", CONTROLLER) as s:
         yield s
-    finally:
-        s.stop()
 
 
 def probe_address(op):

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from e2elib import (CONTROLLER, INFORMER_PROBE, OPERATOR_USER, ApiServerOnly, InformerProbe, Operator, OperatorAs,
-                    log_records, log_time, poll)
+from e2elib import (CONTROLLER, INFORMER_PROBE, OPERATOR_USER, InformerProbe, Operator, OperatorAs,
+                    log_records, log_time, own_api_server, poll)
 
 pytestmark = pytest.mark.needs_sim_apiserver(
     reason="each test starts an API server simulator of its own and injects faults, compactions and closed "
@@ -26,14 +26,8 @@ CM_LABEL = "probe=yes"
 
 @pytest.fixture
 def apiserver(tmp_path):
-    for binary in (CONTROLLER, INFORMER_PROBE):
-        if not os.path.exists(binary):
-            pytest.fail(f"{binary} is not built: run scripts/setup.sh")
-    s = ApiServerOnly(tmp_path / "runtime", "--bookmark-interval", "2")
-    try:
+    with own_api_server(tmp_path / "runtime", CONTROLLER, INFORMER_PROBE) as s:
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture
