@@ -1,0 +1,88 @@
+#include <algorithm>
+
+#include "medivote/planner_parts.h"
+
+namespace mv::medivote::planning {
+namespace {
+
+using shutdown::Stage;
+namespace reasons = shutdown::reasons;
+
+constexpr std::size_t kHistoryLength = 10;
+
+json stagesOf(const shutdown::ShutdownState& s) {
+  json stages = json::array();
+  auto add = [&](const char* name, const std::optional<util::WallTime>& t) {
+    if (t) stages.push_back({{"stage", name}, {"time", util::formatTime(*t)}});
+  };
+  // A simple-tier shutdown starts at Terminating; only the HTTP path drains first.
+  if (s.requestedAt || s.stage == Stage::Draining) add("Draining", s.startedAt);
+  add("Requested", s.requestedAt);
+  add("Accepted", s.acceptedAt);
+  add("Terminating", s.terminatingAt);
+  add("Forced", s.forcedAt);
+  std::stable_sort(stages.begin(), stages.end(),
+                   [](const json& a, const json& b) { return a["time"].get<std::string>() < b["time"].get<std::string>(); });
+  return stages;
+}
+
+std::string impliedOutcome(const json& entry) {
+  const json stages = entry.value("stages", json::array());
+  std::string last = stages.empty() ? "" : stages.back().value("stage", "");
+  if (last == "Forced") return "forced";
+  if (last == "Accepted") return "http";
+  return "sigterm";
+}
+
+// The history entry of a shutdown in progress (its outcome is written when its pod is gone). `drain` says how
+// Draining ended, when it was waited for.
+json historyEntry(const std::string& pod, const shutdown::ShutdownState& s) {
+  json entry = {{"pod", pod},
+                {"reason", s.reason.empty() ? std::string(reasons::kExternal) : s.reason},
+                {"outcome", ""},
+                {"stages", stagesOf(s)}};
+  if (!s.drain.empty()) entry["drain"] = s.drain;
+  return entry;
+}
+
+}  // namespace
+
+json updatedHistory(const json& previous, const PodSet& pods, const Observation& o) {
+  json history = previous.is_array() ? previous : json::array();
+  std::set<std::string> present;
+  for (const auto& v : pods.all) {
+    if (!v.ours || !v.shuttingDown) continue;
+    present.insert(v.name);
+    const json entry = historyEntry(v.name, v.state);
+    bool found = false;
+    for (auto& h : history) {
+      if (h.value("pod", "") == v.name && h.value("outcome", "").empty()) {
+        h = entry;
+        found = true;
+        break;
+      }
+    }
+    if (!found) history.insert(history.begin(), entry);
+  }
+  // Shutdowns that began and ended between two plans: their entry comes from the state the runner last saw.
+  for (const auto& [pod, state] : o.completedStates) {
+    if (present.count(pod) || state.stage == Stage::None) continue;
+    const bool open = std::any_of(history.begin(), history.end(), [&, &name = pod](const json& h) {
+      return h.value("pod", "") == name && h.value("outcome", "").empty();
+    });
+    if (open) continue;
+    history.insert(history.begin(), historyEntry(pod, state));
+  }
+  for (auto& h : history) {
+    if (!h.value("outcome", "").empty() || present.count(h.value("pod", ""))) continue;
+    // Its pod is gone: the shutdown is complete.
+    const auto it = o.completedOutcomes.find(h.value("pod", ""));
+    h["outcome"] = it != o.completedOutcomes.end() ? it->second : impliedOutcome(h);
+    if (!h.contains("stages") || !h["stages"].is_array()) h["stages"] = json::array();
+    h["stages"].push_back({{"stage", "Completed"}, {"time", util::formatTime(o.now)}});
+  }
+  if (history.size() > kHistoryLength) history.erase(history.begin() + kHistoryLength, history.end());
+  return history;
+}
+
+}  // namespace mv::medivote::planning
