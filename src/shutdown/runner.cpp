@@ -86,6 +86,29 @@ void ShutdownRunner::patchState(const json& pod, const ShutdownState& state, boo
   written_[uidOf(pod)] = state;
 }
 
+bool ShutdownRunner::recordStep(const DriveInput& input, const ShutdownState& before, const Step& step) {
+  try {
+    patchState(input.pod, step.state, step.stopServing);
+  } catch (const kube::ApiError& e) {
+    if (podGoneOrReplaced(e)) return false;
+    throw;
+  }
+  if (step.state.stage != before.stage)
+    log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
+  noteDrainEnd(before, step.state, input);
+  return true;
+}
+
+void ShutdownRunner::noteDrainEnd(const ShutdownState& before, const ShutdownState& after, const DriveInput& input) {
+  if (after.drain == before.drain) return;
+  // How Draining ended: a timed-out or unknown drain is a warning (the Event says why).
+  const char* listed = !input.inEndpoints ? "unknown" : *input.inEndpoints ? "true" : "false";
+  const log::Fields fields{{"drain", after.drain}, {"inEndpoints", listed}};
+  if (after.drain == drains::kDrained) log::info("pod drained from its Service", fields);
+  else log::warn("pod not drained from its Service in time", fields);
+  if (metrics_) metrics_->drained(after.drain);
+}
+
 void ShutdownRunner::emit(const json& pod, const runtime::events::ObjectRef& owner,
                           const std::vector<EventNote>& notes) {
   for (const auto& n : notes) {
@@ -122,21 +145,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         return result;
       case Step::Kind::UpdateState:
         // Safe to repeat: a merge patch of annotations (and the removal of a label) converges.
-        try {
-          patchState(input.pod, step.state, step.stopServing);
-        } catch (const kube::ApiError& e) {
-          if (podGoneOrReplaced(e)) return result;
-          throw;
-        }
-        log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
-        if (step.state.drain != f.state.drain) {
-          // How Draining ended: a timed-out or unknown drain is a warning (the Event says why).
-          const char* listed = !input.inEndpoints ? "unknown" : *input.inEndpoints ? "true" : "false";
-          const log::Fields fields{{"drain", step.state.drain}, {"inEndpoints", listed}};
-          if (step.state.drain == drains::kDrained) log::info("pod drained from its Service", fields);
-          else log::warn("pod not drained from its Service in time", fields);
-          if (metrics_) metrics_->drained(step.state.drain);
-        }
+        if (!recordStep(input, f.state, step)) return result;
         emit(input.pod, input.owner, step.events);
         f.state = step.state;
         if (step.stopServing) f.serving = false;
@@ -145,12 +154,7 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
       case Step::Kind::CallEndpoint: {
         // The attempt is recorded on the pod before it is made, so a crash between the two makes the next leader
         // call again (harmless by the endpoint's contract) rather than skip the call.
-        try {
-          patchState(input.pod, step.state, step.stopServing);
-        } catch (const kube::ApiError& e) {
-          if (podGoneOrReplaced(e)) return result;
-          throw;
-        }
+        if (!recordStep(input, f.state, step)) return result;
         emit(input.pod, input.owner, step.events);
         f.state = step.state;
         {
@@ -173,15 +177,33 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         kube::DeleteOptions o;
         o.gracePeriodSeconds = step.graceSeconds;
         o.preconditionUid = uid;
+        bool deleted = true;
         try {
           client_.remove(kube::resources::pods(), nsOf(input.pod), f.name, o);
           log::info("pod deleted", {{"gracePeriodSeconds", static_cast<long>(step.graceSeconds)},
                                     {"stage", std::string(stageName(step.state.stage))}});
         } catch (const kube::ApiError& e) {
-          if (!podGoneOrReplaced(e) && !e.isConflict()) throw;
+          if (!podGoneOrReplaced(e) && !e.isConflict()) {
+            // The delete failed (an outage, a webhook): the shutdown is recorded anyway, so that it is visible and
+            // resumes from its state (a pod in Draining that is not being deleted drains, then is deleted, see
+            // decide()); the error propagates for the retry with back-off. A failed record changes nothing.
+            if (step.state != f.state) {
+              try {
+                patchState(input.pod, step.state, step.stopServing);
+                log::warn("pod delete failed: shutdown recorded, the delete is retried",
+                          {{"stage", std::string(stageName(step.state.stage))}, {"error", e.what()}});
+              } catch (const kube::Error&) {
+              }
+            }
+            throw;
+          }
+          deleted = false;  // gone, or another pod now has the name: nothing of this one's to record
         }
         emit(input.pod, input.owner, step.events);
         result.inProgress = true;
+        // Recorded after the delete (stage_machine.h): the delete is the first write. A failed write propagates;
+        // the retry sees the deletion, and decide() resumes from the pod as it is.
+        if (deleted && step.state != f.state) recordStep(input, f.state, step);
         result.wakeAt = clock_.wallNow() + std::chrono::seconds(5);  // the watch normally wakes us first
         return result;
       }

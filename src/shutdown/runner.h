@@ -111,6 +111,11 @@ class ShutdownRunner {
   // deletionTimestamp to "now" and the grace to 0, which would hide when SIGTERM came. Caller holds mu_.
   void keepGracefulDeletion(PodFacts& f);
   void patchState(const json& pod, const ShutdownState& state, bool stopServing);
+  // Persists a step's state (and the serving label's removal when stopServing), logs a new stage and how a drain
+  // ended. False when the pod is gone or replaced (nothing to record); other API errors propagate.
+  bool recordStep(const DriveInput& input, const ShutdownState& before, const Step& step);
+  // The log line and metric of a drain that ended between `before` and `after` (nothing when it did not).
+  void noteDrainEnd(const ShutdownState& before, const ShutdownState& after, const DriveInput& input);
   void emit(const json& pod, const runtime::events::ObjectRef& owner, const std::vector<EventNote>& notes);
   void worker();
   void finishCall(Call& call);

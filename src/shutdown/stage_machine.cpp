@@ -104,18 +104,34 @@ Step call(const PodFacts& f, WallTime now, bool first) {
   return st;
 }
 
-// The drain wait of a pod in stage Draining whose label is gone: a step while the wait is not over (Wait until the
-// deadline, or the UpdateState that records how it ended), nullopt once it is (or when there is none to make).
-// - No wait when drainTimeout is 0, or when someone else is already deleting the pod: the kubelet's preStop time
-//   runs from that deletion, and the endpoint slice controller marks a terminating endpoint not ready at once.
-// - The deadline is startedAt + drainTimeout, read from the persisted state: a new leader resumes the same wait.
+// The drain wait of a pod in stage Draining whose label is gone: a Wait step while the wait is not over, or, once it
+// ended, a step of kind UpdateState that carries how it ended (drain, drainedAt) and its Events, for the caller to
+// fold into its next step (the drain's end is recorded with the write that follows it: one pod write fewer);
+// nullopt when there is no wait to make.
+// - No wait when drainTimeout is 0, or for a pod with a preStop sleep (or a hook of the user's) that is being
+//   deleted: its preStop time runs from that deletion, and the endpoint slice controller marks a terminating
+//   endpoint not ready at once.
+// - With the agent's hold the pod is deleted first (see Stage::None), so the wait runs inside the hold, in parallel
+//   with the kubelet's latency before its preStop hook: it leaves the call and the service's exit their whole time,
+//   ending no later than requestTimeout + exitTimeout before the hold can end (sigtermAt).
+// - The deadline is startedAt + drainTimeout (or that cap), read from the persisted state: a new leader resumes the
+//   same wait.
 // - Out of the slices: "drained". Still listed at the deadline: "timed-out". Slices unreadable (inEndpoints
 //   unknown: RBAC, API not served, cache not synced): the timeout is waited out in full, the conservative guess,
 //   and recorded as "unknown". Both end with a DrainTimedOut warning.
 std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
   const ShutdownState& s = f.state;
-  if (!s.drain.empty() || p.drainTimeout.count() <= 0 || f.deletionTimestamp) return std::nullopt;
-  const WallTime deadline = s.startedAt.value_or(WallTime{}) + p.drainTimeout;
+  if (!s.drain.empty() || p.drainTimeout.count() <= 0) return std::nullopt;
+  WallTime deadline = s.startedAt.value_or(WallTime{}) + p.drainTimeout;
+  std::optional<seconds> capped;  // the wait the hold leaves, when it is shorter than drainTimeout
+  if (f.deletionTimestamp) {
+    if (f.preStop != PreStopKind::AgentHold) return std::nullopt;
+    const WallTime latest = *sigtermAt(f, p) - p.requestTimeout - p.exitTimeout;
+    if (latest < deadline) {
+      deadline = latest;
+      capped = std::chrono::duration_cast<seconds>(latest - s.startedAt.value_or(WallTime{}));
+    }
+  }
   const bool drained = f.inEndpoints.has_value() && !*f.inEndpoints;
   if (!drained && now < deadline) return waitUntil(s, deadline);
   ShutdownState next = s;
@@ -126,14 +142,19 @@ std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallT
   }
   next.drain = std::string(f.inEndpoints ? drains::kTimedOut : drains::kUnknown);
   Step st = makeStep(Step::Kind::UpdateState, next);
+  const std::string waited =
+      capped ? fmt::format("{}s (less than spec.shutdown.drainTimeoutSeconds, {}s: the agent's {}s hold must leave "
+                           "the call and the exit their time)",
+                           std::max<long>(0, capped->count()), p.drainTimeout.count(), f.preStopSeconds)
+             : fmt::format("{}s (spec.shutdown.drainTimeoutSeconds)", p.drainTimeout.count());
   st.events.push_back(warning(
       "DrainTimedOut",
-      f.inEndpoints ? fmt::format("Pod {} is still listed in its Service's EndpointSlices {}s after it left the "
-                                  "Service's selector; shutting it down anyway (spec.shutdown.drainTimeoutSeconds)",
-                                  f.name, p.drainTimeout.count())
+      f.inEndpoints ? fmt::format("Pod {} is still listed in its Service's EndpointSlices {} after it left the "
+                                  "Service's selector; shutting it down anyway",
+                                  f.name, waited)
                     : fmt::format("Pod {}: its Service's EndpointSlices cannot be read (RBAC, API or cache not "
-                                  "synced); waited the full {}s drain timeout instead (spec.shutdown.drainTimeoutSeconds)",
-                                  f.name, p.drainTimeout.count())));
+                                  "synced); waited {} instead",
+                                  f.name, waited)));
   return st;
 }
 
@@ -225,22 +246,54 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
                                                                   f.name, api::tierName(p.tier), next.reason)));
         return st;
       }
-      if (external) {
-        // Someone else deleted or evicted the pod: its preStop sleep holds SIGTERM off; call the endpoint now,
-        // unless the kubelet's SIGTERM already went out (the operator was away too long).
-        if (now >= *sigtermAt(f, p)) {
-          PodFacts late = f;
-          late.state = next;
-          return escalate(late, now, "too-late",
-                          fmt::format("Pod {} was deleted by someone else and its preStop sleep ended before the "
-                                      "operator could call its endpoint",
-                                      f.name));
+      if (external && now >= *sigtermAt(f, p)) {
+        // Someone else deleted or evicted the pod, and the kubelet's SIGTERM already went out (the operator was away
+        // too long).
+        PodFacts late = f;
+        late.state = next;
+        return escalate(late, now, "too-late",
+                        fmt::format("Pod {} was deleted by someone else and its {} ended before the operator could "
+                                    "call its endpoint",
+                                    f.name, f.preStop == PreStopKind::AgentHold ? "agent's hold" : "preStop sleep"));
+      }
+      if (f.preStop == PreStopKind::AgentHold) {
+        // Witnessed termination (reach agent). The kubelet sends the service container's preStop hook to the agent,
+        // which holds SIGTERM off and forwards the shutdown call only once that hook has arrived: a container that
+        // exits after the call can no longer be restarted by a sync already in progress (the restart race,
+        // kubernetes#57291), because the hook proves the kubelet has begun terminating the pod.
+        next.stage = Stage::Draining;
+        if (!external) {
+          // Operator-chosen: delete first, before any other write to the pod. An update of the pod's labels or
+          // annotations starts a kubelet sync that does not see a DELETE arriving meanwhile (up to the 1 s PLEG
+          // relist, kubelet-termination-2026-12.md): it would hold the termination, and the hook, back by that long.
+          // The Draining state (and the serving label's removal) is written right after the delete; a crash between
+          // the two leaves a deleted pod without state, which the next leader resumes below as deleted by someone
+          // else: drained and called the same way, only its reason reads External. A repeated delete keeps the
+          // grace period (uid precondition).
+          Step st = deletePod(next, p);
+          st.stopServing = true;
+          st.events.push_back(normal("ShutdownTerminating",
+                                     fmt::format("Pod {} deleted first ({}): it leaves its Service while the kubelet "
+                                                 "starts terminating it; its agent holds SIGTERM off for up to {}s and "
+                                                 "takes the shutdown call once the kubelet's preStop hook arrives",
+                                                 f.name, next.reason, f.preStopSeconds)));
+          return st;
         }
+        // Being deleted with nothing recorded: drained (inside the hold) like a pod the operator deleted.
+        Step st = makeStep(Step::Kind::UpdateState, next);
+        st.stopServing = true;
+        st.events.push_back(normal("ShutdownDraining", fmt::format("Pod {} is being deleted ({}); it leaves its "
+                                                                   "Service before its agent forwards the shutdown call",
+                                                                   f.name, next.reason)));
+        return st;
+      }
+      if (external) {
+        // Someone else deleted or evicted the pod: its preStop sleep holds SIGTERM off; call the endpoint now.
         PodFacts started = f;
         started.state = next;
         return call(started, now, true);
       }
-      // Operator-chosen: first take the pod out of its Service. Dropping a label is idempotent.
+      // Operator-chosen (reach direct): first take the pod out of its Service. Dropping a label is idempotent.
       next.stage = Stage::Draining;
       Step st = makeStep(Step::Kind::UpdateState, next);
       st.stopServing = true;
@@ -249,30 +302,38 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
       return st;
     }
 
-    case Stage::Draining:
+    case Stage::Draining: {
       // The label is gone (persisted with the stage); then the pod must be out of its Service's EndpointSlices, or
-      // the drain timeout over, before anything that ends its service. The call is recorded before it is made;
-      // calling a shutdown endpoint twice is harmless by its contract (idempotent: 200/202 again).
+      // the drain timeout over, before anything that ends its service. How the drain ended is recorded with the next
+      // step's write. The call is recorded before it is made; calling a shutdown endpoint twice is harmless by its
+      // contract (idempotent: 200/202 again).
       if (f.serving) {
         Step st = makeStep(Step::Kind::UpdateState, s);
         st.stopServing = true;
         return st;
       }
-      if (auto wait = awaitDrain(f, p, now)) return *wait;
-      if (f.preStop == PreStopKind::AgentHold && !f.deletionTimestamp) {
-        // Witnessed termination (reach agent): delete first. The kubelet then sends the service container's preStop
-        // hook to the agent, which holds SIGTERM off and forwards the call only once that hook has arrived: a
-        // container that exits after the call can no longer be restarted by a sync already in progress (the restart
-        // race, kubernetes#57291), because the hook proves the kubelet has begun terminating the pod. Repeating the
-        // delete after a crash keeps the grace period (uid precondition).
-        Step st = deletePod(s, p);
-        st.events.push_back(normal("ShutdownTerminating",
-                                   fmt::format("Pod {} deleted first: its agent holds SIGTERM off for up to {}s and "
-                                               "takes the shutdown call once the kubelet's preStop hook arrives",
-                                               f.name, f.preStopSeconds)));
-        return st;
+      PodFacts drained = f;
+      std::vector<EventNote> drainNotes;
+      if (auto wait = awaitDrain(f, p, now)) {
+        if (wait->kind == Step::Kind::Wait) return *wait;
+        drained.state = wait->state;
+        drainNotes = std::move(wait->events);
       }
-      return call(f, now, true);
+      Step st;
+      if (f.preStop == PreStopKind::AgentHold && !f.deletionTimestamp) {
+        // Drained before its delete: a shutdown begun by an operator version that drained first. Delete now (the
+        // drain's end is recorded after the delete, see Step::Kind::DeletePod).
+        st = deletePod(drained.state, p);
+        st.events.push_back(normal("ShutdownTerminating",
+                                   fmt::format("Pod {} deleted: its agent holds SIGTERM off for up to {}s and takes "
+                                               "the shutdown call once the kubelet's preStop hook arrives",
+                                               f.name, f.preStopSeconds)));
+      } else {
+        st = call(drained, now, true);
+      }
+      st.events.insert(st.events.begin(), drainNotes.begin(), drainNotes.end());
+      return st;
+    }
 
     case Stage::Requested: {
       // The service exited without our seeing its answer (a crash lost it, or it raced): as good as accepted.

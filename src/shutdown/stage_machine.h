@@ -10,9 +10,13 @@
 //   or the refusal, misconfiguration, unreachable or too-late escalation was recorded in its state. A pod whose hook
 //   is the agent's hold (reach agent) is deleted first, and called only once it is being deleted: the agent holds
 //   SIGTERM until the service has exited, its exit timeout after acceptance, or the hold bound.
-// - Drain before the HTTP stage. An operator-chosen critical pod is called (reach direct) or deleted (reach agent)
-//   only once it is out of its Service's EndpointSlices, or after ShutdownPolicy::drainTimeout from its start with
-//   a DrainTimedOut warning; how the drain ended is recorded in its state (drain, drainedAt).
+// - With the agent's hold, the operator's DELETE is its first write to a pod it chose to shut down: no update of the
+//   pod's labels or annotations comes before it, as one would start a kubelet sync that holds the termination (and
+//   the hook) back by up to a second (kubelet-termination-2026-12.md). The Draining state follows the delete.
+// - Drain before the HTTP stage. An operator-chosen critical pod is called only once it is out of its Service's
+//   EndpointSlices, or after ShutdownPolicy::drainTimeout from its start with a DrainTimedOut warning (with the
+//   agent's hold, the wait runs after the delete and ends early enough to leave the call and the exit their time);
+//   how the drain ended is recorded in its state (drain, drainedAt).
 // - Every wait has a deadline: a shutdown ends within ShutdownPolicy::bound() of its start, whatever the service does.
 
 #include <chrono>
@@ -43,7 +47,10 @@ struct Step {
     UpdateState,     // persist `state` (and drop the serving label when `stopServing`), then decide again
     CallEndpoint,    // persist `state` (the attempt is recorded before it is made), call the endpoint, then
                      // persist afterAnswer(...)
-    DeletePod,       // delete with `graceSeconds` (uid precondition); the kubelet runs preStop, SIGTERM, SIGKILL
+    DeletePod,       // delete with `graceSeconds` (uid precondition); the kubelet runs preStop, SIGTERM, SIGKILL.
+                     // Then, when `state` differs from the pod's, persist it (and drop the serving label when
+                     // `stopServing`): with the agent's hold the delete is the first write, before anything is
+                     // recorded (see the invariants above). A delete refused (404, a replaced pod) writes nothing.
     ForceDeletePod,  // delete with grace 0 (uid precondition)
     Wait,            // nothing to do until `wakeAt` or a change of the pod
     Done,            // the pod is gone: record `outcome`

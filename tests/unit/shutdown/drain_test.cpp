@@ -45,13 +45,6 @@ bool hasEvent(const Step& s, const std::string& reason) {
   return false;
 }
 
-// Applies an UpdateState as the runner does (the state is persisted and read back) and decides again.
-Step afterUpdate(PodFacts f, const Step& update, const ShutdownPolicy& p, WallTime now) {
-  REQUIRE(update.kind == Kind::UpdateState);
-  f.state = readState(stateAnnotationsPatch(update.state));
-  return decide(f, p, now);
-}
-
 }  // namespace
 
 TEST_CASE("still listed: Draining waits until the drain deadline, counted from the shutdown's start") {
@@ -65,18 +58,16 @@ TEST_CASE("still listed: Draining waits until the drain deadline, counted from t
   }
 }
 
-TEST_CASE("out of the slices: recorded as drained, then the call (direct) or the delete (agent) follows") {
+TEST_CASE("out of the slices: the drain is recorded with the call (direct) or the delete (agent, drained first)") {
   for (bool agent : {false, true}) {
     const PodFacts f = draining(kT0, false, agent);
     const Step s = decide(f, critical(), kT0 + 1200ms);
-    REQUIRE(s.kind == Kind::UpdateState);
-    CHECK(s.state.stage == Stage::Draining);
+    // One write: how the drain ended goes with the step that follows it.
+    CHECK(s.kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
+    CHECK(s.state.stage == (agent ? Stage::Draining : Stage::Requested));
     CHECK(s.state.drain == "drained");
     CHECK(s.state.drainedAt == kT0 + 1200ms);
     CHECK_FALSE(hasEvent(s, "DrainTimedOut"));
-    const Step next = afterUpdate(f, s, critical(), kT0 + 1200ms);
-    CHECK(next.kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
-    CHECK(next.state.drain == "drained");  // kept through the later stages
   }
 }
 
@@ -84,16 +75,17 @@ TEST_CASE("a stalled slice controller: at the deadline the timeout is recorded w
   for (bool agent : {false, true}) {
     const PodFacts f = draining(kT0, true, agent);
     const Step s = decide(f, critical(), kT0 + 5s);
-    REQUIRE(s.kind == Kind::UpdateState);
+    CHECK(s.kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
     CHECK(s.state.drain == "timed-out");
     CHECK(s.state.drainedAt == kT0 + 5s);
-    REQUIRE(s.events.size() == 1);
+    REQUIRE_FALSE(s.events.empty());
     CHECK(s.events[0].warning);
     CHECK(s.events[0].reason == "DrainTimedOut");
     CHECK(s.events[0].message.find("still listed") != std::string::npos);
     // Recorded: the shutdown goes on although the pod is still listed, and never waits again.
-    CHECK(afterUpdate(f, s, critical(), kT0 + 5s).kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
-    CHECK(afterUpdate(f, s, critical(), kT0 + 9s).kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
+    PodFacts after = f;
+    after.state = readState(stateAnnotationsPatch(s.state));
+    CHECK(decide(after, critical(), kT0 + 9s).kind != Kind::Wait);
   }
 }
 
@@ -103,13 +95,13 @@ TEST_CASE("unreadable slices: the drain timeout is waited out in full, recorded 
   CHECK(early.kind == Kind::Wait);
   CHECK(*early.wakeAt == kT0 + 5s);
   const Step s = decide(f, critical(), kT0 + 5s);
-  REQUIRE(s.kind == Kind::UpdateState);
+  REQUIRE(s.kind == Kind::CallEndpoint);
   CHECK(s.state.drain == "unknown");
-  REQUIRE(s.events.size() == 1);
+  REQUIRE(s.events.size() == 2);
   CHECK(s.events[0].warning);
   CHECK(s.events[0].reason == "DrainTimedOut");
   CHECK(s.events[0].message.find("cannot be read") != std::string::npos);
-  CHECK(afterUpdate(f, s, critical(), kT0 + 5s).kind == Kind::CallEndpoint);
+  CHECK(s.events[1].reason == "ShutdownRequested");
 }
 
 TEST_CASE("drainTimeoutSeconds 0: no wait and nothing recorded, even while listed or unreadable") {
@@ -140,7 +132,7 @@ TEST_CASE("a restarted operator resumes the same wait: its deadline comes from t
   CHECK(decide(done, critical(), kT0 + 2s).kind == Kind::CallEndpoint);
 }
 
-TEST_CASE("a pod deleted by someone else is not drained: called at once, although still listed") {
+TEST_CASE("a pod with a preStop sleep deleted by someone else is not drained: called at once, although listed") {
   PodFacts f = draining(kT0, true);
   f.state = ShutdownState{};
   f.serving = true;
@@ -153,13 +145,53 @@ TEST_CASE("a pod deleted by someone else is not drained: called at once, althoug
   CHECK_FALSE(hasEvent(s, "ShutdownDraining"));
 }
 
-TEST_CASE("a draining pod that someone else deletes meanwhile stops waiting: its preStop time already runs") {
+TEST_CASE("a draining pod with a preStop sleep that someone else deletes stops waiting: its preStop time runs") {
   PodFacts f = draining(kT0, true);
   f.deletionTimestamp = kT0 + 41s;
   f.deletionGracePeriodSeconds = 40;
   const Step s = decide(f, critical(), kT0 + 1s);
   CHECK(s.kind == Kind::CallEndpoint);
   CHECK_FALSE(hasEvent(s, "DrainTimedOut"));
+}
+
+TEST_CASE("agent: a pod deleted with nothing recorded (by someone else, or before a crash) is drained too") {
+  PodFacts f = draining(kT0, true, true);
+  f.state = ShutdownState{};
+  f.serving = true;
+  f.deletionTimestamp = kT0 + 40s;
+  f.deletionGracePeriodSeconds = 40;
+  const Step s = decide(f, critical(), kT0);
+  REQUIRE(s.kind == Kind::UpdateState);
+  CHECK(s.stopServing);
+  CHECK(s.state.stage == Stage::Draining);
+  CHECK(s.state.reason == "External");
+  CHECK(s.state.startedAt == kT0);
+  CHECK(hasEvent(s, "ShutdownDraining"));
+}
+
+TEST_CASE("agent: the drain runs inside the hold and ends early enough to leave the call and the exit their time") {
+  // Deleted at kT0 with grace 40; hold 20 s; requestTimeout 5 s + exitTimeout 10 s: the wait may last 5 s.
+  PodFacts f = draining(kT0, true, true);
+  f.deletionTimestamp = kT0 + 40s;
+  f.deletionGracePeriodSeconds = 40;
+  const Step w = decide(f, critical(30s), kT0 + 1s);
+  REQUIRE(w.kind == Kind::Wait);
+  CHECK(*w.wakeAt == kT0 + 5s);  // not the 30 s drain timeout
+  const Step s = decide(f, critical(30s), kT0 + 5s);
+  REQUIRE(s.kind == Kind::CallEndpoint);
+  CHECK(s.state.drain == "timed-out");
+  REQUIRE_FALSE(s.events.empty());
+  CHECK(s.events[0].reason == "DrainTimedOut");
+  CHECK(s.events[0].message.find("hold") != std::string::npos);
+  // A hold with no time to spare (16 s = 5 + 10 + 1): the wait may last only 1 s.
+  f.preStopSeconds = 16;
+  CHECK(*decide(f, critical(), kT0 + 200ms).wakeAt == kT0 + 1s);
+  // Out of the slices in time: called at once, the drain recorded with the call.
+  PodFacts out = f;
+  out.inEndpoints = false;
+  const Step c = decide(out, critical(), kT0 + 300ms);
+  CHECK(c.kind == Kind::CallEndpoint);
+  CHECK(c.state.drain == "drained");
 }
 
 TEST_CASE("the label goes first: a pod still carrying it is unlabelled before any drain decision") {

@@ -125,7 +125,12 @@ struct World {
     } else {
       CHECK_MESSAGE((pod.state.drain == "timed-out" || pod.state.drain == "unknown"), what, " before the drain ended");
       REQUIRE(pod.state.startedAt);
-      CHECK_MESSAGE(now >= *pod.state.startedAt + policy.drainTimeout, what, " before the drain timeout");
+      // With the agent's hold the wait runs after the delete and leaves the call and the exit their time.
+      WallTime deadline = *pod.state.startedAt + policy.drainTimeout;
+      if (pod.preStop == PreStopKind::AgentHold && terminationBegan())
+        deadline = std::min(deadline, *terminationBegan() + std::chrono::seconds(pod.preStopSeconds) -
+                                          policy.requestTimeout - policy.exitTimeout);
+      CHECK_MESSAGE(now >= deadline, what, " before the drain timeout");
     }
   }
 
@@ -226,15 +231,26 @@ struct World {
         case Kind::DeletePod:
           if (!pod.deletionTimestamp) {
             // The invariant of the tiered shutdown: a critical pod is deleted only once accepted or escalated; with
-            // the agent's hold, once drained (the agent holds SIGTERM off and forwards the call only after the hook).
-            if (policy.httpStage() && pod.preStop == PreStopKind::AgentHold)
-              CHECK((pod.state.stage == Stage::Draining && !pod.serving));
-            else if (policy.httpStage())
+            // the agent's hold, first, before any write to the pod (an update would start a kubelet sync that holds
+            // the termination back), as the agent holds SIGTERM off and forwards the call only after the hook.
+            if (policy.httpStage() && pod.preStop == PreStopKind::AgentHold) {
+              CHECK(pod.state.stage == Stage::None);
+              CHECK(std::count(kinds.begin(), kinds.end(), Kind::UpdateState) == 0);
+              CHECK(step.state.stage == Stage::Draining);
+              CHECK(step.stopServing);
+            } else if (policy.httpStage()) {
               CHECK((pod.state.stage == Stage::Accepted || !pod.state.escalation.empty()));
-            if (policy.httpStage()) checkDrained("the delete");
+              checkDrained("the delete");
+            }
             deletedAt = now;
             pod.deletionTimestamp = now + std::chrono::seconds(step.graceSeconds);
             pod.deletionGracePeriodSeconds = step.graceSeconds;
+            // Then the runner records the step's state (the delete was the first write).
+            if (step.state != pod.state) {
+              pod.state = step.state;
+              if (pod.state.stage == Stage::Draining) drained = true;
+              if (step.stopServing) unlabelled();
+            }
           }
           break;
         case Kind::ForceDeletePod:
@@ -286,12 +302,13 @@ TEST_CASE("critical: the call (direct) or the delete (agent) comes once the pod 
       if (agent) w.agent();
       w.restartEveryStep = restart;
       w.sliceLag = 2s;
+      const WallTime start = w.now;
       w.run("ScaleDown");
       REQUIRE(w.leftSlicesAt);
       CHECK(*w.leftSlicesAt - *w.unlabelledAt == 2s);
-      // Woken by the slice change, not by the deadline (5 s).
-      const WallTime next = agent ? *w.deletedAt : *w.calledFirstAt;
-      CHECK(next == *w.leftSlicesAt);
+      // Woken by the slice change, not by the deadline (5 s). The agent's pod was deleted first, at once.
+      CHECK(*w.calledFirstAt == *w.leftSlicesAt);
+      if (agent) CHECK(*w.deletedAt == start);
       CHECK(w.pod.state.drain == "drained");
       CHECK(w.pod.state.drainedAt == w.leftSlicesAt);
       CHECK_FALSE(w.saw("DrainTimedOut"));
@@ -309,8 +326,9 @@ TEST_CASE("critical: a stalled slice controller holds the shutdown for the drain
       const WallTime start = w.now;
       w.run("ScaleDown");
       CHECK_FALSE(w.leftSlicesAt);
-      const WallTime next = agent ? *w.deletedAt : *w.calledFirstAt;
-      CHECK(next == start + w.policy.drainTimeout);
+      // The hold (20 s) leaves exactly the drain timeout (20 - 5 - 10 s) for the agent's pod.
+      CHECK(*w.calledFirstAt == start + w.policy.drainTimeout);
+      if (agent) CHECK(*w.deletedAt == start);
       CHECK(w.pod.state.drain == (unreadable ? "unknown" : "timed-out"));
       CHECK(w.saw("DrainTimedOut"));
       CHECK(*w.outcome == Outcome::Http);
@@ -565,6 +583,40 @@ TEST_CASE("agent hold: drain, delete, call once the hook arrived, accepted - gon
     CHECK(*w.goneAt - *w.deletedAt < 3s);
     CHECK(w.saw("ShutdownTerminating"));
   }
+}
+
+TEST_CASE("agent hold: the operator's first write is the DELETE, the Draining state and the label's removal follow") {
+  World w(critical());
+  w.agent();
+  const Step first = decide(w.pod, w.policy, w.now, "ScaleDown");
+  REQUIRE(first.kind == Kind::DeletePod);
+  CHECK(first.graceSeconds == 40);
+  CHECK(first.state.stage == Stage::Draining);
+  CHECK(first.state.reason == "ScaleDown");
+  CHECK(first.state.startedAt == w.now);
+  CHECK(first.stopServing);
+  REQUIRE(first.events.size() == 1);
+  CHECK(first.events[0].reason == "ShutdownTerminating");
+  // A pod already unlabelled by someone else changes nothing: still the delete first.
+  w.pod.serving = false;
+  CHECK(decide(w.pod, w.policy, w.now, "Upgrade").kind == Kind::DeletePod);
+}
+
+TEST_CASE("agent hold: a crash between the delete and its record - the next leader drains and calls, no second delete") {
+  World w(critical());
+  w.agent();
+  // The old leader deleted the pod and died before writing anything.
+  w.deletedAt = w.now;
+  w.pod.deletionTimestamp = w.now + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  w.restartEveryStep = true;
+  w.run("");
+  CHECK(std::count(w.kinds.begin(), w.kinds.end(), Kind::DeletePod) == 0);
+  CHECK(w.stages == std::vector<Stage>{Stage::Draining, Stage::Requested, Stage::Accepted});
+  CHECK(w.pod.state.drain == "drained");
+  CHECK_FALSE(w.pod.serving);
+  CHECK(*w.outcome == Outcome::Http);
+  CHECK_FALSE(w.sigtermAt);
 }
 
 TEST_CASE("agent hold: a call before the kubelet's hook is refused as awaiting termination and retried") {
