@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -203,6 +204,21 @@ void TokenSecrets::forget(const std::string& mvsKey) {
   users_.erase(it);
   if (std::none_of(users_.begin(), users_.end(), [&](const auto& u) { return u.second == secretKey; }))
     secrets_.erase(secretKey);
+}
+
+void TokenSecrets::retain(const std::set<std::string>& mvsKeys) {
+  std::vector<std::string> gone;
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    for (const auto& [mvsKey, secretKey] : users_)
+      if (!mvsKeys.count(mvsKey)) gone.push_back(mvsKey);
+  }
+  for (const auto& k : gone) forget(k);
+}
+
+std::size_t TokenSecrets::users() const {
+  std::lock_guard<std::mutex> g(mu_);
+  return users_.size();
 }
 
 std::size_t TokenSecrets::cachedSecrets() const {

@@ -88,8 +88,11 @@ class TokenSecrets {
   // The resource `mvsKey` ("namespace/name") is gone: release what was kept for it (and the cached Secret, when no
   // other resource uses it).
   void forget(const std::string& mvsKey);
+  // Every resource not in `mvsKeys` is gone (its deletion went unseen): forget it.
+  void retain(const std::set<std::string>& mvsKeys);
 
   std::size_t cachedSecrets() const;
+  std::size_t users() const;  // resources with a Secret looked up
 
  private:
   struct Cached {

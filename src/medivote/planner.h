@@ -41,12 +41,18 @@ struct Observation {
   bool serviceExists = false;
   json service;  // the existing Service, when serviceExists
   std::vector<std::string> existingClaims;  // names of claims that exist in the namespace
+  // Claims of the namespace held by another owner (claim name → that owner, for the message): a pod that would
+  // mount one is not created, and the resource is Degraded ClaimConflict.
+  std::map<std::string, std::string> foreignClaims;
   // Why the endpoint's token Secret gives no token (medivote/agent_token.h): the Degraded reason and message. With
   // blocksPods (the operator's own Secret is missing, foreign or unusable), no pod is created or chosen to go.
   struct TokenSecretProblem {
     std::string reason;
     std::string message;
     bool blocksPods = false;
+    // No endpoint call can be made (the token is needed and there is none): shutdowns the operator chooses
+    // (ScaleDown, Upgrade, Replace) wait until it is fixed; Deletion and shutdowns under way go on.
+    bool holdsShutdowns = false;
   };
   std::optional<TokenSecretProblem> tokenSecretProblem;
   // What the API server refused of the operator's last writes for this generation (400, 403, 422 on a create or

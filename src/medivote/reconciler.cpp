@@ -7,6 +7,7 @@
 
 #include "api/names.h"
 #include "medivote/derived_names.h"
+#include "medivote/pod_wiring.h"
 #include "runtime/informer/indexers.h"
 #include "shutdown/endpoint_membership.h"
 #include "util/log.h"
@@ -58,9 +59,120 @@ MediVoteReconciler::MediVoteReconciler(kube::Client& client, ReconcilerStores st
 void MediVoteReconciler::forget(const std::string& mvsKey) {
   runner_.misconfigurations().forget(mvsKey);
   tokens_.forget(mvsKey);
+  conflicts_.forget(mvsKey);
   std::lock_guard<std::mutex> g(mu_);
-  conflicts_.erase(mvsKey);
   refusals_.erase(mvsKey);
+  uids_.erase(mvsKey);
+}
+
+void MediVoteReconciler::sweepIfDue() {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    if (clock_.now() < nextSweep_) return;
+    nextSweep_ = clock_.now() + kSweep;
+  }
+  const auto keys = stores_.mediVoteServices.listKeys();
+  const std::set<std::string> present(keys.begin(), keys.end());
+  runner_.misconfigurations().retain(present);
+  tokens_.retain(present);
+  conflicts_.retain(present);
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto it = refusals_.begin(); it != refusals_.end();) it = present.count(it->first) ? std::next(it) : refusals_.erase(it);
+  for (auto it = uids_.begin(); it != uids_.end();) it = present.count(it->first) ? std::next(it) : uids_.erase(it);
+}
+
+MediVoteReconciler::Memory MediVoteReconciler::memory() const {
+  Memory m;
+  m.tokenUsers = tokens_.users();
+  m.cachedSecrets = tokens_.cachedSecrets();
+  m.misconfigurations = runner_.misconfigurations().size();
+  m.nameConflicts = conflicts_.size();
+  std::lock_guard<std::mutex> g(mu_);
+  m.refusals = refusals_.size();
+  m.uids = uids_.size();
+  return m;
+}
+
+std::vector<json> MediVoteReconciler::podsHoldingNames(const api::MediVoteService& mvs, const std::string& mvsKey) {
+  std::vector<json> out;
+  const auto now = clock_.now();
+  for (const auto& [name, held] : conflicts_.held(mvsKey, NameConflicts::Kind::Pod)) {
+    if (const auto cached = stores_.pods.get(key(mvs.ns, name))) {  // in the informer (it carries our label)
+      out.push_back(*cached);
+      continue;
+    }
+    NameConflicts::Held now_held = held;
+    if (NameConflicts::due(held, now)) {
+      try {
+        const json pod = client_.get(kube::resources::pods(), mvs.ns, name);
+        now_held = {podHolder(pod), pod.value("/metadata/uid"_json_pointer, std::string()), now};
+        conflicts_.record(mvsKey, NameConflicts::Kind::Pod, name, now_held);
+      } catch (const kube::ApiError& e) {
+        if (!e.isNotFound()) throw;
+        conflicts_.release(mvsKey, NameConflicts::Kind::Pod, name);
+        log::info("pod name free again: its ordinal is used", {{"object", mvsKey}, {"pod", name}});
+        continue;
+      }
+    }
+    // What the planner needs of it: a pod of that name that is not the resource's.
+    out.push_back({{"metadata", {{"name", name}, {"namespace", mvs.ns}, {"uid", now_held.uid}}}});
+  }
+  return out;
+}
+
+void MediVoteReconciler::podNameTaken(const api::MediVoteService& mvs, const std::string& mvsKey,
+                                      const std::string& name) {
+  json existing;
+  try {
+    existing = client_.get(kube::resources::pods(), mvs.ns, name);
+  } catch (const kube::ApiError& e) {
+    if (e.isNotFound()) return;  // gone meanwhile: the next pass creates it
+    throw;
+  }
+  const json labels = existing.value("/metadata/labels"_json_pointer, json::object());
+  const bool labelled = labels.is_object() && labels.value(std::string(api::kLabelManagedBy), "") ==
+                                                  std::string(api::kManagedByValue);
+  bool ours = false;
+  for (const auto& r : existing.value("/metadata/ownerReferences"_json_pointer, json::array()))
+    if (r.is_object() && r.value("controller", false) && r.value("uid", "") == mvs.uid) ours = true;
+  if (ours && labelled) return;  // an earlier create of ours went through: the informer brings it
+  const std::string holder = podHolder(existing);
+  conflicts_.record(mvsKey, NameConflicts::Kind::Pod, name,
+                    {holder, existing.value("/metadata/uid"_json_pointer, std::string()), clock_.now()});
+  log::warn("pod name held by another owner: its ordinal gets no pod until it is gone",
+            {{"object", mvsKey}, {"pod", name}, {"holder", holder}});
+}
+
+bool MediVoteReconciler::learnClaimHolders(const api::MediVoteService& mvs, const std::string& mvsKey,
+                                           const Plan& p) {
+  std::set<std::string> names;
+  for (const auto& pod : p.podsToCreate)
+    for (const auto& v : pod.value("/spec/volumes"_json_pointer, json::array()))
+      if (v.is_object() && v.contains("persistentVolumeClaim"))
+        names.insert(v["persistentVolumeClaim"].value("claimName", ""));
+  names.erase("");
+  bool learned = false;
+  for (const auto& name : names) {
+    json claim;
+    try {
+      claim = client_.get(kube::resources::persistentVolumeClaims(), mvs.ns, name);
+    } catch (const kube::ApiError& e) {
+      if (!e.isNotFound()) throw;
+      conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
+      continue;
+    }
+    const auto holder = claimHolder(claim, mvs);
+    if (!holder) {
+      conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
+      continue;
+    }
+    conflicts_.record(mvsKey, NameConflicts::Kind::Claim, name,
+                      {*holder, claim.value("/metadata/uid"_json_pointer, std::string()), clock_.now()});
+    log::warn("claim held by another owner: the pod that would mount it is not created",
+              {{"object", mvsKey}, {"claim", name}, {"holder", *holder}});
+    learned = true;
+  }
+  return learned;
 }
 
 std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const api::MediVoteService& mvs, const json& pod,
@@ -78,7 +190,9 @@ std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const ap
     whyNot = "the pod has no IP yet";
     return std::nullopt;
   }
-  if (e->reach == api::Reach::Agent) {
+  // Through the agent when the pod carries one, whatever the reach is now: a pod built before a change of reach is
+  // called as it was built until the rolling upgrade replaces it (pod_wiring.h).
+  if (podHasAgent(pod)) {
     r.port = declaredPort(pod, api::IntOrString::ofString(std::string(kAgentPortName)), true);
     r.path = "/shutdown";
     r.method = "POST";
@@ -176,6 +290,7 @@ Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request)
 
 Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& request) {
   const std::string mvsKey = request.key();
+  sweepIfDue();
   const auto object = stores_.mediVoteServices.get(mvsKey);
   if (!object) {
     runner_.reapGone(mvsKey, {});
@@ -184,6 +299,17 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   }
   const api::Parsed parsed = api::parseMediVoteService(*object);
   const api::MediVoteService& mvs = parsed.object;
+  bool replaced = false;  // another resource of the same name: nothing kept for the old one applies
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    const auto [it, first] = uids_.try_emplace(mvsKey, mvs.uid);
+    replaced = !first && it->second != mvs.uid;
+  }
+  if (replaced) {
+    forget(mvsKey);
+    std::lock_guard<std::mutex> g(mu_);
+    uids_[mvsKey] = mvs.uid;
+  }
   // Validation: the spec's own rules, and whether the names derived from it are ones the server accepts.
   std::vector<api::FieldError> specErrors = parsed.errors;
   for (auto& e : derivedNameErrors(mvs)) specErrors.push_back(std::move(e));
@@ -201,10 +327,11 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   for (auto& pod : stores_.pods.byIndex(runtime::informer::kLabelIndex,
                                         runtime::informer::labelIndexValue(std::string(api::kLabelService), mvs.name)))
     if (pod.value("/metadata/namespace"_json_pointer, std::string()) == mvs.ns) addPod(std::move(pod));
+  for (auto& pod : podsHoldingNames(mvs, mvsKey)) addPod(std::move(pod));
+  for (const auto& [name, held] : conflicts_.held(mvsKey, NameConflicts::Kind::Claim))
+    if (!NameConflicts::due(held, clock_.now())) o.foreignClaims[name] = held.holder;  // a due one is read again
   {
     std::lock_guard<std::mutex> g(mu_);
-    for (const auto& pod : conflicts_[mvsKey])
-      if (stores_.pods.get(key(mvs.ns, pod["metadata"]["name"].get<std::string>()))) addPod(pod);
     // A refusal is the server's answer to this generation's writes; a new generation asks afresh.
     if (auto it = refusals_.find(mvsKey); it != refusals_.end()) {
       if (it->second.generation == mvs.generation) o.serverRefusal = it->second.message;
@@ -228,7 +355,16 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     token.blocksPods = true;
     log::warn("API server refused a write", {{"object", mvsKey}, {"error", token.problem}});
   }
-  if (!token.problem.empty()) o.tokenSecretProblem = {token.problemReason, token.problem, token.blocksPods};
+  if (!token.problem.empty()) {
+    o.tokenSecretProblem = {token.problemReason, token.problem, token.blocksPods};
+    // Without a token no call can be made: a critical resource's voluntary shutdowns wait for the fix.
+    if (tokenSecretOf(mvs) && !token.token && api::resolveTier(mvs).tier == api::Tier::Critical) {
+      o.tokenSecretProblem->holdsShutdowns = true;
+      o.tokenSecretProblem->message +=
+          "; no shutdown endpoint can be called, so scale-down, upgrade and replacement of pods wait until it is "
+          "fixed";
+    }
+  }
   const shutdown::ConfigVersion config{mvs.uid, mvs.generation, token.secretVersion};
   o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reportedMisconfiguration(mvs));
 
@@ -239,9 +375,19 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     o.completedStates[c.pod] = c.state;
   }
 
-  const Plan p = plan(o, settings_);
+  Plan p = plan(o, settings_);
+  // The claims its new pods would mount, read before they are created: another owner's are never mounted.
+  if (learnClaimHolders(mvs, mvsKey, p)) {
+    for (const auto& [name, held] : conflicts_.held(mvsKey, NameConflicts::Kind::Claim))
+      o.foreignClaims[name] = held.holder;
+    p = plan(o, settings_);
+  }
   const auto owner = runtime::events::ObjectRef::of(*object);
-  for (const auto& e : p.events) events_.record(owner, e.warning, e.reason, e.message);
+  for (const auto& e : p.events) {
+    events_.record(owner, e.warning, e.reason, e.message);
+    if (e.warning && e.reason != "InvalidSpec")  // spec errors are logged field by field below
+      log::warn("MediVoteService degraded", {{"object", mvsKey}, {"reason", e.reason}, {"message", e.message}});
+  }
   for (const auto& err : specErrors)
     log::warn("invalid MediVoteService spec",
               {{"object", mvsKey}, {"field", err.field}, {"error", err.message}});
@@ -279,6 +425,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
         noteRefusal("create", "PersistentVolumeClaim", claim["metadata"]["name"].get<std::string>(), e);
     }
   }
+  bool conflictFound = false;
   for (const auto& pod : p.podsToCreate) {
     try {
       client_.create(kube::resources::pods(), mvs.ns, pod);
@@ -288,10 +435,9 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
         noteRefusal("create", "pod", pod["metadata"]["name"].get<std::string>(), e);
         continue;
       }
-      // Someone else's pod holds the name: remember it, so the next plan skips that ordinal and reports it.
-      const json existing = client_.get(kube::resources::pods(), mvs.ns, pod["metadata"]["name"].get<std::string>());
-      std::lock_guard<std::mutex> g(mu_);
-      conflicts_[mvsKey].push_back(existing);
+      // Someone else's pod may hold the name: remembered, so the next plan skips that ordinal and reports it.
+      podNameTaken(mvs, mvsKey, pod["metadata"]["name"].get<std::string>());
+      conflictFound = true;
     }
   }
   // The refusal memory follows what this pass's writes met; a pass without writes leaves it as it was.
@@ -330,13 +476,19 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
   if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();
   // A refusal that appeared or went is reported by the next plan; one that holds is retried with back-off.
-  if (refusalChanged) return Result::requeue();
+  if (refusalChanged || conflictFound) return Result::requeue();
   if (refused) return Result::error(*refused);
 
   // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, every resync.
   if (const auto ref = tokenSecretOf(mvs); ref && (ref->operatorOwned || !token.problem.empty())) {
     const util::WallTime resync = clock_.wallNow() + TokenSecrets::kResync;
     if (!wake || resync < *wake) wake = resync;
+  }
+  // Names held by others are re-checked when due: nothing else would tell that they went.
+  if (const auto check = conflicts_.nextCheck(mvsKey)) {
+    const util::WallTime at = clock_.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                     *check - clock_.now());
+    if (!wake || at < *wake) wake = at;
   }
   if (wake) {
     const auto delay = *wake - clock_.wallNow();

@@ -9,6 +9,19 @@
 // - A bad spec or a missing Secret is reported (Degraded condition, Event, log line) and never deletes anything;
 //   shutdowns already under way still run to their bounded end. Validation includes the names derived from the
 //   resource's (derived_names.h).
+// - While a critical resource's endpoint cannot be called for a reason the user can fix (its token Secret is
+//   missing, foreign or unusable: TokenLookup without a token), no shutdown the operator chooses (ScaleDown,
+//   Upgrade, Replace) starts: the pods stay, the resource is Degraded with the Secret's reason (and says that
+//   shutdowns wait), and they start at the first reconcile that reads a usable token (within TokenSecrets::kResync
+//   of the fix). Two cases do not wait, as waiting could last forever and the pod is going anyway: a pod deleted by
+//   someone else (its preStop clock is already running) and a resource being deleted (its namespace may be going,
+//   and its Secret with it). Their shutdowns run without a call: it counts as unreachable and escalates within
+//   the policy's bounds (SIGTERM at the end of the preStop sleep). Shutdowns already under way go on the same way.
+// - A name the resource's pods or claims would take that another owner holds (name_conflicts.h) is never written
+//   over: a pod create answered 409 by someone else's pod, or a claim of another resource (or controller) that a new
+//   pod would mount. The ordinal gets no pod, the resource is Degraded (PodConflict, ClaimConflict, naming it and its
+//   holder) with a Warning Event and a log line, and the name is not asked for again until a re-check (one GET every
+//   NameConflicts::kRecheck, the reconcile requeues itself for it) finds it free; the ordinal is then used.
 // - A create or patch of a pod, claim or Service that the server refuses (400, 403, 422) does not stop the other
 //   writes; it is logged and reported as Degraded ServerRefused with the server's message (and an Event) from the
 //   next pass, retried with back-off while it holds, and cleared by the first pass whose writes all go through (or
@@ -19,8 +32,10 @@
 //   at least every TokenSecrets::kResync, so a deleted Secret is created again and a fixed one clears Degraded.
 // - Degraded ShutdownMisconfigured lasts exactly as long as the runner's MisconfigurationMemory holds it: until an
 //   endpoint of the resource accepts a shutdown, or its uid, generation or token Secret version changes.
-// - Everything kept per resource (token Secret cache, misconfigurations, conflicting pods) is released when the
-//   resource is gone.
+// - Everything kept per resource (token Secret cache, misconfigurations, name conflicts, refusals) is released when
+//   the resource is gone: at the reconcile of its deletion, when a resource of the same name but another uid shows up
+//   (deleted and created again unseen), and at the latest at the next sweep (every kSweep) should its deletion have
+//   gone unseen.
 // - API failures return Result::error (retried with back-off). The reconcile requeues itself for the earliest
 //   moment a shutdown stage needs attention; pod and resource changes wake it through the informers.
 
@@ -33,6 +48,7 @@
 
 #include "kube/client.h"
 #include "medivote/agent_token.h"
+#include "medivote/name_conflicts.h"
 #include "medivote/planner.h"
 #include "runtime/events/event_recorder.h"
 #include "runtime/informer/store.h"
@@ -63,6 +79,17 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   // A failed reconcile of a resource with a shutdown in flight is retried within this, whatever the work queue's
   // back-off has grown to: a shutdown's deadlines (refusal, exit, force) must hold after an API outage.
   static constexpr std::chrono::seconds kShutdownRetryCap{2};
+  // How often what is kept for resources that are no longer in the cache is dropped.
+  static constexpr std::chrono::seconds kSweep{60};
+
+  // What is kept per resource, counted (for tests and leak checks).
+  struct Memory {
+    std::size_t tokenUsers = 0, cachedSecrets = 0, misconfigurations = 0, nameConflicts = 0, refusals = 0, uids = 0;
+    std::size_t total() const {
+      return tokenUsers + cachedSecrets + misconfigurations + nameConflicts + refusals + uids;
+    }
+  };
+  Memory memory() const;
 
  private:
   runtime::reconcile::Result reconcileOnce(const runtime::reconcile::Request& request);
@@ -74,6 +101,15 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
                                                       const TokenLookup& token, std::string& whyNot) const;
   // The resource `mvsKey` is gone: release everything kept for it.
   void forget(const std::string& mvsKey);
+  // Releases what is kept for resources no longer in the cache, at most every kSweep.
+  void sweepIfDue();
+  // The pods holding names the resource's pods would take (re-checked with a GET when due), for the observation.
+  std::vector<json> podsHoldingNames(const api::MediVoteService& mvs, const std::string& mvsKey);
+  // The claims the plan's new pods would mount, read: those another owner holds are recorded. True when one of them
+  // was not known to be held before (the plan must be made again).
+  bool learnClaimHolders(const api::MediVoteService& mvs, const std::string& mvsKey, const Plan& p);
+  // A pod create answered 409: whose pod holds the name.
+  void podNameTaken(const api::MediVoteService& mvs, const std::string& mvsKey, const std::string& name);
   bool applyFinalizer(const api::MediVoteService& mvs, bool add);
   bool writeStatus(const json& object, const json& status);
 
@@ -86,8 +122,11 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
 
   TokenSecrets tokens_;
 
-  std::mutex mu_;
-  std::map<std::string, std::vector<json>> conflicts_;   // pods found by a failed create, not ours
+  NameConflicts conflicts_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> uids_;  // resource key → the uid last reconciled under it
+  util::Clock::TimePoint nextSweep_{};
   // The server's refusal of a resource's writes (isRefusal in reconciler.cpp), for the generation it answered.
   struct Refusal {
     int64_t generation = 0;

@@ -32,6 +32,11 @@ void MisconfigurationMemory::forget(const std::string& owner) {
   entries_.erase(owner);
 }
 
+void MisconfigurationMemory::retain(const std::set<std::string>& owners) {
+  std::lock_guard<std::mutex> g(mu_);
+  for (auto it = entries_.begin(); it != entries_.end();) it = owners.count(it->first) ? std::next(it) : entries_.erase(it);
+}
+
 std::size_t MisconfigurationMemory::size() const {
   std::lock_guard<std::mutex> g(mu_);
   return entries_.size();

@@ -7,7 +7,8 @@
 //   generation and the resourceVersion of its token Secret) differs from the one the reconcile now sees.
 //
 // Contract:
-// - One entry per resource seen, released by forget() when the resource is gone: memory does not grow with resources
+// - One entry per resource seen, released by forget() when the resource is gone (or by retain() when it is not
+//   among the resources that exist, should its deletion have gone unseen): memory does not grow with resources
 //   created and deleted over time.
 // - The first time a resource is seen (an operator start, a new leader), what its status already reports for its
 //   current generation is adopted as if reported under the current ConfigVersion: a restart neither clears a
@@ -20,6 +21,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace mv::shutdown {
@@ -47,6 +49,8 @@ class MisconfigurationMemory {
                                      const std::optional<std::string>& alreadyReported);
   // `owner` is gone.
   void forget(const std::string& owner);
+  // Every owner not in `owners` is gone.
+  void retain(const std::set<std::string>& owners);
   std::size_t size() const;
 
  private:

@@ -26,10 +26,11 @@ rules:
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]
   verbs: ["list", "watch"]
-# One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's).
+# One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's). Read by
+# name before a new pod mounts it: a claim of another MediVoteService (or controller) is never mounted. No list.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
-  verbs: ["create"]
+  verbs: ["get", "create"]
 # The bearer token of a shutdown endpoint: the Secret of spec.shutdown.endpoint.tokenSecretRef, read by name; for
 # reach agent without one, the operator's own <mvs>-agent-token, created once (never updated: a deleted one is
 # created again; the garbage collector deletes it with its MediVoteService). No list or watch.

@@ -284,3 +284,16 @@ TEST_CASE("with the pod's own fsGroup the token is 0440, and the user's Secret a
   CHECK(pod["spec"]["initContainers"][0]["args"].dump().find("--token-file=/var/run/medivote-agent/t\"") !=
         std::string::npos);
 }
+
+TEST_CASE("retain forgets the resources that no longer exist, and their Secret when nobody else uses it") {
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
+  tokens.lookup(mvs(), true);
+  CHECK(tokens.users() == 1);
+  tokens.retain({"ns/node"});
+  CHECK(tokens.users() == 1);
+  CHECK(tokens.cachedSecrets() == 1);
+  tokens.retain({});
+  CHECK(tokens.users() == 0);
+  CHECK(tokens.cachedSecrets() == 0);
+}

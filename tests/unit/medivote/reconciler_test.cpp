@@ -12,6 +12,7 @@
 #include "runtime/informer/store.h"
 #include "support/fake_client.h"
 #include "util/base64.h"
+#include "util/time_format.h"
 
 using namespace mv;
 using namespace mv::medivote;
@@ -104,12 +105,16 @@ struct Harness {
   }
   ~Harness() { runner.stop(); }
 
-  // The informer caches as the API server now is.
+  // The informer caches as the API server now is. Pods and Services as the operator's informers see them: only
+  // those with its managed-by label.
   void sync() {
-    auto mirror = [&](const kube::Resource& r, runtime::informer::Store& store) {
+    auto mirror = [&](const kube::Resource& r, runtime::informer::Store& store, bool managedOnly = false) {
       const json list = client.list(r, "ns");
       std::vector<std::string> present;
       for (const auto& item : list["items"]) {
+        if (managedOnly && item.value("/metadata/labels/app.kubernetes.io~1managed-by"_json_pointer, std::string()) !=
+                               "medivote-operator")
+          continue;
         store.upsert(item);
         present.push_back("ns/" + item["metadata"]["name"].get<std::string>());
       }
@@ -117,17 +122,21 @@ struct Harness {
         if (std::find(present.begin(), present.end(), k) == present.end()) store.erase(k);
     };
     mirror(kube::resources::mediVoteServices(), mvss);
-    mirror(kube::resources::pods(), pods);
-    mirror(kube::resources::services(), services);
+    mirror(kube::resources::pods(), pods, true);
+    mirror(kube::resources::services(), services, true);
   }
   runtime::reconcile::Result reconcile() {
     auto r = reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/" + name, "test"));
     sync();
     return r;
   }
-  bool awaitAnswers(int n) {
+  bool awaitAnswers(int n, std::chrono::milliseconds within = std::chrono::seconds(5)) {
     std::unique_lock<std::mutex> lock(mu);
-    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return answered >= n; });
+    return cv.wait_for(lock, within, [&] { return answered >= n; });
+  }
+  int answers() {
+    std::lock_guard<std::mutex> g(mu);
+    return answered;
   }
   // A running, Ready pod of the resource at `ordinal`.
   void runningPod(int ordinal) {
@@ -228,6 +237,16 @@ void userTokenSecret(Harness& h) {
                 {"data", {{"token", util::base64Encode("s3cret")}}}});
 }
 
+// Two running pods, node-0 and node-1, and the resource scaled to one.
+void twoPodsScaledToOne(Harness& h) {
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  h.client.patch(kube::resources::mediVoteServices(), "ns", "node", kube::PatchType::Merge,
+                 {{"spec", {{"replicas", 1}}}});
+  h.sync();
+}
+
 // A critical resource reached directly with the user's token Secret, two running pods scaled to one: the shutdown
 // of node-1 is answered 401. Returns with Degraded ShutdownMisconfigured reported.
 void misconfigured(Harness& h) {
@@ -304,10 +323,12 @@ TEST_CASE("what is kept per resource is released when the resource is gone") {
   Harness h(mvsObject("direct", true, 1));
   misconfigured(h);
   CHECK(h.runner.misconfigurations().size() == 1);
+  CHECK(h.reconciler.memory().tokenUsers == 1);
   h.client.erase(kube::resources::mediVoteServices(), "ns", "node");
   h.sync();
   h.reconcile();
   CHECK(h.runner.misconfigurations().size() == 0);
+  CHECK(h.reconciler.memory().total() == 0);  // token Secret cache, name conflicts, refusals, uids: all of it
 }
 
 TEST_CASE("a replacement that took the name of a pod whose shutdown is not reaped yet does not hide its completion") {
@@ -315,12 +336,7 @@ TEST_CASE("a replacement that took the name of a pod whose shutdown is not reape
   // one's shutdown must still complete into the history.
   Harness h(mvsObject("direct", true, 2));
   userTokenSecret(h);
-  h.runningPod(0);
-  h.runningPod(1);
-  h.sync();
-  h.client.patch(kube::resources::mediVoteServices(), "ns", "node", kube::PatchType::Merge,
-                 {{"spec", {{"replicas", 1}}}});
-  h.sync();
+  twoPodsScaledToOne(h);
   for (int i = 0; i < 5 && h.client.object(kube::resources::pods(), "ns", "node-1"); ++i) {
     h.reconcile();
     h.awaitAnswers(1);
@@ -547,4 +563,280 @@ TEST_CASE("a pod create forbidden by the server (quota) is surfaced - a 500 is n
   CHECK(h.client.object(kube::resources::pods(), "ns", "node-0"));
   h.reconcile();
   CHECK(h.degraded()["status"] == "False");
+}
+
+// --- A token Secret that gives no token holds voluntary shutdowns (issue 15 item 5) -------------------------------
+
+namespace {
+std::string stageOf(Harness& h, const std::string& pod) {
+  return podAnnotations(h, pod).value("medivote.io/shutdown-stage", "");
+}
+
+// Reconciles until `done` holds or `rounds` passes went by, a simulated second apart; a call the pass queued is
+// given a moment to be answered.
+template <typename Done>
+void reconcileUntil(Harness& h, Done done, int rounds = 40) {
+  for (int i = 0; i < rounds && !done(); ++i) {
+    const int before = h.answers();
+    h.reconcile();
+    h.awaitAnswers(before + 1, std::chrono::milliseconds(100));
+    h.clock.advance(std::chrono::seconds(1));
+    h.sync();
+  }
+}
+}  // namespace
+
+TEST_CASE("a missing token Secret holds a scale-down - the pod stays, Degraded with an Event, it goes once fixed") {
+  Harness h(mvsObject("direct", true, 2));  // tokenSecretRef node-token, which does not exist
+  twoPodsScaledToOne(h);
+  for (int i = 0; i < 5; ++i) {
+    h.reconcile();
+    h.clock.advance(std::chrono::seconds(2));
+  }
+  // The old code chose node-1 to go: three calls "unreachable" (no token), then SIGTERM (the pod deleted).
+  CHECK(stageOf(h, "node-1") == "");
+  CHECK(h.client.calls("remove").empty());
+  CHECK(h.caller.tokens.empty());
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "SecretNotFound");
+  CHECK(std::string(h.degraded()["message"]).find("scale-down, upgrade and replacement of pods wait") !=
+        std::string::npos);
+  CHECK(warned(h, "SecretNotFound", "ns/node-token"));
+  // The Secret is back: within a resync, node-1's shutdown starts and its endpoint is called with the token.
+  userTokenSecret(h);
+  h.clock.advance(TokenSecrets::kResync);
+  reconcileUntil(h, [&] { return !h.caller.tokens.empty(); });
+  CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+TEST_CASE("a missing token Secret does not hold a simple resource's scale-down - it never calls") {
+  json mvs = mvsObject("direct", true, 2);
+  mvs["spec"]["tier"] = "simple";
+  Harness h(mvs);
+  twoPodsScaledToOne(h);
+  h.reconcile();
+  const auto removes = h.client.calls("remove");
+  const bool started = !removes.empty() || stageOf(h, "node-1") != "";
+  CHECK(started);
+}
+
+TEST_CASE("a resource being deleted with its token Secret missing is still emptied - without a call, escalated") {
+  // Decided (reconciler.h): a deletion does not wait for the Secret, which may be going with the namespace. The
+  // call cannot be made; it counts as unreachable and the shutdown escalates within its bounds.
+  json mvs = mvsObject("direct", true, 1);
+  mvs["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z";
+  Harness h(mvs);
+  h.runningPod(0);
+  h.sync();
+  h.reconcile();
+  CHECK(podAnnotations(h, "node-0").value("medivote.io/shutdown-reason", "") == "Deletion");
+  reconcileUntil(h, [&] { return !h.client.calls("remove").empty(); });
+  CHECK_FALSE(h.client.calls("remove").empty());
+  CHECK(h.caller.tokens.empty());  // never called without its token
+}
+
+TEST_CASE("a pod deleted by someone else while the token Secret is missing is shut down without a call") {
+  Harness h(mvsObject("direct", true, 1));
+  h.runningPod(0);
+  json pod = *h.client.object(kube::resources::pods(), "ns", "node-0");
+  pod["metadata"]["deletionTimestamp"] = util::formatTime(h.clock.wallNow());
+  pod["metadata"]["deletionGracePeriodSeconds"] = 30;
+  h.client.put(kube::resources::pods(), pod);
+  h.sync();
+  h.reconcile();
+  // Its preStop clock is running: the shutdown is not held; it is driven (its stage recorded) without a call.
+  CHECK(stageOf(h, "node-0") != "");
+  reconcileUntil(h, [&] { return stageOf(h, "node-0") == "Terminating"; }, 10);
+  CHECK(stageOf(h, "node-0") == "Terminating");
+  CHECK(h.caller.tokens.empty());
+}
+
+// --- A pod of the resource's name that is someone else's (issue 15 item 6) ----------------------------------------
+
+namespace {
+// A pod named `name` that the operator did not make: no managed-by label (so no informer shows it), no owner.
+void foreignPod(Harness& h, const std::string& name) {
+  h.client.put(kube::resources::pods(),
+               {{"apiVersion", "v1"}, {"kind", "Pod"},
+                {"metadata", {{"name", name}, {"namespace", "ns"}, {"labels", {{"app", "squatter"}}}}},
+                {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "busybox"}}})}}}});
+}
+
+std::size_t count(const std::vector<FakeClient::Call>& calls, const std::string& verb, const std::string& resource,
+                  const std::string& name) {
+  return std::count_if(calls.begin(), calls.end(), [&](const auto& c) {
+    return c.verb == verb && c.resource == resource && c.name == name;
+  });
+}
+
+std::size_t createsOf(Harness& h, const std::string& resource, const std::string& name) {
+  std::size_t n = 0;
+  for (const auto& c : h.client.calls("create"))
+    if (c.resource == resource && c.body.value("/metadata/name"_json_pointer, std::string()) == name) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("a foreign pod holding an ordinal's name - one create, Degraded PodConflict, no re-POST until it is gone") {
+  Harness h(mvsObject("direct", false, 1));
+  foreignPod(h, "node-0");
+  h.sync();
+  const auto first = h.reconcile();
+  CHECK(first.kind() == runtime::reconcile::Result::Kind::Requeue);  // the next pass reports it and skips node-0
+  for (int i = 0; i < 5; ++i) h.reconcile();
+  // The old code re-POSTed node-0 on every pass (the foreign pod is in no informer) and never made node-1.
+  CHECK(createsOf(h, "pods", "node-0") == 1);
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-1"));
+  CHECK(count(h.client.calls(), "get", "pods", "node-0") == 1);  // read once, at the 409
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "PodConflict");
+  CHECK(std::string(h.degraded()["message"]).find("node-0") != std::string::npos);
+  CHECK(warned(h, "PodConflict", "node-0"));
+  CHECK(h.reconciler.memory().nameConflicts == 1);  // one entry, however many passes
+  // The reconcile asks to come back for the re-check.
+  const auto held = h.reconcile();
+  REQUIRE(held.kind() == runtime::reconcile::Result::Kind::RequeueAfter);
+  CHECK(held.after() <= std::chrono::duration_cast<runtime::reconcile::Result::Duration>(NameConflicts::kRecheck));
+
+  // The foreign pod goes: seen at the re-check, the entry is dropped and the ordinal is used again.
+  h.client.erase(kube::resources::pods(), "ns", "node-0");
+  h.reconcile();
+  CHECK(count(h.client.calls(), "get", "pods", "node-0") == 1);  // not due yet
+  h.clock.advance(NameConflicts::kRecheck);
+  h.reconcile();
+  CHECK(count(h.client.calls(), "get", "pods", "node-0") == 2);
+  CHECK(h.reconciler.memory().nameConflicts == 0);
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+  h.client.patch(kube::resources::mediVoteServices(), "ns", "node", kube::PatchType::Merge,
+                 {{"spec", {{"replicas", 2}}}});
+  h.sync();
+  h.reconcile();
+  CHECK(createsOf(h, "pods", "node-0") == 2);
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-0"));
+}
+
+TEST_CASE("a create answered 409 by the resource's own pod (an earlier create went through) is no conflict") {
+  Harness h(mvsObject("direct", false, 1));
+  h.runningPod(0);  // made by the operator, not yet in the cache
+  h.reconcile();
+  CHECK(h.reconciler.memory().nameConflicts == 0);
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+// --- A claim another resource holds (issue 15 item 7) -------------------------------------------------------------
+
+namespace {
+json withClaimTemplate(json mvs, const std::string& templateName) {
+  mvs["spec"]["volumeClaimTemplates"] = json::array(
+      {{{"metadata", {{"name", templateName}}},
+        {"spec", {{"accessModes", json::array({"ReadWriteOnce"})},
+                  {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}});
+  return mvs;
+}
+
+// The claim `name` as resource `service`'s pods have it (the operator's labels).
+void claimOf(Harness& h, const std::string& name, const std::string& service) {
+  h.client.put(kube::resources::persistentVolumeClaims(),
+               {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", name}, {"namespace", "ns"},
+                              {"labels", {{"medivote.io/service", service}, {"medivote.io/ordinal", "0"}}}}},
+                {"spec", {{"accessModes", json::array({"ReadWriteOnce"})}}}});
+}
+}  // namespace
+
+TEST_CASE("a claim another resource holds is never mounted - no pod, Degraded ClaimConflict, made once it is gone") {
+  // `node` with claim template data-x and `x-node` with template data both name their ordinal 0's claim data-x-node-0.
+  Harness h(withClaimTemplate(mvsObject("direct", false, 1), "data-x"));
+  claimOf(h, "data-x-node-0", "x-node");
+  h.reconcile();
+  // The old code created node-0 mounting x-node's claim.
+  CHECK_FALSE(h.client.object(kube::resources::pods(), "ns", "node-0"));
+  CHECK(createsOf(h, "persistentvolumeclaims", "data-x-node-0") == 0);
+  CHECK(h.degraded()["status"] == "True");
+  CHECK(h.degraded()["reason"] == "ClaimConflict");
+  const std::string message = h.degraded()["message"];
+  CHECK(message.find("data-x-node-0") != std::string::npos);
+  CHECK(message.find("MediVoteService x-node") != std::string::npos);
+  CHECK(warned(h, "ClaimConflict", "data-x-node-0"));
+  // No other pod takes its place, and the claim is not read again before its re-check.
+  for (int i = 0; i < 3; ++i) h.reconcile();
+  CHECK(h.client.objectCount(kube::resources::pods()) == 0);
+  CHECK(count(h.client.calls(), "get", "persistentvolumeclaims", "data-x-node-0") == 1);
+  // The other resource's claim goes: at the re-check node-0 is created, with a claim of its own.
+  h.client.erase(kube::resources::persistentVolumeClaims(), "ns", "data-x-node-0");
+  h.clock.advance(NameConflicts::kRecheck);
+  h.reconcile();
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-0"));
+  CHECK(createsOf(h, "persistentvolumeclaims", "data-x-node-0") == 1);
+  h.reconcile();
+  CHECK(h.degraded()["status"] == "False");
+}
+
+TEST_CASE("the resource's own claim, or one made beforehand without owner or label, is mounted") {
+  Harness h(withClaimTemplate(mvsObject("direct", false, 2), "data"));
+  claimOf(h, "data-node-0", "node");  // left from an earlier life of the resource
+  h.client.put(kube::resources::persistentVolumeClaims(),
+               {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", "data-node-1"}, {"namespace", "ns"}}}, {"spec", json::object()}});
+  h.reconcile();
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-0"));
+  CHECK(h.client.object(kube::resources::pods(), "ns", "node-1"));
+  CHECK(h.reconciler.memory().nameConflicts == 0);
+}
+
+TEST_CASE("claimHolder - another resource's label or another controller, never the resource's own") {
+  const auto mvs = api::parseMediVoteService(mvsObject("direct", false, 1)).object;
+  CHECK(claimHolder({{"metadata", {{"labels", {{"medivote.io/service", "x-node"}}}}}}, mvs) ==
+        "MediVoteService x-node");
+  CHECK(claimHolder({{"metadata", {{"labels", {{"medivote.io/service", "node"}}}}}}, mvs) == std::nullopt);
+  CHECK(claimHolder({{"metadata", {{"ownerReferences", json::array({{{"kind", "StatefulSet"}, {"name", "db"},
+                                                                      {"uid", "sts"}, {"controller", true}}})}}}},
+                    mvs) == "StatefulSet db");
+  CHECK(claimHolder({{"metadata", json::object()}}, mvs) == std::nullopt);
+}
+
+// --- Memory released when the resource goes (issue 15 item 10) ----------------------------------------------------
+
+TEST_CASE("a resource whose deletion went unseen is released at the next sweep") {
+  Harness h(mvsObject("direct", false, 1));
+  foreignPod(h, "node-0");
+  h.sync();
+  h.reconcile();
+  REQUIRE(h.reconciler.memory().nameConflicts == 1);
+  // Deleted without its reconcile (the event was lost): another resource's reconcile sweeps it up.
+  h.client.erase(kube::resources::mediVoteServices(), "ns", "node");
+  json other = mvsObject("direct", false, 0);
+  other["metadata"]["name"] = "other";
+  other["metadata"]["uid"] = "other-uid";
+  h.client.put(kube::resources::mediVoteServices(), other);
+  h.sync();
+  h.clock.advance(MediVoteReconciler::kSweep);
+  h.reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/other", "test"));
+  const auto m = h.reconciler.memory();
+  CHECK(m.nameConflicts == 0);
+  CHECK(m.misconfigurations == 1);  // the other resource's own
+  CHECK(m.uids == 1);
+}
+
+TEST_CASE("a resource deleted and created again under the same name unseen starts with nothing of the old one") {
+  Harness h(mvsObject("direct", false, 1));
+  const auto refusal = mv::testing::apiError(422, kube::StatusReason::Invalid, "old refusal");
+  h.client.failNext("create", "services", refusal);
+  h.client.failNext("create", "services", refusal);
+  h.reconcile();
+  h.reconcile();
+  REQUIRE(h.degraded()["reason"] == "ServerRefused");
+  REQUIRE(h.reconciler.memory().refusals == 1);
+  // Gone and back with another uid, the same generation, before the operator saw the deletion.
+  json again = mvsObject("direct", false, 1);
+  again["metadata"]["uid"] = "new-uid";
+  h.client.erase(kube::resources::mediVoteServices(), "ns", "node");
+  h.client.put(kube::resources::mediVoteServices(), again);
+  h.sync();
+  h.reconcile();
+  CHECK(h.degraded()["reason"] != "ServerRefused");
 }

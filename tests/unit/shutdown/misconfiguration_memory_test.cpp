@@ -66,3 +66,13 @@ TEST_CASE("a resource's entry is released when it is gone") {
   }
   CHECK(m.size() == 0);
 }
+
+TEST_CASE("retain keeps the resources that exist and drops the others (a deletion that went unseen)") {
+  MisconfigurationMemory m;
+  m.reported("ns/a", kV1, kMessage);
+  m.reported("ns/b", kV1, kMessage);
+  m.current("ns/c", kV1, std::nullopt);
+  m.retain({"ns/b"});
+  CHECK(m.size() == 1);
+  CHECK(m.current("ns/b", kV1, std::nullopt) == kMessage);
+}
