@@ -64,7 +64,7 @@ Plan plan(const Observation& o, const PodSettings& settings) {
   const api::MediVoteService& mvs = o.mvs;
   PlanSummary summary;
   summary.tier = api::resolveTier(mvs).tier;
-  summary.updateRevision = templateRevision(mvs);
+  summary.updateRevision = podRevision(mvs);
   const bool specValid = o.specErrors.empty();
   // Pods are created and chosen to go only on a valid spec whose token Secret can be mounted.
   const bool managePods = specValid && !(o.tokenSecretProblem && o.tokenSecretProblem->blocksPods);

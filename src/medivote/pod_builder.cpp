@@ -7,8 +7,7 @@
 #include <fmt/format.h>
 
 #include "api/names.h"
-#include "medivote/agent_token.h"
-#include "shutdown/stage_machine.h"
+#include "medivote/pod_wiring.h"
 
 namespace mv::medivote {
 namespace {
@@ -54,10 +53,15 @@ void dropOperatorKeys(json& keys) {
 
 }  // namespace
 
-std::string templateRevision(const api::MediVoteService& mvs) {
+std::string podRevision(const api::MediVoteService& mvs, const PodWiring& wiring) {
   // json objects keep keys sorted, so dump() is canonical.
-  const std::string canonical = mvs.spec.podTemplate.dump() + "|" + mvs.spec.volumeClaimTemplates.dump();
+  const std::string canonical = mvs.spec.podTemplate.dump() + "|" + mvs.spec.volumeClaimTemplates.dump() + "|" +
+                                wiringJson(wiring).dump();
   return fmt::format("{:010x}", fnv1a(canonical) & 0xffffffffffull);
+}
+
+std::string podRevision(const api::MediVoteService& mvs) {
+  return podRevision(mvs, podWiring(mvs, api::resolveTier(mvs).tier));
 }
 
 AgentTimeouts agentTimeoutsFor(int requestTimeoutSeconds) {
@@ -115,6 +119,7 @@ std::string serviceContainerName(const api::MediVoteService& mvs) {
 
 json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, const PodSettings& settings) {
   const json& tmpl = mvs.spec.podTemplate;
+  const PodWiring wiring = podWiring(mvs, tier);
   json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}};
   json meta = tmpl.value("metadata", json::object());
   meta.erase("name");
@@ -125,21 +130,19 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
   json& labels = ensureObject(meta, "labels");
   dropOperatorKeys(labels);
   labels[std::string(api::kLabelService)] = mvs.name;
-  labels[std::string(api::kLabelRevision)] = templateRevision(mvs);
+  labels[std::string(api::kLabelRevision)] = podRevision(mvs, wiring);
   labels[std::string(api::kLabelOrdinal)] = std::to_string(ordinal);
   labels[std::string(api::kLabelServing)] = "true";
   labels[std::string(api::kLabelManagedBy)] = std::string(api::kManagedByValue);
   json& annotations = ensureObject(meta, "annotations");
   dropOperatorKeys(annotations);
-  annotations[std::string(api::kAnnotationTier)] = std::string(api::tierName(tier));
-  const auto& sd = mvs.spec.shutdown;
-  const bool agentReach = tier == api::Tier::Critical && sd.endpoint && sd.endpoint->reach == api::Reach::Agent;
-  if (agentReach) annotations[std::string(api::kAnnotationAgentHold)] = std::to_string(sd.agentHoldSeconds());
+  annotations[std::string(api::kAnnotationTier)] = std::string(api::tierName(wiring.tier));
+  if (wiring.agent) annotations[std::string(api::kAnnotationAgentHold)] = std::to_string(wiring.agent->holdSeconds);
   meta["ownerReferences"] = json::array({ownerReference(mvs)});
   pod["metadata"] = meta;
 
   json spec = tmpl.value("spec", json::object());
-  spec["terminationGracePeriodSeconds"] = sd.terminationGracePeriodSeconds;
+  spec["terminationGracePeriodSeconds"] = wiring.terminationGracePeriodSeconds;
   if (!spec.contains("restartPolicy")) spec["restartPolicy"] = "Always";
 
   // Critical pods: the service container's preStop hook holds the kubelet's SIGTERM off while the service saves and
@@ -149,17 +152,16 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
   //   that the kubelet is terminating the pod (validation refuses a hook of the user's here: there is one per
   //   container);
   // - reach direct: a `sleep` action, which a real kubelet waits out in full. A hook the user declared is kept: it
-  //   holds SIGTERM off too, for as long as it runs.
-  if (tier == api::Tier::Critical && (agentReach || sd.preStopSleepSeconds > 0)) {
-    const std::string service = serviceContainerName(mvs);
+  //   holds SIGTERM off too, for as long as it runs (pod_wiring.h).
+  if (wiring.agent || wiring.preStopSleepSeconds) {
     for (auto& c : spec["containers"]) {
-      if (c.value("name", "") != service) continue;
+      if (c.value("name", "") != wiring.serviceContainer) continue;
       json& lifecycle = ensureObject(c, "lifecycle");
-      if (agentReach)
+      if (wiring.agent)
         lifecycle["preStop"] = {{"httpGet", {{"path", std::string(api::kAgentPreStopPath)},
                                              {"port", settings.agentPort}}}};
-      else if (!lifecycle.contains("preStop"))
-        lifecycle["preStop"] = {{"sleep", {{"seconds", sd.preStopSleepSeconds}}}};
+      else
+        lifecycle["preStop"] = {{"sleep", {{"seconds", *wiring.preStopSleepSeconds}}}};
     }
   }
 
@@ -172,23 +174,14 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
 
   // reach agent: the medivote-agent native sidecar (an init container with restartPolicy Always starts before the
   // service and stops after it). The token Secret is mounted into the agent only, never into the service.
-  if (agentReach) {
-    const auto& e = *sd.endpoint;
-    const auto targetPort = api::resolveEndpointPort(e.port, spec).value_or(0);
-    const AgentTimeouts agentTimeouts = agentTimeoutsFor(e.requestTimeoutSeconds);
+  if (wiring.agent) {
+    json args = json::array({fmt::format("--listen=$(POD_IP):{}", settings.agentPort)});
+    for (const auto& a : wiring.agent->args) args.push_back(a);
     json agent = {
         {"name", std::string(kAgentContainer)},
         {"image", settings.agentImage},
         {"restartPolicy", "Always"},
-        {"args",
-         json::array({fmt::format("--listen=$(POD_IP):{}", settings.agentPort),
-                      fmt::format("--target={}", e.agentTarget), fmt::format("--target-port={}", targetPort),
-                      fmt::format("--target-path={}", e.path), fmt::format("--target-method={}", e.method),
-                      fmt::format("--target-timeout-seconds={}", agentTimeouts.target),
-                      fmt::format("--await-termination-seconds={}", agentTimeouts.awaitTermination),
-                      fmt::format("--exit-timeout-seconds={}",
-                                  sd.exitTimeoutSeconds + shutdown::kAgentReleaseMargin.count()),
-                      fmt::format("--prestop-hold-seconds={}", sd.agentHoldSeconds())})},
+        {"args", args},
         {"env", json::array({{{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
         {"ports", json::array({{{"name", std::string(kAgentPortName)}, {"containerPort", settings.agentPort}}})},
         {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", settings.agentPort}}}, {"periodSeconds", 5}}},
@@ -208,10 +201,9 @@ json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, cons
     // user reads its token through the mode: 0444 (the volume is in no other container; 0644 is the Kubernetes
     // default), or 0440 when the pod has an fsGroup, which every container's user then belongs to. The operator
     // adds no fsGroup of its own: it would change the group of the service's claims too.
-    if (const auto token = tokenSecretOf(mvs)) {
+    if (const auto& token = wiring.agent->token) {
       const bool fsGroup = spec.contains("securityContext") && spec["securityContext"].is_object() &&
                            spec["securityContext"].contains("fsGroup");
-      agent["args"].push_back(fmt::format("--token-file=/var/run/medivote-agent/{}", token->key));
       agent["volumeMounts"] =
           json::array({{{"name", "medivote-agent-token"}, {"mountPath", "/var/run/medivote-agent"}, {"readOnly", true}}});
       ensureArray(spec, "volumes").push_back(

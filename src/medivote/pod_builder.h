@@ -31,8 +31,14 @@ struct AgentTimeouts {
 };
 AgentTimeouts agentTimeoutsFor(int requestTimeoutSeconds);
 
-// The template revision: a stable hash of spec.template and spec.volumeClaimTemplates (10 hex digits).
-std::string templateRevision(const api::MediVoteService& mvs);
+struct PodWiring;
+
+// The pods' revision (label medivote.io/revision, status.updateRevision): a stable hash (10 hex digits) of
+// spec.template, spec.volumeClaimTemplates and the pods' shutdown wiring (pod_wiring.h), for the resource's tier.
+// Pods of another revision are replaced by the rolling upgrade.
+std::string podRevision(const api::MediVoteService& mvs);
+// The revision of pods built with `wiring`.
+std::string podRevision(const api::MediVoteService& mvs, const PodWiring& wiring);
 
 std::string podName(const std::string& mvsName, int ordinal);
 // The ordinal of `podName` when it is "<mvsName>-<n>" with n a canonical decimal; -1 otherwise.
@@ -45,11 +51,11 @@ std::string selectorString(const api::MediVoteService& mvs);
 json selectorLabels(const api::MediVoteService& mvs);
 
 // The pod for `ordinal`: the template without any label or annotation key under medivote.io/ (the operator's:
-// api/names.h), plus the selector, revision, ordinal and serving labels, the tier annotation,
-// the controller ownerReference, terminationGracePeriodSeconds, for critical pods a preStop hook on the service
-// container (reach direct: a sleep; reach agent: an httpGet to the agent, with the hold bound recorded in the
-// annotation medivote.io/agent-hold-seconds), the claims' volumes, and for reach agent the medivote-agent native
-// sidecar.
+// api/names.h), plus the selector, revision, ordinal and serving labels, the controller ownerReference, the claims'
+// volumes, and its shutdown wiring for `tier` (pod_wiring.h): the tier annotation, terminationGracePeriodSeconds,
+// for critical pods a preStop hook on the service container (reach direct: a sleep; reach agent: an httpGet to the
+// agent, with the hold bound recorded in the annotation medivote.io/agent-hold-seconds), and for reach agent the
+// medivote-agent native sidecar.
 json buildPod(const api::MediVoteService& mvs, int ordinal, api::Tier tier, const PodSettings& settings);
 
 json buildClaim(const api::MediVoteService& mvs, const json& claimTemplate, int ordinal);

@@ -511,3 +511,54 @@ TEST_CASE("the shutdown history says how Draining ended, and nothing when it was
   between.completedStates["vote-1"] = s;
   CHECK(plan(between, {}).status["shutdowns"][0]["drain"] == "drained");
 }
+
+// Issue 15 item 4: the pods carry their shutdown wiring (tier, preStop, grace period, agent sidecar); a spec change
+// that alters it rolls them like a template change, and one that reaches no pod rolls none.
+TEST_CASE("a change of reach, tier, preStop sleep or grace period rolls the pods like a template change") {
+  const json mvs = makeMvs(3);
+  const std::vector<json> old = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)};
+  REQUIRE(plan(observe(mvs, old), {}).startShutdown.empty());
+  auto rolls = [&](const json& changed) {
+    REQUIRE(api::parseMediVoteService(changed).errors.empty());
+    const Plan p = plan(observe(changed, old), {});
+    return shutdownPods(p) == std::vector<std::string>{"vote-2:Upgrade"} &&
+           condition(p, "Progressing")->at("reason") == "RollingUpdate" && p.status["updatedReplicas"] == 0;
+  };
+  json agent = mvs;
+  agent["spec"]["shutdown"]["endpoint"]["reach"] = "agent";
+  CHECK(rolls(agent));
+  json simple = mvs;
+  simple["spec"]["tier"] = "simple";
+  CHECK(rolls(simple));
+  json sleep = mvs;
+  sleep["spec"]["shutdown"]["preStopSleepSeconds"] = 12;
+  CHECK(rolls(sleep));
+  json grace = mvs;
+  grace["spec"]["shutdown"]["terminationGracePeriodSeconds"] = 40;
+  CHECK(rolls(grace));
+
+  // The replacement of vote-2 carries the new wiring: the agent sidecar and its hook.
+  std::vector<json> rest = {old[0], old[1]};
+  const Plan p = plan(observe(agent, rest), {});
+  REQUIRE(names(p.podsToCreate) == std::vector<std::string>{"vote-2"});
+  CHECK(p.podsToCreate[0]["spec"]["initContainers"][0]["name"] == "medivote-agent");
+  CHECK(p.podsToCreate[0]["spec"]["containers"][0]["lifecycle"]["preStop"].contains("httpGet"));
+}
+
+TEST_CASE("a change of the operator's own timeouts rolls no pod") {
+  const json mvs = makeMvs(3);
+  const std::vector<json> pods = {runningPod(mvs, 0), runningPod(mvs, 1), runningPod(mvs, 2)};
+  json changed = mvs;
+  changed["metadata"]["generation"] = 3;
+  changed["spec"]["shutdown"]["refusalTimeoutSeconds"] = 50;
+  changed["spec"]["shutdown"]["forceDeleteAfterSeconds"] = 90;
+  changed["spec"]["shutdown"]["drainTimeoutSeconds"] = 9;
+  changed["spec"]["shutdown"]["exitTimeoutSeconds"] = 4;
+  changed["spec"]["shutdown"]["maxConcurrent"] = 2;
+  changed["spec"]["shutdown"]["endpoint"]["requestTimeoutSeconds"] = 2;
+  const Plan p = plan(observe(changed, pods), {});
+  CHECK(p.startShutdown.empty());
+  CHECK(p.podsToCreate.empty());
+  CHECK(p.status["updatedReplicas"] == 3);
+  CHECK(condition(p, "Ready")->at("status") == "True");
+}

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "api/names.h"
+#include "medivote/pod_wiring.h"
 
 using namespace mv::medivote;
 using namespace mv;
@@ -34,7 +35,7 @@ TEST_CASE("a pod gets its name, labels, tier annotation, owner and grace period"
   CHECK(pod["metadata"]["labels"]["medivote.io/service"] == "vote");
   CHECK(pod["metadata"]["labels"]["medivote.io/serving"] == "true");
   CHECK(pod["metadata"]["labels"]["medivote.io/ordinal"] == "1");
-  CHECK(pod["metadata"]["labels"]["medivote.io/revision"] == templateRevision(mvs()));
+  CHECK(pod["metadata"]["labels"]["medivote.io/revision"] == podRevision(mvs()));
   CHECK(pod["metadata"]["annotations"]["medivote.io/tier"] == "critical");
   CHECK(pod["metadata"]["annotations"]["a"] == "b");
   CHECK(pod["metadata"]["ownerReferences"][0]["uid"] == "u1");
@@ -128,14 +129,14 @@ TEST_CASE("ordinals parse only from canonical names") {
   CHECK(ordinalOf("vote-a", "vote-a-3") == 3);
 }
 
-TEST_CASE("the revision changes with the template and only with it") {
+TEST_CASE("the revision changes with the template, not with the replica count") {
   auto a = mvs();
   auto b = mvs();
   b.spec.replicas = 9;
-  CHECK(templateRevision(a) == templateRevision(b));
+  CHECK(podRevision(a) == podRevision(b));
   b.spec.podTemplate["spec"]["containers"][1]["image"] = "vote:2";
-  CHECK(templateRevision(a) != templateRevision(b));
-  CHECK(templateRevision(a).size() == 10);
+  CHECK(podRevision(a) != podRevision(b));
+  CHECK(podRevision(a).size() == 10);
 }
 
 TEST_CASE("no key of the operator's comes from the template: a shutdown stage or hold there never reaches a pod") {
@@ -161,4 +162,91 @@ TEST_CASE("no key of the operator's comes from the template: a shutdown stage or
   CHECK(labels["medivote.io/service"] == "vote");
   CHECK(labels["app.kubernetes.io/managed-by"] == "medivote-operator");
   CHECK(labels.size() == 6);  // app + service, revision, ordinal, serving, managed-by
+}
+
+// Issue 15 item 4: the pods carry their shutdown wiring (pod_wiring.h), so a spec change that alters it must give a
+// new revision (the rolling upgrade replaces the pods); one that reaches no pod must not.
+TEST_CASE("the revision changes with the shutdown wiring the pods carry: reach, tier, preStop sleep, grace period") {
+  const auto base = mvs("direct");
+  const std::string before = podRevision(base);
+
+  auto agent = base;
+  agent.spec.shutdown.endpoint->reach = api::Reach::Agent;
+  CHECK(podRevision(agent) != before);
+
+  auto simple = base;
+  simple.spec.tier = api::Tier::Simple;
+  CHECK(podRevision(simple) != before);
+
+  auto sleep = base;
+  sleep.spec.shutdown.preStopSleepSeconds = 9;
+  CHECK(podRevision(sleep) != before);
+
+  auto grace = base;
+  grace.spec.shutdown.terminationGracePeriodSeconds = 45;
+  CHECK(podRevision(grace) != before);
+
+  // The agent's arguments come from the endpoint and the timeouts: with reach agent they reach the pod.
+  auto agentTimeout = agent;
+  agentTimeout.spec.shutdown.endpoint->requestTimeoutSeconds = 9;
+  CHECK(podRevision(agentTimeout) != podRevision(agent));
+  auto agentExit = agent;
+  agentExit.spec.shutdown.exitTimeoutSeconds = 4;
+  CHECK(podRevision(agentExit) != podRevision(agent));
+}
+
+TEST_CASE("the revision stays when a spec change reaches no pod: the operator's own timeouts, a simple pod's endpoint") {
+  const auto base = mvs("direct");
+  auto timeouts = base;
+  timeouts.spec.shutdown.refusalTimeoutSeconds = 99;
+  timeouts.spec.shutdown.forceDeleteAfterSeconds = 99;
+  timeouts.spec.shutdown.drainTimeoutSeconds = 9;
+  timeouts.spec.shutdown.maxConcurrent = 7;
+  timeouts.spec.shutdown.exitTimeoutSeconds = 3;            // reach direct: the operator's wait, not on the pod
+  timeouts.spec.shutdown.endpoint->requestTimeoutSeconds = 2;  // reach direct: the operator's request
+  timeouts.spec.shutdown.endpoint->path = "/stop";            // reach direct: the operator's request
+  timeouts.spec.shutdown.endpoint->agentTarget = "pod-ip";     // only the agent uses it
+  CHECK(podRevision(timeouts) == podRevision(base));
+  CHECK(buildPod(timeouts, 0, api::Tier::Critical, {}) == buildPod(base, 0, api::Tier::Critical, {}));
+
+  auto agent = base;
+  agent.spec.shutdown.endpoint->reach = api::Reach::Agent;
+  auto agentTimeouts = agent;
+  agentTimeouts.spec.shutdown.refusalTimeoutSeconds = 99;
+  agentTimeouts.spec.shutdown.forceDeleteAfterSeconds = 99;
+  agentTimeouts.spec.shutdown.drainTimeoutSeconds = 9;
+  CHECK(podRevision(agentTimeouts) == podRevision(agent));
+
+  // A simple pod gets neither a hook nor an agent: the endpoint and the preStop sleep do not reach it.
+  auto simple = base;
+  simple.spec.tier = api::Tier::Simple;
+  auto simpleChanged = simple;
+  simpleChanged.spec.shutdown.preStopSleepSeconds = 3;
+  simpleChanged.spec.shutdown.endpoint->reach = api::Reach::Agent;
+  CHECK(podRevision(simpleChanged) == podRevision(simple));
+
+  // A hook of the user's on the service container is kept instead of the sleep: the sleep's length reaches no pod.
+  auto hooked = base;
+  hooked.spec.podTemplate["spec"]["containers"][1]["lifecycle"] = {{"preStop", {{"exec", {{"command", {"true"}}}}}}};
+  auto hookedSleep = hooked;
+  hookedSleep.spec.shutdown.preStopSleepSeconds = 20;
+  CHECK(podRevision(hookedSleep) == podRevision(hooked));
+}
+
+TEST_CASE("a pod's revision label is the revision of the wiring it was built with") {
+  const auto m = mvs("agent");
+  CHECK(buildPod(m, 0, api::Tier::Critical, {})["metadata"]["labels"]["medivote.io/revision"] == podRevision(m));
+  // The operator's own settings are not part of it: other flags roll no pod.
+  PodSettings other;
+  other.agentImage = "medivote/agent:other";
+  other.agentPort = 9999;
+  CHECK(buildPod(m, 0, api::Tier::Critical, other)["metadata"]["labels"]["medivote.io/revision"] == podRevision(m));
+  CHECK(buildPod(m, 0, api::Tier::Simple, {})["metadata"]["labels"]["medivote.io/revision"] != podRevision(m));
+}
+
+TEST_CASE("whether a pod carries the agent is read from the pod itself") {
+  CHECK(podHasAgent(buildPod(mvs("agent"), 0, api::Tier::Critical, {})));
+  CHECK_FALSE(podHasAgent(buildPod(mvs("direct"), 0, api::Tier::Critical, {})));
+  CHECK_FALSE(podHasAgent(buildPod(mvs("agent"), 0, api::Tier::Simple, {})));
+  CHECK_FALSE(podHasAgent(json::object()));
 }
