@@ -143,36 +143,26 @@ void MediVoteReconciler::podNameTaken(const api::MediVoteService& mvs, const std
             {{"object", mvsKey}, {"pod", name}, {"holder", holder}});
 }
 
-bool MediVoteReconciler::learnClaimHolders(const api::MediVoteService& mvs, const std::string& mvsKey,
-                                           const Plan& p) {
-  std::set<std::string> names;
-  for (const auto& pod : p.podsToCreate)
-    for (const auto& v : pod.value("/spec/volumes"_json_pointer, json::array()))
-      if (v.is_object() && v.contains("persistentVolumeClaim"))
-        names.insert(v["persistentVolumeClaim"].value("claimName", ""));
-  names.erase("");
-  bool learned = false;
-  for (const auto& name : names) {
-    json claim;
-    try {
-      claim = client_.get(kube::resources::persistentVolumeClaims(), mvs.ns, name);
-    } catch (const kube::ApiError& e) {
-      if (!e.isNotFound()) throw;
-      conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
-      continue;
-    }
-    const auto holder = claimHolder(claim, mvs);
-    if (!holder) {
-      conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
-      continue;
-    }
-    conflicts_.record(mvsKey, NameConflicts::Kind::Claim, name,
-                      {*holder, claim.value("/metadata/uid"_json_pointer, std::string()), clock_.now()});
-    log::warn("claim held by another owner: the pod that would mount it is not created",
-              {{"object", mvsKey}, {"claim", name}, {"holder", *holder}});
-    learned = true;
+bool MediVoteReconciler::claimHeldByOther(const api::MediVoteService& mvs, const std::string& mvsKey,
+                                          const std::string& name) {
+  json claim;
+  try {
+    claim = client_.get(kube::resources::persistentVolumeClaims(), mvs.ns, name);
+  } catch (const kube::ApiError& e) {
+    if (!e.isNotFound()) throw;
+    conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);  // gone meanwhile: the next pass creates it
+    return false;
   }
-  return learned;
+  const auto holder = claimHolder(claim, mvs);
+  if (!holder) {
+    conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
+    return false;
+  }
+  conflicts_.record(mvsKey, NameConflicts::Kind::Claim, name,
+                    {*holder, claim.value("/metadata/uid"_json_pointer, std::string()), clock_.now()});
+  log::warn("claim held by another owner: the pod that would mount it is not created",
+            {{"object", mvsKey}, {"claim", name}, {"holder", *holder}});
+  return true;
 }
 
 std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const api::MediVoteService& mvs, const json& pod,
@@ -376,18 +366,6 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   }
 
   Plan p = plan(o, settings_);
-  // The claims its new pods would mount, read before they are created: another owner's are never mounted.
-  if (learnClaimHolders(mvs, mvsKey, p)) {
-    for (const auto& [name, held] : conflicts_.held(mvsKey, NameConflicts::Kind::Claim))
-      o.foreignClaims[name] = held.holder;
-    p = plan(o, settings_);
-  }
-  const auto owner = runtime::events::ObjectRef::of(*object);
-  for (const auto& e : p.events) {
-    events_.record(owner, e.warning, e.reason, e.message);
-    if (e.warning && e.reason != "InvalidSpec")  // spec errors are logged field by field below
-      log::warn("MediVoteService degraded", {{"object", mvsKey}, {"reason", e.reason}, {"message", e.message}});
-  }
   for (const auto& err : specErrors)
     log::warn("invalid MediVoteService spec",
               {{"object", mvsKey}, {"field", err.field}, {"error", err.message}});
@@ -417,13 +395,29 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
       noteRefusal("patch", "Service", mvs.name, e);
     }
   }
+  // The claims new pods would mount, created before them. One that exists already is read: another owner's is never
+  // mounted, and the plan is made again without the pods that would mount it (they wait at their ordinals).
+  bool claimHeld = false;
   for (const auto& claim : p.claimsToCreate) {
+    const std::string name = claim["metadata"]["name"].get<std::string>();
     try {
       client_.create(kube::resources::persistentVolumeClaims(), mvs.ns, claim);
+      conflicts_.release(mvsKey, NameConflicts::Kind::Claim, name);
     } catch (const kube::ApiError& e) {
-      if (!e.isAlreadyExists())
-        noteRefusal("create", "PersistentVolumeClaim", claim["metadata"]["name"].get<std::string>(), e);
+      if (!e.isAlreadyExists()) noteRefusal("create", "PersistentVolumeClaim", name, e);
+      else if (claimHeldByOther(mvs, mvsKey, name)) claimHeld = true;
     }
+  }
+  if (claimHeld) {
+    for (const auto& [name, held] : conflicts_.held(mvsKey, NameConflicts::Kind::Claim))
+      o.foreignClaims[name] = held.holder;
+    p = plan(o, settings_);
+  }
+  const auto owner = runtime::events::ObjectRef::of(*object);
+  for (const auto& e : p.events) {
+    events_.record(owner, e.warning, e.reason, e.message);
+    if (e.warning && e.reason != "InvalidSpec")  // spec errors are logged field by field above
+      log::warn("MediVoteService degraded", {{"object", mvsKey}, {"reason", e.reason}, {"message", e.message}});
   }
   bool conflictFound = false;
   for (const auto& pod : p.podsToCreate) {

@@ -19,7 +19,8 @@
 //   the policy's bounds (SIGTERM at the end of the preStop sleep). Shutdowns already under way go on the same way.
 // - A name the resource's pods or claims would take that another owner holds (name_conflicts.h) is never written
 //   over: a pod create answered 409 by someone else's pod, or a claim of another resource (or controller) that a new
-//   pod would mount. The ordinal gets no pod, the resource is Degraded (PodConflict, ClaimConflict, naming it and its
+//   pod would mount (claims are created before their pods; a create answered 409 reads the claim, so a claim costs
+//   no extra request unless it exists already). The ordinal gets no pod, the resource is Degraded (PodConflict, ClaimConflict, naming it and its
 //   holder) with a Warning Event and a log line, and the name is not asked for again until a re-check (one GET every
 //   NameConflicts::kRecheck, the reconcile requeues itself for it) finds it free; the ordinal is then used.
 // - A create or patch of a pod, claim or Service that the server refuses (400, 403, 422) does not stop the other
@@ -105,9 +106,9 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   void sweepIfDue();
   // The pods holding names the resource's pods would take (re-checked with a GET when due), for the observation.
   std::vector<json> podsHoldingNames(const api::MediVoteService& mvs, const std::string& mvsKey);
-  // The claims the plan's new pods would mount, read: those another owner holds are recorded. True when one of them
-  // was not known to be held before (the plan must be made again).
-  bool learnClaimHolders(const api::MediVoteService& mvs, const std::string& mvsKey, const Plan& p);
+  // A claim a new pod would mount exists already (its create was answered 409): read it, and record it when another
+  // owner holds it (true: the plan must be made again without the pods that would mount it).
+  bool claimHeldByOther(const api::MediVoteService& mvs, const std::string& mvsKey, const std::string& name);
   // A pod create answered 409: whose pod holds the name.
   void podNameTaken(const api::MediVoteService& mvs, const std::string& mvsKey, const std::string& name);
   bool applyFinalizer(const api::MediVoteService& mvs, bool add);
