@@ -26,8 +26,8 @@ rules:
 - apiGroups: ["discovery.k8s.io"]
   resources: ["endpointslices"]
   verbs: ["list", "watch"]
-# One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's). Read by
-# name before a new pod mounts it: a claim of another MediVoteService (or controller) is never mounted. No list.
+# One claim per ordinal from volumeClaimTemplates, created once and never deleted (like a StatefulSet's). One that
+# exists already (create answered 409) is read by name: another MediVoteService's (or controller's) is never mounted.
 - apiGroups: [""]
   resources: ["persistentvolumeclaims"]
   verbs: ["get", "create"]
