@@ -29,28 +29,25 @@ bool podGoneOrReplaced(const kube::ApiError& e) {
 }  // namespace
 
 ShutdownRunner::ShutdownRunner(kube::Client& client, EndpointCaller& caller, runtime::events::EventRecorder& events,
-                               ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls)
+                               ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls,
+                               RunnerOptions options)
     : client_(client),
       caller_(caller),
       events_(events),
       metrics_(metrics),
       clock_(clock),
       requeue_(std::move(requeue)),
-      maxWorkers_(std::max(1, maxConcurrentCalls)) {}
+      pods_(options.pods),
+      pool_(clock, {std::max(1, maxConcurrentCalls),
+                    options.perOwnerCallLimit > 0 ? options.perOwnerCallLimit
+                                                  : defaultPerOwnerCallLimit(std::max(1, maxConcurrentCalls)),
+                    options.idleThreadTimeout}) {}
 
 ShutdownRunner::~ShutdownRunner() { stop(); }
 
-void ShutdownRunner::stop() {
-  std::vector<std::thread> workers;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    stopping_ = true;
-    workers.swap(workers_);
-  }
-  cv_.notify_all();
-  for (auto& t : workers)
-    if (t.joinable()) t.join();
-}
+void ShutdownRunner::cancel() { pool_.cancel(); }
+
+bool ShutdownRunner::stop(util::Clock::TimePoint deadline) { return pool_.stop(deadline); }
 
 void ShutdownRunner::keepGracefulDeletion(PodFacts& f) {
   if (!f.deletionTimestamp) return;
@@ -119,6 +116,10 @@ void ShutdownRunner::emit(const json& pod, const runtime::events::ObjectRef& own
 
 DriveResult ShutdownRunner::drive(const DriveInput& input) {
   DriveResult result;
+  if (pool_.cancelled()) {
+    result.inProgress = true;  // leadership ended: nothing more is decided or written here
+    return result;
+  }
   PodFacts f = facts(input);
   const std::string uid = f.uid;
   {
@@ -159,14 +160,17 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         f.state = step.state;
         {
           std::lock_guard<std::mutex> g(mu_);
-          if (stopping_) return result;
           inFlight_.insert(uid);
-          calls_.push_back({f, input});
-          // Threads are started on demand: an idle operator keeps none.
-          if (idleWorkers_ < static_cast<int>(calls_.size()) && static_cast<int>(workers_.size()) < maxWorkers_)
-            workers_.emplace_back([this] { worker(); });
         }
-        cv_.notify_one();
+        // Urgent when the pod is already being deleted (by someone else, or by reach agent's first DELETE): its
+        // preStop clock is running.
+        auto call = std::make_shared<Call>(Call{f, input});
+        if (!pool_.submit(
+                input.ownerKey, uid, f.deletionTimestamp.has_value(), [this, call] { finishCall(*call); },
+                [this, call] { callEnded(*call, false); })) {
+          callEnded(*call, false);  // cancelled: leadership ended
+          return result;
+        }
         updateInProgressGauge();
         result.inProgress = true;
         return result;
@@ -234,29 +238,40 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
   return result;
 }
 
-void ShutdownRunner::worker() {
-  while (true) {
-    Call call;
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      ++idleWorkers_;
-      cv_.wait(lock, [&] { return stopping_ || !calls_.empty(); });
-      --idleWorkers_;
-      if (calls_.empty()) return;
-      call = std::move(calls_.front());
-      calls_.pop_front();
-    }
-    finishCall(call);
+bool ShutdownRunner::targetStillThere(const Call& call) const {
+  if (!pods_) return true;
+  const auto now = pods_->find(nsOf(call.input.pod), call.facts.name);
+  if (!now || now->uid != call.facts.uid) return false;
+  return !call.input.target || now->ip == call.input.target->ip;
+}
+
+void ShutdownRunner::callEnded(const Call& call, bool requeue) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    inFlight_.erase(call.facts.uid);
   }
+  updateInProgressGauge();
+  if (requeue && requeue_) requeue_(call.input.ownerKey);
 }
 
 void ShutdownRunner::finishCall(Call& call) {
   const DriveInput& input = call.input;
   log::ScopedLogContext ctx(log::Fields{{"pod", fmt::format("{}/{}", nsOf(input.pod), call.facts.name)}});
+  if (pool_.cancelled()) return callEnded(call, false);
+  if (!targetStillThere(call)) {
+    // Queued while the pod went, was replaced or moved: calling the address captured then could reach another pod.
+    log::info("shutdown call dropped: the pod is gone, replaced or has another IP");
+    return callEnded(call, true);
+  }
   const WallTime sentAt = clock_.wallNow();
   EndpointAnswer answer = input.target ? caller_.call(*input.target) : unreachable(input.unavailableReason);
   if (metrics_) metrics_->called(answer);
   log::info("shutdown endpoint answered", {{"answer", answer.detail}, {"attempt", call.facts.state.attempts}});
+  if (pool_.cancelled()) {
+    // Leadership ended during the call: another replica may lead already and decide from the pod as it is.
+    log::info("shutdown answer not recorded: leadership ended during the call");
+    return callEnded(call, false);
+  }
   const AnswerEffect effect = afterAnswer(call.facts, answer, input.policy, clock_.wallNow(), sentAt);
   try {
     // Delete at once when the answer allows it (accepted, or escalated), even before the answer is recorded: the
@@ -294,12 +309,7 @@ void ShutdownRunner::finishCall(Call& call) {
   }
   if (effect.misconfiguration) misconfigurations_.reported(input.ownerKey, input.config, *effect.misconfiguration);
   else if (effect.state.stage == Stage::Accepted) misconfigurations_.accepted(input.ownerKey);
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    inFlight_.erase(call.facts.uid);
-  }
-  updateInProgressGauge();
-  if (requeue_) requeue_(input.ownerKey);
+  callEnded(call, true);
 }
 
 std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, const std::set<std::string>& presentUids) {

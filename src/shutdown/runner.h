@@ -4,9 +4,18 @@
 //
 // Contract:
 // - drive() never blocks on a shutdown endpoint: calls run on the runner's own bounded pool (--max-concurrent-
-//   shutdown-calls), and when one ends the runner patches its answer onto the pod and asks for the owner to be
-//   reconciled again (the `requeue` callback). A slow pod never holds a reconcile worker.
+//   shutdown-calls, CallPool), and when one ends the runner patches its answer onto the pod and asks for the owner
+//   to be reconciled again (the `requeue` callback). A slow pod never holds a reconcile worker.
+// - Fair: the pool takes turns across owners, runs at most RunnerOptions::perOwnerCallLimit calls of one owner at a
+//   time, and calls pods that are already being deleted first (CallScheduler): one resource's slow endpoints cannot
+//   hold up another's shutdowns.
+// - Right before a call, the target is checked against the pod as the cache has it now (RunnerOptions::pods): a pod
+//   that is gone, replaced (another uid) or has another IP is not called; its call is dropped and its owner
+//   reconciled again, which decides afresh from the pod as it is.
 // - One call per pod at a time: drive() of a pod with a call in flight does nothing.
+// - Leadership is a context that cancels (issue 15 item 3): after cancel() or stop(), drive() starts no call,
+//   queued calls are dropped, and a call in flight is abandoned: its answer is not written (the next leader calls
+//   again, which the endpoint's contract allows).
 // - The informer cache may lag behind the runner's own writes: the runner overlays the stage state it last wrote
 //   for a pod until the cache shows it, so a lagging cache never makes it repeat a stage.
 // - API errors from patches and deletes propagate (as kube::Error) to the reconciler, which retries with back-off.
@@ -15,8 +24,6 @@
 //   leader still finishing and a new one starting cannot skip a stage; at worst the endpoint is called twice, which
 //   its contract allows.
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,14 +31,15 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "kube/client.h"
 #include "runtime/events/event_recorder.h"
+#include "shutdown/call_pool.h"
 #include "shutdown/endpoint_caller.h"
 #include "shutdown/metrics.h"
 #include "shutdown/misconfiguration_memory.h"
+#include "shutdown/pod_lookup.h"
 #include "shutdown/stage_machine.h"
 #include "util/clock.h"
 
@@ -66,11 +74,18 @@ struct Completion {
   ShutdownState state;  // as last recorded on the pod (or written by the runner)
 };
 
+struct RunnerOptions {
+  int perOwnerCallLimit = 0;  // calls of one MediVoteService running at once; 0: defaultPerOwnerCallLimit()
+  util::Clock::Duration idleThreadTimeout = std::chrono::seconds(30);  // a call thread idle this long ends
+  const PodLookup* pods = nullptr;  // the pods as cached, for the check before each call; nullptr: no check
+};
+
 class ShutdownRunner {
  public:
   using Requeue = std::function<void(const std::string& ownerKey)>;
   ShutdownRunner(kube::Client& client, EndpointCaller& caller, runtime::events::EventRecorder& events,
-                 ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls);
+                 ShutdownMetrics* metrics, util::Clock& clock, Requeue requeue, int maxConcurrentCalls,
+                 RunnerOptions options = {});
   ~ShutdownRunner();
   ShutdownRunner(const ShutdownRunner&) = delete;
   ShutdownRunner& operator=(const ShutdownRunner&) = delete;
@@ -91,8 +106,15 @@ class ShutdownRunner {
   // releases an owner's entry when the owner is gone.
   MisconfigurationMemory& misconfigurations() { return misconfigurations_; }
 
-  // Stops taking calls and waits for those in flight (their answers are still recorded).
-  void stop();
+  // Leadership ended: no new call, the queued ones dropped, those in flight abandoned (nothing more is written for
+  // them). Returns at once; idempotent.
+  void cancel();
+  // cancel(), then waits until the call threads have ended or `deadline` passes; false when some still run (a
+  // runtime::manager::Runnable's stop).
+  bool stop(util::Clock::TimePoint deadline);
+  void stop() { stop(util::Clock::TimePoint::max()); }
+  // Call threads alive now: none once idle for RunnerOptions::idleThreadTimeout.
+  int callThreads() const { return pool_.threads(); }
 
  private:
   struct Tracked {
@@ -117,8 +139,11 @@ class ShutdownRunner {
   // The log line and metric of a drain that ended between `before` and `after` (nothing when it did not).
   void noteDrainEnd(const ShutdownState& before, const ShutdownState& after, const DriveInput& input);
   void emit(const json& pod, const runtime::events::ObjectRef& owner, const std::vector<EventNote>& notes);
-  void worker();
+  // Runs on a pool thread: re-checks the target, calls, records the answer (unless cancelled).
   void finishCall(Call& call);
+  // The target is still the pod the call was decided for (same uid, same IP), per options_.pods.
+  bool targetStillThere(const Call& call) const;
+  void callEnded(const Call& call, bool requeue);
   void updateInProgressGauge();
 
   kube::Client& client_;
@@ -128,18 +153,15 @@ class ShutdownRunner {
   util::Clock& clock_;
   Requeue requeue_;
 
+  const PodLookup* pods_;
+
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Call> calls_;
   std::set<std::string> inFlight_;                 // pod uids with a call queued or running
   std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
   std::map<std::string, std::pair<WallTime, long>> deletions_;  // pod uid → first graceful deletion seen
   std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod uid → last seen
   MisconfigurationMemory misconfigurations_;
-  bool stopping_ = false;
-  std::vector<std::thread> workers_;  // grown on demand, up to maxWorkers_
-  int maxWorkers_ = 1;
-  int idleWorkers_ = 0;
+  CallPool pool_;  // last: its threads use the members above, so it ends first
 };
 
 }  // namespace mv::shutdown
