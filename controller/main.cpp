@@ -13,6 +13,7 @@
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/write_guard.h"
 #include "medivote/reconciler.h"
 #include "runtime/controller/controller.h"
 #include "runtime/events/event_recorder.h"
@@ -28,6 +29,7 @@
 #include "shutdown/endpoint_caller.h"
 #include "shutdown/endpoint_membership.h"
 #include "shutdown/metrics.h"
+#include "shutdown/pod_lookup.h"
 #include "shutdown/runner.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -141,12 +143,37 @@ int run(int argc, char** argv) {
   clientOptions.burst = flags.kubeApiBurst;
   clientOptions.observer = registry.restClient().observer(connection.server);
   std::unique_ptr<kube::RestClient> client;
+  // Events get a client (and so a rate limit) of their own: a burst of Events must not delay pod operations, nor
+  // pod operations crowd out the Events that explain them (issue 15 item 10).
+  std::unique_ptr<kube::RestClient> eventClient;
   try {
     client = kube::makeClient(connection, clock, clientOptions);
+    eventClient = kube::makeClient(connection, clock, clientOptions);
   } catch (const std::exception& e) {
     log::error("cannot build the API client", {{"error", e.what()}});
     return 1;
   }
+
+  // Leader election on the unguarded client (its own renewals are how it regains the right to write).
+  std::unique_ptr<runtime::leaderelection::LeaseLeaderElector> elector;
+  if (flags.leaderElect) {
+    runtime::leaderelection::LeaderElectionConfig le;
+    le.leaseNamespace = flags.leaderElectionNamespace.empty() ? connection.namespace_ : flags.leaderElectionNamespace;
+    le.leaseName = flags.leaderElectionId;
+    le.leaseDuration = flags.leaseDuration;
+    le.renewDeadline = flags.renewDeadline;
+    le.retryPeriod = flags.retryPeriod;
+    le.onMasterStatus = registry.leaderElection().statusCallback(flags.leaderElectionId);
+    elector = std::make_unique<runtime::leaderelection::LeaseLeaderElector>(*client, clock, le);
+    log::info("leader election enabled", {{"lease", le.leaseNamespace + "/" + le.leaseName},
+                                          {"identity", elector->identity()}});
+  }
+  // Everything the operator writes goes through a guard that refuses writes unless the lease is held by this
+  // replica's own clock (issue 15 item 3): a replica paused past its lease writes nothing before it has renewed.
+  auto leaseHeld = [&elector] { return !elector || elector->leaseHeld(); };
+  const std::string notLeading = "the leader lease is not held (lost, released, or not renewed in time)";
+  kube::WriteGuardedClient writes(*client, leaseHeld, notLeading);
+  kube::WriteGuardedClient eventWrites(*eventClient, leaseHeld, notLeading);
 
   // Informers: the operator's pods and Services only (by label), every MediVoteService.
   using runtime::informer::Informer;
@@ -174,7 +201,7 @@ int run(int argc, char** argv) {
   Informer serviceInformer(*client, kube::resources::services(), clock, serviceOptions);
   Informer sliceInformer(*client, kube::resources::endpointSlices(), clock, sliceOptions);
 
-  runtime::events::KubeEventRecorder events(*client, clock, "medivote-controller", hostName());
+  runtime::events::KubeEventRecorder events(eventWrites, clock, "medivote-controller", hostName());
   shutdown::ShutdownMetrics shutdownMetrics(registry.prometheus());
   auto caller = shutdown::makeHttpEndpointCaller();
 
@@ -183,14 +210,18 @@ int run(int argc, char** argv) {
   controllerOptions.maxConcurrentReconciles = flags.maxConcurrentReconciles;
   controllerOptions.metrics = &registry;
   runtime::controller::Controller* controllerPtr = nullptr;
+  // The runner re-checks each call's target against the pod cache right before the call.
+  shutdown::CachePodLookup podLookup([&podInformer](const std::string& key) { return podInformer.store().get(key); });
+  shutdown::RunnerOptions runnerOptions;
+  runnerOptions.pods = &podLookup;
   shutdown::ShutdownRunner runner(
-      *client, *caller, events, &shutdownMetrics, clock,
+      writes, *caller, events, &shutdownMetrics, clock,
       [&](const std::string& key) {
         if (controllerPtr) controllerPtr->enqueue(runtime::reconcile::Request::fromKey(key, "shutdown call answered"));
       },
-      op.maxConcurrentShutdownCalls);
+      op.maxConcurrentShutdownCalls, runnerOptions);
   medivote::MediVoteReconciler reconciler(
-      *client,
+      writes,
       {mvsInformer.store(), podInformer.store(), serviceInformer.store(), &sliceInformer.store(),
        [&sliceInformer] { return sliceInformer.hasSynced(); }},
       runner, events, clock, op.pod);
@@ -240,29 +271,21 @@ int run(int argc, char** argv) {
       }));
   manager.addReadyzCheck(runtime::informer::freshnessCheckName(sliceInformer),
                          runtime::informer::freshnessCheck(sliceInformer));
+  // The shutdown calls run only while leading, and stop with the leadership (issue 15 item 3): queued calls are
+  // dropped, calls in flight abandoned without writing their answers. Added before the controller, so it stops
+  // after it (the manager stops in reverse order) and catches the calls of the controller's last reconciles.
+  manager.add(runtime::manager::makeRunnable(
+      "shutdown-calls", true, [] {}, [&runner](util::Clock::TimePoint deadline) { return runner.stop(deadline); }));
   manager.addController(controller);
-
-  std::unique_ptr<runtime::leaderelection::LeaseLeaderElector> elector;
-  if (flags.leaderElect) {
-    runtime::leaderelection::LeaderElectionConfig le;
-    le.leaseNamespace = flags.leaderElectionNamespace.empty() ? connection.namespace_ : flags.leaderElectionNamespace;
-    le.leaseName = flags.leaderElectionId;
-    le.leaseDuration = flags.leaseDuration;
-    le.renewDeadline = flags.renewDeadline;
-    le.retryPeriod = flags.retryPeriod;
-    le.onMasterStatus = registry.leaderElection().statusCallback(flags.leaderElectionId);
-    elector = std::make_unique<runtime::leaderelection::LeaseLeaderElector>(*client, clock, le);
-    manager.setLeaderElector(elector.get());
-    log::info("leader election enabled", {{"lease", le.leaseNamespace + "/" + le.leaseName},
-                                          {"identity", elector->identity()}});
-  }
+  if (elector) manager.setLeaderElector(elector.get());
 
   runtime::manager::TerminationSignals signals([&](int signo) {
     log::info("termination signal received: stopping", {{"signal", signo}});
     manager.requestStop();
   });
   const int code = manager.run();
-  runner.stop();
+  // Abandoned work (a call or reconcile still running) holds the runner: the process ends without waiting for it.
+  if (!manager.abandonedWork()) runner.stop();
   events.flush();
   log::info("medivote-controller stopped", {{"exitCode", code}});
   if (manager.abandonedWork()) std::_Exit(code);

@@ -32,6 +32,12 @@ class LeaderElector {
 
   // True between onStartedLeading and onStoppedLeading.
   virtual bool isLeader() const = 0;
+
+  // Whether this replica may write now: it leads, and by its own clock the lease it last renewed cannot have run
+  // out for the others yet. The write guard (kube/write_guard.h) asks it before every write, so that a process
+  // resumed after a pause (SIGSTOP, a frozen node) longer than its lease writes nothing before it has renewed, even
+  // before its elector noticed the loss. Thread-safe.
+  virtual bool leaseHeld() const { return isLeader(); }
 };
 
 }  // namespace mv::runtime::leaderelection

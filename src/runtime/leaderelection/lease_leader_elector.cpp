@@ -73,7 +73,12 @@ bool LeaseLeaderElector::waitUntil(util::Clock::TimePoint deadline) {
   return !stopRequested_.waitUntil(clock_, deadline);
 }
 
+bool LeaseLeaderElector::leaseHeld() const {
+  return leading_.load() && clock_.now().time_since_epoch().count() < heldUntil_.load();
+}
+
 void LeaseLeaderElector::setLeading(bool leading) {
+  if (!leading) heldUntil_ = util::Clock::Duration::min().count();
   leading_ = leading;
   if (config_.onMasterStatus) config_.onMasterStatus(leading);
 }
@@ -92,6 +97,7 @@ bool LeaseLeaderElector::tryUpdate(json lease, const LeaseRecord& record, util::
   try {
     lastLease_ = client_.update(kube::resources::leases(), config_.leaseNamespace, lease);
     observe(record, now);
+    if (observedHolderIsMe()) heldUntil_ = (now + config_.renewDeadline).time_since_epoch().count();
     return true;
   } catch (const kube::Error& e) {
     // 409 Conflict: someone else wrote the Lease since we read it; the next attempt re-reads it.
@@ -125,6 +131,7 @@ bool LeaseLeaderElector::tryAcquireOrRenew() {
       lastLease_ = client_.create(kube::resources::leases(), config_.leaseNamespace,
                                   makeLease(config_.leaseNamespace, config_.leaseName, desired));
       observe(desired, now);
+      heldUntil_ = (now + config_.renewDeadline).time_since_epoch().count();
       return true;
     } catch (const kube::Error& createError) {
       // 409 AlreadyExists: another replica created it first.
@@ -155,6 +162,8 @@ bool LeaseLeaderElector::tryAcquireOrRenew() {
 // conditional on the resourceVersion this replica last saw, so if another replica wrote the Lease since, it fails
 // with 409 and changes nothing.
 void LeaseLeaderElector::release() {
+  // No write of this replica may follow the release: another replica may act as soon as it sees it.
+  heldUntil_ = util::Clock::Duration::min().count();
   if (!observedHolderIsMe() || !lastLease_) return;
   const std::string wallNow = formatMicroTime(clock_.wallNow());
   LeaseRecord released{"", 1, wallNow, wallNow, observed_.leaseTransitions};

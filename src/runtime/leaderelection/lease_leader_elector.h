@@ -13,6 +13,9 @@
 // - stop() while leading releases the lease when releaseOnCancel (holderIdentity "", leaseDurationSeconds 1, as
 //   client-go's ReleaseOnCancel), so that another replica takes over at its next attempt instead of waiting out the
 //   lease.
+// - leaseHeld() closes most of the gap leases leave (leader_elector.h): it turns false renewDeadline after the last
+//   successful renewal began, when the lease is released, and when leadership is lost, whether or not the elector's
+//   thread has run since.
 // - renewTime/acquireTime are written as MicroTime from the clock's wall time; leaseTransitions grows by one each
 //   time the holder changes.
 
@@ -64,6 +67,10 @@ class LeaseLeaderElector final : public LeaderElector {
   void run(std::function<void()> onStartedLeading, std::function<void()> onStoppedLeading) override;
   void stop() override;
   bool isLeader() const override { return leading_.load(); }
+  // Leading, and less than renewDeadline has passed on this replica's monotonic clock since the last successful
+  // renewal began (conservative: the renewal is counted from before it was sent, and renewDeadline < leaseDuration,
+  // the time the others wait after they saw the renewal).
+  bool leaseHeld() const override;
 
   const std::string& identity() const { return config_.identity; }
 
@@ -92,6 +99,8 @@ class LeaseLeaderElector final : public LeaderElector {
 
   informer::ClockSignal stopRequested_;
   std::atomic<bool> leading_{false};
+  // Until when, on clock_, the last renewal vouches for the lease (time_since_epoch ticks); min: not held.
+  std::atomic<util::Clock::Duration::rep> heldUntil_{util::Clock::Duration::min().count()};
 };
 
 }  // namespace mv::runtime::leaderelection

@@ -309,3 +309,38 @@ TEST_CASE("leader election rejects inconsistent timings and names a default iden
   CHECK(kDefaultRenewDeadline == 10s);
   CHECK(kDefaultRetryPeriod == 2s);
 }
+
+TEST_CASE("leader election: a leader paused past its renew deadline holds no lease for writing before it has renewed") {
+  // Issue 15 item 3: SIGSTOP the leader, SIGCONT it after its lease ran out. Its elector has not noticed yet (it
+  // still counts as leading until its renew round fails for the renew deadline), but writes must stop at once.
+  Fixture f;
+  Candidate a(f.client, f.clock, "a");
+  a.start();
+  REQUIRE(eventually([&] { return a.started.load(); }));
+  CHECK(a.elector().leaseHeld());
+  // The first renew attempt after the pause fails (its fast-path update, and the update after re-reading).
+  f.client.failNext("update", kLeases, mv::testing::internalError());
+  f.client.failNext("update", kLeases, mv::testing::internalError());
+  const std::size_t updates = f.client.calls("update").size();
+  REQUIRE(f.clock.awaitWaiters(1));
+  f.clock.advance(11s);  // the pause: more than the renew deadline (10 s) since the last renewal began
+  CHECK_FALSE(a.elector().leaseHeld());
+  REQUIRE(f.client.awaitCalls("update", updates + 2));
+  CHECK_FALSE(a.elector().leaseHeld());
+  CHECK(a.elector().isLeader());  // the elector's own verdict comes only at the end of its renew round
+  // The next attempt renews: from then on the lease is held again.
+  f.advanceUntilCall(2s, "update", updates + 3);
+  CHECK(eventually([&] { return a.elector().leaseHeld(); }));
+  CHECK_FALSE(a.stopped.load());
+}
+
+TEST_CASE("leader election: the lease is not held for writing once it is released") {
+  Fixture f;
+  Candidate a(f.client, f.clock, "a");
+  a.start();
+  REQUIRE(eventually([&] { return a.started.load(); }));
+  CHECK(a.elector().leaseHeld());
+  a.stop();
+  CHECK_FALSE(a.elector().leaseHeld());
+  CHECK(f.lease()["spec"]["holderIdentity"] == "");
+}
