@@ -49,29 +49,10 @@ void ShutdownRunner::cancel() { pool_.cancel(); }
 
 bool ShutdownRunner::stop(util::Clock::TimePoint deadline) { return pool_.stop(deadline); }
 
-void ShutdownRunner::keepGracefulDeletion(PodFacts& f) {
-  if (!f.deletionTimestamp) return;
-  auto it = deletions_.find(f.uid);
-  if (it == deletions_.end()) {
-    if (f.deletionGracePeriodSeconds > 0) deletions_[f.uid] = {*f.deletionTimestamp, f.deletionGracePeriodSeconds};
-    return;
-  }
-  if (f.deletionGracePeriodSeconds == 0) {
-    f.deletionTimestamp = it->second.first;
-    f.deletionGracePeriodSeconds = it->second.second;
-  }
-}
-
 PodFacts ShutdownRunner::facts(const DriveInput& input) {
   PodFacts f = observePod(input.pod, input.serviceContainer);
   f.inEndpoints = input.inEndpoints;
-  std::lock_guard<std::mutex> g(mu_);
-  keepGracefulDeletion(f);
-  auto it = written_.find(f.uid);
-  if (it != written_.end()) {
-    if (f.state == it->second) written_.erase(it);  // the cache caught up
-    else f.state = it->second;                      // the cache lags behind our own write
-  }
+  overlay_.apply(f);
   return f;
 }
 
@@ -79,8 +60,7 @@ void ShutdownRunner::patchState(const json& pod, const ShutdownState& state, boo
   json patch = {{"metadata", {{"uid", uidOf(pod)}, {"annotations", stateAnnotationsPatch(state)}}}};
   if (stopServing) patch["metadata"]["labels"][std::string(api::kLabelServing)] = nullptr;
   client_.patch(kube::resources::pods(), nsOf(pod), nameOf(pod), kube::PatchType::Merge, patch);
-  std::lock_guard<std::mutex> g(mu_);
-  written_[uidOf(pod)] = state;
+  overlay_.wrote(uidOf(pod), state);
 }
 
 bool ShutdownRunner::recordStep(const DriveInput& input, const ShutdownState& before, const Step& step) {
@@ -299,8 +279,7 @@ void ShutdownRunner::finishCall(Call& call) {
     if (podGoneOrReplaced(e)) {
       // The pod went before its answer could be written on it (an agent pod is deleted first, and the service may
       // be done within a second): the outcome is still judged from the answer, which the runner keeps.
-      std::lock_guard<std::mutex> g(mu_);
-      written_[call.facts.uid] = effect.state;
+      overlay_.wrote(call.facts.uid, effect.state);
     } else if (!e.isConflict()) {
       log::warn("could not record the shutdown answer", {{"error", e.what()}});
     }
@@ -331,16 +310,7 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
   }
   for (auto& [name, t] : gone) {
     PodFacts f = observePod(t.pod, t.serviceContainer);
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      auto w = written_.find(f.uid);
-      if (w != written_.end()) {
-        f.state = w->second;
-        written_.erase(w);
-      }
-      keepGracefulDeletion(f);
-      deletions_.erase(f.uid);
-    }
+    overlay_.finish(f);
     f.exists = false;
     const Step step = decide(f, t.policy, clock_.wallNow());
     if (step.kind != Step::Kind::Done) continue;

@@ -41,6 +41,7 @@
 #include "shutdown/misconfiguration_memory.h"
 #include "shutdown/pod_lookup.h"
 #include "shutdown/stage_machine.h"
+#include "shutdown/state_overlay.h"
 #include "util/clock.h"
 
 namespace mv::shutdown {
@@ -128,10 +129,7 @@ class ShutdownRunner {
     DriveInput input;
   };
 
-  PodFacts facts(const DriveInput& input);
-  // The first graceful deletion seen for a pod stays its deletion: the kubelet's final grace-0 delete resets
-  // deletionTimestamp to "now" and the grace to 0, which would hide when SIGTERM came. Caller holds mu_.
-  void keepGracefulDeletion(PodFacts& f);
+  PodFacts facts(const DriveInput& input);  // observed from the cache, corrected by overlay_
   void patchState(const json& pod, const ShutdownState& state, bool stopServing);
   // Persists a step's state (and the serving label's removal when stopServing), logs a new stage and how a drain
   // ended. False when the pod is gone or replaced (nothing to record); other API errors propagate.
@@ -157,9 +155,8 @@ class ShutdownRunner {
 
   std::mutex mu_;
   std::set<std::string> inFlight_;                 // pod uids with a call queued or running
-  std::map<std::string, ShutdownState> written_;   // pod uid → the state last written (overlay for a lagging cache)
-  std::map<std::string, std::pair<WallTime, long>> deletions_;  // pod uid → first graceful deletion seen
   std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod uid → last seen
+  StateOverlay overlay_;
   MisconfigurationMemory misconfigurations_;
   CallPool pool_;  // last: its threads use the members above, so it ends first
 };
