@@ -114,10 +114,8 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
   for (int i = 0; i < 8; ++i) {
     const Step step = decide(f, input.policy, clock_.wallNow(), input.startReason);
     result.stage = step.state.stage;
-    if (step.kind != Step::Kind::Idle) {
-      std::lock_guard<std::mutex> g(mu_);
-      tracked_[input.ownerKey][f.uid] = {input.pod, input.policy, input.serviceContainer, input.owner};
-    }
+    if (step.kind != Step::Kind::Idle)
+      tracker_.seen(input.ownerKey, f.uid, {input.pod, input.policy, input.serviceContainer, input.owner});
     if (step.kind != Step::Kind::Idle && step.kind != Step::Kind::Wait)
       log::debug("shutdown step", {{"step", std::string(stepKindName(step.kind))},
                                    {"stage", std::string(stageName(step.state.stage))}});
@@ -293,22 +291,13 @@ void ShutdownRunner::finishCall(Call& call) {
 
 std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, const std::set<std::string>& presentUids) {
   std::vector<Completion> done;
-  std::vector<std::pair<std::string, Tracked>> gone;
+  std::set<std::string> keep = presentUids;
   {
     std::lock_guard<std::mutex> g(mu_);
-    auto it = tracked_.find(ownerKey);
-    if (it == tracked_.end()) return done;
-    for (auto p = it->second.begin(); p != it->second.end();) {
-      if (presentUids.count(p->first) || inFlight_.count(p->first)) {
-        ++p;
-        continue;
-      }
-      gone.emplace_back(nameOf(p->second.pod), std::move(p->second));
-      p = it->second.erase(p);
-    }
-    if (it->second.empty()) tracked_.erase(it);
+    keep.insert(inFlight_.begin(), inFlight_.end());
   }
-  for (auto& [name, t] : gone) {
+  for (auto& t : tracker_.takeGone(ownerKey, keep)) {
+    const std::string name = nameOf(t.pod);
     PodFacts f = observePod(t.pod, t.serviceContainer);
     overlay_.finish(f);
     f.exists = false;
@@ -330,23 +319,10 @@ std::vector<Completion> ShutdownRunner::reapGone(const std::string& ownerKey, co
   return done;
 }
 
-void ShutdownRunner::podDeleted(const json& lastKnown) {
-  const std::string uid = uidOf(lastKnown);
-  std::lock_guard<std::mutex> g(mu_);
-  for (auto& [owner, pods] : tracked_) {
-    auto it = pods.find(uid);
-    if (it != pods.end()) it->second.pod = lastKnown;
-  }
-}
+void ShutdownRunner::podDeleted(const json& lastKnown) { tracker_.lastKnown(lastKnown); }
 
 void ShutdownRunner::updateInProgressGauge() {
-  if (!metrics_) return;
-  std::size_t n = 0;
-  {
-    std::lock_guard<std::mutex> g(mu_);
-    for (const auto& [owner, pods] : tracked_) n += pods.size();
-  }
-  metrics_->setInProgress(static_cast<double>(n));
+  if (metrics_) metrics_->setInProgress(static_cast<double>(tracker_.size()));
 }
 
 }  // namespace mv::shutdown

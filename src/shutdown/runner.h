@@ -41,6 +41,7 @@
 #include "shutdown/misconfiguration_memory.h"
 #include "shutdown/pod_lookup.h"
 #include "shutdown/stage_machine.h"
+#include "shutdown/shutdown_tracker.h"
 #include "shutdown/state_overlay.h"
 #include "util/clock.h"
 
@@ -118,12 +119,6 @@ class ShutdownRunner {
   int callThreads() const { return pool_.threads(); }
 
  private:
-  struct Tracked {
-    json pod;  // last seen
-    ShutdownPolicy policy;
-    std::string serviceContainer;
-    runtime::events::ObjectRef owner;
-  };
   struct Call {
     PodFacts facts;  // with the attempt recorded
     DriveInput input;
@@ -155,8 +150,8 @@ class ShutdownRunner {
 
   std::mutex mu_;
   std::set<std::string> inFlight_;                 // pod uids with a call queued or running
-  std::map<std::string, std::map<std::string, Tracked>> tracked_;  // owner key → pod uid → last seen
   StateOverlay overlay_;
+  ShutdownTracker tracker_;
   MisconfigurationMemory misconfigurations_;
   CallPool pool_;  // last: its threads use the members above, so it ends first
 };
