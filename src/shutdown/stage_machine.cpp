@@ -158,17 +158,26 @@ std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallT
   return st;
 }
 
-Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p) {
+// How a finished shutdown ended, from what the kubelet reported for the service container (exit code or signal, and
+// finishedAt) against when the kubelet's SIGTERM could come:
+// - SIGKILL (signal 9, exit code 137) that was not an exit before SIGTERM: sigkill.
+// - An exit before SIGTERM could reach the service: http (when the HTTP stage ran). The signal alone does not tell
+//   who sent it: the real MediVote services end themselves by SIGTERM to their own process after they answered
+//   (exit code 143, medivote-services.md), so a signal 15 is the kubelet's only when it came at or after the SIGTERM
+//   time. A container's finishedAt has whole seconds (metav1.Time): the exit may have come up to a second later than
+//   it says, so `http` is claimed only when even that second is before SIGTERM.
+// - No exit seen (the pod went before its final status was read): http only when it went while SIGTERM could not yet
+//   have come (`now`, when the operator sees it gone, is before the SIGTERM time); otherwise the conservative sigterm.
+Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
   const ShutdownState& s = f.state;
   if (s.stage == Stage::Forced) return Outcome::Forced;
   const bool killed = f.exitSignal == 9 || f.exitCode == 137;
   if (p.httpStage() && (s.stage == Stage::Requested || s.stage == Stage::Accepted || s.escalation == "exit-timeout")) {
-    // The service ended by the HTTP stage if it exited before the kubelet's SIGTERM could reach it. A container's
-    // finishedAt has whole seconds (metav1.Time): the exit may have come up to a second later than it says, so
-    // `http` is claimed only when even that second is before SIGTERM.
     const auto sigterm = sigtermAt(f, p);
     if (f.exitedAt && (!sigterm || *f.exitedAt + kFinishedAtPrecision <= *sigterm)) return Outcome::Http;
-    if (!f.exitedAt && s.stage == Stage::Accepted && s.escalation.empty()) return Outcome::Http;
+    if (!f.exitedAt && !f.serviceExited && s.stage == Stage::Accepted && s.escalation.empty() &&
+        (!sigterm || now < *sigterm))
+      return Outcome::Http;
   }
   return killed ? Outcome::Sigkill : Outcome::Sigterm;
 }
@@ -205,7 +214,7 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
   if (!f.exists) {
     if (s.stage == Stage::None && !f.deletionTimestamp) return makeStep(Step::Kind::Idle, s);
     Step st = makeStep(Step::Kind::Done, s);
-    st.outcome = outcomeOf(f, p);
+    st.outcome = outcomeOf(f, p, now);
     st.events.push_back(normal("ShutdownCompleted", fmt::format("Pod {} is gone (ended by {})", f.name,
                                                                 outcomeName(st.outcome))));
     return st;

@@ -795,3 +795,54 @@ TEST_CASE("state annotations round-trip, and a merge patch clears what is unset"
   CHECK(readState(json{{"medivote.io/shutdown-stage", "Exploded"}, {"medivote.io/shutdown-attempts", "-1"}}) ==
         ShutdownState{});
 }
+
+// The outcome of a finished shutdown, from what the kubelet reported for the service container (issue 15 item 9).
+namespace {
+// A pod deleted at kT0 with grace 40 s and a 10 s preStop sleep (SIGTERM at kT0 + 10 s), whose service container
+// ended `exitedAfter` kT0 with `exitCode`/`signal` (no exit seen: exitedAfter nullopt), seen gone at `seenGoneAfter`.
+Step finished(Stage stage, std::optional<int> exitCode, std::optional<int> signal,
+              std::optional<std::chrono::seconds> exitedAfter, const std::string& escalation = "",
+              std::chrono::seconds seenGoneAfter = 60s) {
+  PodFacts f;
+  f.name = "vote-4";
+  f.exists = false;
+  f.preStop = PreStopKind::Sleep;
+  f.preStopSeconds = 10;
+  f.deletionTimestamp = kT0 + 40s;
+  f.deletionGracePeriodSeconds = 40;
+  f.state.stage = stage;
+  f.state.requestedAt = kT0 - 1s;
+  if (stage == Stage::Accepted) f.state.acceptedAt = kT0 - 1s;
+  f.state.escalation = escalation;
+  f.exitCode = exitCode;
+  f.exitSignal = signal;
+  if (exitedAfter) {
+    f.serviceExited = true;
+    f.exitedAt = kT0 + *exitedAfter;
+  }
+  return decide(f, critical(), kT0 + seenGoneAfter);
+}
+}  // namespace
+
+TEST_CASE("outcome: a signal is the kubelet's only when it came at or after the SIGTERM time") {
+  // The real MediVote services end themselves by SIGTERM after answering (exit 143): before the kubelet's, http.
+  CHECK(finished(Stage::Accepted, 143, 15, 2s).outcome == Outcome::Http);
+  // Accepted, then hung until the kubelet's SIGTERM at +10 s: sigterm, although it says Accepted.
+  CHECK(finished(Stage::Accepted, 143, 15, 10s).outcome == Outcome::Sigterm);
+  CHECK(finished(Stage::Accepted, 0, std::nullopt, 10s).outcome == Outcome::Sigterm);  // handled SIGTERM, exit 0
+  // finishedAt has whole seconds: an exit stamped a whole second before SIGTERM was before it; one stamped at the
+  // SIGTERM second may have been after it.
+  CHECK(finished(Stage::Accepted, 143, 15, 9s).outcome == Outcome::Http);
+  // SIGKILL at the end of the grace period: sigkill, also when the last recorded stage was Accepted or Terminating.
+  CHECK(finished(Stage::Accepted, 137, 9, 40s).outcome == Outcome::Sigkill);
+  CHECK(finished(Stage::Terminating, 137, std::nullopt, 40s, "refusal-timeout").outcome == Outcome::Sigkill);
+  CHECK(finished(Stage::Terminating, 0, std::nullopt, 2s, "refusal-timeout").outcome == Outcome::Sigterm);
+  CHECK(finished(Stage::Requested, 0, std::nullopt, 2s).outcome == Outcome::Http);  // its answer was lost
+}
+
+TEST_CASE("outcome: no exit seen - http only if the pod went before SIGTERM could come, else sigterm") {
+  CHECK(finished(Stage::Accepted, std::nullopt, std::nullopt, std::nullopt, "", 5s).outcome == Outcome::Http);
+  CHECK(finished(Stage::Accepted, std::nullopt, std::nullopt, std::nullopt, "", 12s).outcome == Outcome::Sigterm);
+  CHECK(finished(Stage::Accepted, std::nullopt, std::nullopt, std::nullopt, "exit-timeout", 5s).outcome ==
+        Outcome::Sigterm);
+}
