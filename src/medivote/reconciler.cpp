@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -11,6 +12,7 @@
 #include "runtime/informer/indexers.h"
 #include "shutdown/endpoint_membership.h"
 #include "util/log.h"
+#include "util/parallel.h"
 
 namespace mv::medivote {
 namespace {
@@ -448,7 +450,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   std::map<std::string, std::string> reasons;
   for (const auto& name : p.continueShutdown) reasons[name] = "";
   for (const auto& order : p.startShutdown) reasons[order.pod] = order.reason;
-  std::optional<util::WallTime> wake;
+  std::vector<shutdown::DriveInput> drives;
   for (const auto& pod : o.pods) {
     const std::string name = pod["metadata"]["name"].get<std::string>();
     auto it = reasons.find(name);
@@ -463,9 +465,23 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     in.target = callTarget(mvs, pod, token, in.unavailableReason);
     in.inEndpoints = inEndpoints(mvs, pod);
     in.config = config;
-    const auto r = runner_.drive(in);
-    if (r.wakeAt && (!wake || *r.wakeAt < *wake)) wake = r.wakeAt;
+    drives.push_back(std::move(in));
   }
+  // Side by side, kParallelDrives at a time: a drive makes one or two writes (a delete and its record, a state and
+  // its call), and a scale-down of a hundred pods one after another would wait for every round trip in turn (the
+  // ReplicaSet controller deletes in parallel too). ShutdownRunner::drive is safe to call concurrently; the first
+  // API error is rethrown once every drive has returned, and the reconcile is retried with back-off.
+  std::vector<std::optional<util::WallTime>> wakes(drives.size());
+  const log::Fields context = log::currentContext();
+  const auto caller = std::this_thread::get_id();
+  util::forEachParallel(drives.size(), kParallelDrives, [&](std::size_t i) {
+    std::optional<log::ScopedLogContext> scope;
+    if (std::this_thread::get_id() != caller) scope.emplace(context);
+    wakes[i] = runner_.drive(drives[i]).wakeAt;
+  });
+  std::optional<util::WallTime> wake;
+  for (const auto& w : wakes)
+    if (w && (!wake || *w < *wake)) wake = w;
 
   if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
   if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();

@@ -80,6 +80,8 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   // A failed reconcile of a resource with a shutdown in flight is retried within this, whatever the work queue's
   // back-off has grown to: a shutdown's deadlines (refusal, exit, force) must hold after an API outage.
   static constexpr std::chrono::seconds kShutdownRetryCap{2};
+  // How many of one resource's pods are driven at a time (their deletes, state writes and calls queued).
+  static constexpr std::size_t kParallelDrives = 8;
   // How often what is kept for resources that are no longer in the cache is dropped.
   static constexpr std::chrono::seconds kSweep{60};
 

@@ -145,6 +145,8 @@ ScopedLogContext::ScopedLogContext(Fields fields) : added_(fields.size()) {
   tContext.insert(tContext.end(), fields.begin(), fields.end());
 }
 
+Fields currentContext() { return tContext; }
+
 ScopedLogContext::~ScopedLogContext() { tContext.erase(tContext.end() - static_cast<std::ptrdiff_t>(added_), tContext.end()); }
 
 }  // namespace mv::log

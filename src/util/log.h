@@ -60,6 +60,9 @@ bool isSensitiveKey(std::string_view key);
 std::string formatRecord(Format format, std::string_view ts, Level level, std::string_view msg, const Fields& fields);
 
 // Adds fields to every record of the current thread while it lives. Scopes nest.
+// The fields of this thread's ScopedLogContexts, to carry them to work done on another thread for it.
+Fields currentContext();
+
 class ScopedLogContext {
  public:
   explicit ScopedLogContext(Fields fields);
