@@ -25,8 +25,11 @@ void StateOverlay::apply(PodFacts& f) {
 }
 
 void StateOverlay::wrote(const std::string& uid, const ShutdownState& state) {
+  // Kept as the pod's annotations hold it (times in milliseconds): the state as decided has the clock's precision,
+  // and would never equal what the cache reads back, so the overlay would never be dropped (issue 15 item 9).
+  const ShutdownState stored = readState(stateAnnotationsPatch(state));
   std::lock_guard<std::mutex> g(mu_);
-  written_[uid] = state;
+  written_[uid] = stored;
 }
 
 void StateOverlay::finish(PodFacts& f) {

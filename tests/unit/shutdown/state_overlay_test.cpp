@@ -59,3 +59,20 @@ TEST_CASE("state overlay: the kubelet's grace-0 delete does not hide the first g
   CHECK(gone.state == requested());
   CHECK(o.size() == 0);
 }
+
+TEST_CASE("state overlay: dropped once the cache has the write, although the annotations keep only milliseconds") {
+  StateOverlay o;
+  ShutdownState s = requested();
+  // A time with the clock's precision, as decide() stamps it.
+  s.startedAt = WallTime(std::chrono::nanoseconds(1795642898123456789LL));
+  s.requestedAt = *s.startedAt + 1500us;
+  o.wrote("u", s);
+  CHECK(o.size() == 1);
+  // The cache reads the state back from the pod's annotations.
+  PodFacts cached = pod("u");
+  cached.state = readState(stateAnnotationsPatch(s));
+  CHECK(cached.state != s);  // the precision the annotations lose
+  o.apply(cached);
+  CHECK(o.size() == 0);
+  CHECK(cached.state.stage == Stage::Requested);
+}
