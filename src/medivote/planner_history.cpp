@@ -64,14 +64,21 @@ json updatedHistory(const json& previous, const PodSet& pods, const Observation&
     }
     if (!found) history.insert(history.begin(), entry);
   }
-  // Shutdowns that began and ended between two plans: their entry comes from the state the runner last saw.
+  // Shutdowns that began and ended between two plans: their entry comes from the state the runner last saw. A
+  // completion is offered again until a status write carrying it succeeded (the reconciler keeps it): an entry of
+  // the same shutdown (same pod, same first stage), open or closed, is not added twice.
   for (const auto& [pod, state] : o.completedStates) {
     if (present.count(pod) || state.stage == Stage::None) continue;
-    const bool open = std::any_of(history.begin(), history.end(), [&, &name = pod](const json& h) {
-      return h.value("pod", "") == name && h.value("outcome", "").empty();
+    const json entry = historyEntry(pod, state);
+    const json first = entry["stages"].empty() ? json() : entry["stages"][0];
+    const bool known = std::any_of(history.begin(), history.end(), [&, &name = pod](const json& h) {
+      if (h.value("pod", "") != name) return false;
+      if (h.value("outcome", "").empty()) return true;
+      const json stages = h.value("stages", json::array());
+      return !first.is_null() && !stages.empty() && stages[0] == first;
     });
-    if (open) continue;
-    history.insert(history.begin(), historyEntry(pod, state));
+    if (known) continue;
+    history.insert(history.begin(), entry);
   }
   for (auto& h : history) {
     if (!h.value("outcome", "").empty() || present.count(h.value("pod", ""))) continue;

@@ -65,6 +65,7 @@ void MediVoteReconciler::forget(const std::string& mvsKey) {
   std::lock_guard<std::mutex> g(mu_);
   refusals_.erase(mvsKey);
   uids_.erase(mvsKey);
+  pendingCompletions_.erase(mvsKey);
 }
 
 void MediVoteReconciler::sweepIfDue() {
@@ -81,6 +82,8 @@ void MediVoteReconciler::sweepIfDue() {
   std::lock_guard<std::mutex> g(mu_);
   for (auto it = refusals_.begin(); it != refusals_.end();) it = present.count(it->first) ? std::next(it) : refusals_.erase(it);
   for (auto it = uids_.begin(); it != uids_.end();) it = present.count(it->first) ? std::next(it) : uids_.erase(it);
+  for (auto it = pendingCompletions_.begin(); it != pendingCompletions_.end();)
+    it = present.count(it->first) ? std::next(it) : pendingCompletions_.erase(it);
 }
 
 MediVoteReconciler::Memory MediVoteReconciler::memory() const {
@@ -92,6 +95,7 @@ MediVoteReconciler::Memory MediVoteReconciler::memory() const {
   std::lock_guard<std::mutex> g(mu_);
   m.refusals = refusals_.size();
   m.uids = uids_.size();
+  m.pendingCompletions = pendingCompletions_.size();
   return m;
 }
 
@@ -362,9 +366,18 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
 
   std::set<std::string> presentUids;
   for (const auto& pod : o.pods) presentUids.insert(pod.value("/metadata/uid"_json_pointer, std::string()));
-  for (const auto& c : runner_.reapGone(mvsKey, presentUids)) {
-    o.completedOutcomes[c.pod] = std::string(outcomeName(c.outcome));
-    o.completedStates[c.pod] = c.state;
+  {
+    // Completions are kept until a status write carrying them succeeds (below): a 409 on that write, or an error
+    // before it, must not lose a shutdown's entry in status.shutdowns (the runner hands each one out once).
+    const auto reaped = runner_.reapGone(mvsKey, presentUids);
+    std::lock_guard<std::mutex> g(mu_);
+    auto& pending = pendingCompletions_[mvsKey];
+    for (const auto& c : reaped) pending[c.pod] = {std::string(outcomeName(c.outcome)), c.state};
+    for (const auto& [pod, c] : pending) {
+      o.completedOutcomes[pod] = c.outcome;
+      o.completedStates[pod] = c.state;
+    }
+    if (pending.empty()) pendingCompletions_.erase(mvsKey);
   }
 
   Plan p = plan(o, settings_);
@@ -484,6 +497,11 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     if (w && (!wake || *w < *wake)) wake = w;
 
   if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
+  if (!o.completedStates.empty()) {
+    // The status now carries them (written, or already so).
+    std::lock_guard<std::mutex> g(mu_);
+    pendingCompletions_.erase(mvsKey);
+  }
   if (p.removeFinalizer && !applyFinalizer(mvs, false)) return Result::requeue();
   // A refusal that appeared or went is reported by the next plan; one that holds is retried with back-off.
   if (refusalChanged || conflictFound) return Result::requeue();

@@ -87,9 +87,10 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
 
   // What is kept per resource, counted (for tests and leak checks).
   struct Memory {
-    std::size_t tokenUsers = 0, cachedSecrets = 0, misconfigurations = 0, nameConflicts = 0, refusals = 0, uids = 0;
+    std::size_t tokenUsers = 0, cachedSecrets = 0, misconfigurations = 0, nameConflicts = 0, refusals = 0, uids = 0,
+                pendingCompletions = 0;
     std::size_t total() const {
-      return tokenUsers + cachedSecrets + misconfigurations + nameConflicts + refusals + uids;
+      return tokenUsers + cachedSecrets + misconfigurations + nameConflicts + refusals + uids + pendingCompletions;
     }
   };
   Memory memory() const;
@@ -136,6 +137,12 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
     std::string message;
   };
   std::map<std::string, Refusal> refusals_;
+  // Completions reaped from the runner and not yet carried by a successful status write: resource key → pod name.
+  struct PendingCompletion {
+    std::string outcome;
+    shutdown::ShutdownState state;
+  };
+  std::map<std::string, std::map<std::string, PendingCompletion>> pendingCompletions_;
 };
 
 }  // namespace mv::medivote

@@ -851,3 +851,31 @@ TEST_CASE("a resource deleted and created again under the same name unseen start
   h.reconcile();
   CHECK(h.degraded()["reason"] != "ServerRefused");
 }
+
+TEST_CASE("a completion is not lost when the status write that carries it is answered 409") {
+  Harness h(mvsObject("direct", true, 2));
+  userTokenSecret(h);
+  twoPodsScaledToOne(h);
+  for (int i = 0; i < 5 && h.client.object(kube::resources::pods(), "ns", "node-1"); ++i) {
+    h.reconcile();
+    h.awaitAnswers(1);
+  }
+  REQUIRE_FALSE(h.client.object(kube::resources::pods(), "ns", "node-1"));
+  h.sync();
+  // The reconcile that reaps node-1's completion loses its status write to another writer.
+  h.client.failNext("update", "", kube::ApiError(409, kube::StatusReason::Conflict, "the object has been modified",
+                                                 json::object()));
+  h.reconcile();
+  h.reconcile();
+  const json mvs = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  const json history = mvs.value("/status/shutdowns"_json_pointer, json::array());
+  REQUIRE(history.size() == 1);
+  CHECK(history[0]["pod"] == "node-1");
+  CHECK(history[0]["outcome"] == "http");
+  CHECK(h.reconciler.memory().pendingCompletions == 0);  // released once written
+  // Offered again, the same shutdown is not added twice.
+  h.reconcile();
+  CHECK(h.client.object(kube::resources::mediVoteServices(), "ns", "node")
+            ->value("/status/shutdowns"_json_pointer, json::array())
+            .size() == 1);
+}
