@@ -131,8 +131,9 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
   }
   const std::string secretKey = key(mvs.ns, ref->name);
   std::optional<Cached> cached;
+  bool fetch = false;
   {
-    std::lock_guard<std::mutex> g(mu_);
+    std::unique_lock<std::mutex> g(mu_);
     const auto previous = users_.find(mvsKey);
     const std::string released = previous != users_.end() && previous->second != secretKey ? previous->second : "";
     users_[mvsKey] = secretKey;
@@ -140,26 +141,44 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
           return u.second == released;
         }))
       secrets_.erase(released);
+    // One read (or create) of a Secret at a time: a lookup that finds one under way waits for its answer, so
+    // resources sharing a Secret and reconciled side by side make one GET, not one each.
+    fetched_.wait(g, [&] { return !fetching_.count(secretKey); });
     auto it = secrets_.find(secretKey);
     if (it != secrets_.end() && clock_.now() - it->second.readAt < kResync) cached = it->second;
+    fetch = !cached || (!cached->found && ref->operatorOwned && mayCreate);
+    if (fetch) fetching_.insert(secretKey);
   }
-  if (!cached) {
-    cached = read(mvs.ns, ref->name);
-    store(secretKey, *cached);
+  std::string forbidden;
+  if (fetch) {
+    struct Fetched {  // ends the fetch however it ends (an API error propagates)
+      TokenSecrets& secrets;
+      const std::string& key;
+      ~Fetched() {
+        {
+          std::lock_guard<std::mutex> g(secrets.mu_);
+          secrets.fetching_.erase(key);
+        }
+        secrets.fetched_.notify_all();
+      }
+    } fetched{*this, secretKey};
+    if (!cached) {
+      cached = read(mvs.ns, ref->name);
+      store(secretKey, *cached);
+    }
+    if (!cached->found && ref->operatorOwned && mayCreate) {
+      cached = create(mvs, ref->name, forbidden);
+      store(secretKey, *cached);
+    }
   }
   const std::string where = fmt::format("Secret {}/{}", mvs.ns, ref->name);
-  if (!cached->found && ref->operatorOwned && mayCreate) {
-    std::string forbidden;
-    cached = create(mvs, ref->name, forbidden);
-    store(secretKey, *cached);
-    if (!forbidden.empty()) {
-      out.problemReason = "TokenSecretForbidden";
-      out.problem = fmt::format("cannot create {} for the agent's token: {} (the operator's role needs 'create' on "
-                                "secrets)",
-                                where, forbidden);
-      out.blocksPods = true;
-      return out;
-    }
+  if (!forbidden.empty()) {
+    out.problemReason = "TokenSecretForbidden";
+    out.problem = fmt::format("cannot create {} for the agent's token: {} (the operator's role needs 'create' on "
+                              "secrets)",
+                              where, forbidden);
+    out.blocksPods = true;
+    return out;
   }
   if (!cached->found) {
     out.problemReason = "SecretNotFound";
@@ -194,6 +213,13 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
   if (token.empty()) return invalid("is empty");
   out.token = std::move(token);
   return out;
+}
+
+void TokenSecrets::invalidate(const api::MediVoteService& mvs) {
+  const auto ref = tokenSecretOf(mvs);
+  if (!ref) return;
+  std::lock_guard<std::mutex> g(mu_);
+  secrets_.erase(key(mvs.ns, ref->name));
 }
 
 void TokenSecrets::forget(const std::string& mvsKey) {

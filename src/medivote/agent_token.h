@@ -19,14 +19,18 @@
 // - Deleted while its pods run: created again, with a new token, at the next reconcile after kResync. The pods keep
 //   the old token until the kubelet refreshes the volume (the agent re-reads its token file when it changes); calls
 //   in between are refused (401) and escalate (docs/architecture.md states the gap).
-// - Reads: at most one GET per Secret per kResync, whatever the number of reconciles or of resources sharing it;
-//   the cached copy keeps only the Secret's uid, resourceVersion, ownerReferences and data.
+// - Reads: at most one GET per Secret per kResync, whatever the number of reconciles or of resources sharing it,
+//   also when they look it up at the same time (one reads, the others wait for its answer); the cached copy keeps
+//   only the Secret's uid, resourceVersion, ownerReferences and data. The operator's role has no list or watch on
+//   secrets (deploy/, charts/), so there is no Secret informer: a deletion or change is seen at the first lookup
+//   after kResync, or sooner after invalidate() (a call answered 401: the token in use may be outdated).
 // - The token itself is only ever in TokenLookup::token: never in a problem message, a log field or an Event.
 // - API failures other than 404 (read) and 409 (create) propagate as kube::Error; a 403 on create is reported as a
 //   problem (the operator's role lacks `create` on secrets), so an old installation shows why.
 // Thread-safe.
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -85,6 +89,10 @@ class TokenSecrets {
   // missing, unless `mayCreate` is false (an invalid spec or a resource being deleted creates nothing).
   TokenLookup lookup(const api::MediVoteService& mvs, bool mayCreate);
 
+  // The cached copy of `mvs`'s Secret is no longer trusted (a shutdown call was answered 401 or another answer that
+  // reports a misconfiguration): the next lookup of it reads it again, once, whoever makes it.
+  void invalidate(const api::MediVoteService& mvs);
+
   // The resource `mvsKey` ("namespace/name") is gone: release what was kept for it (and the cached Secret, when no
   // other resource uses it).
   void forget(const std::string& mvsKey);
@@ -109,6 +117,8 @@ class TokenSecrets {
   TokenSource newToken_;
 
   mutable std::mutex mu_;
+  std::condition_variable fetched_;             // a read (or create) in fetching_ ended
+  std::set<std::string> fetching_;              // Secrets being read (or created) now: other lookups wait for it
   std::map<std::string, Cached> secrets_;       // "namespace/name" of the Secret → last read
   std::map<std::string, std::string> users_;    // resource key → the Secret key it uses
 };

@@ -216,7 +216,7 @@ std::optional<shutdown::EndpointRequest> MediVoteReconciler::callTarget(const ap
   return r;
 }
 
-bool MediVoteReconciler::applyFinalizer(const api::MediVoteService& mvs, bool add) {
+bool MediVoteReconciler::applyFinalizer(const api::MediVoteService& mvs, bool add, json* written) {
   json finalizers = json::array();
   for (const auto& f : mvs.finalizers)
     if (f != api::kFinalizer) finalizers.push_back(f);
@@ -224,7 +224,8 @@ bool MediVoteReconciler::applyFinalizer(const api::MediVoteService& mvs, bool ad
   // The resourceVersion makes the patch conditional: a concurrent change of the list gives a Conflict, not a loss.
   json patch = {{"metadata", {{"finalizers", finalizers}, {"resourceVersion", mvs.resourceVersion}}}};
   try {
-    client_.patch(kube::resources::mediVoteServices(), mvs.ns, mvs.name, kube::PatchType::Merge, patch);
+    json answer = client_.patch(kube::resources::mediVoteServices(), mvs.ns, mvs.name, kube::PatchType::Merge, patch);
+    if (written && answer.is_object() && answer.contains("metadata")) *written = std::move(answer);
     return true;
   } catch (const kube::ApiError& e) {
     if (e.isNotFound()) return true;
@@ -362,7 +363,12 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     }
   }
   const shutdown::ConfigVersion config{mvs.uid, mvs.generation, token.secretVersion};
-  o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reportedMisconfiguration(mvs));
+  const auto reported = reportedMisconfiguration(mvs);
+  o.misconfiguration = runner_.misconfigurations().current(mvsKey, config, reported);
+  // A call answered 401 (or another answer saying the configuration is wrong) that the status does not show yet: the
+  // token in use may be outdated (the Secret replaced since it was read), so the next reconcile (woken by this one's
+  // status write) reads the Secret again rather than a resync later. Once per new report: the status then shows it.
+  if (o.misconfiguration && o.misconfiguration != reported) tokens_.invalidate(mvs);
 
   std::set<std::string> presentUids;
   for (const auto& pod : o.pods) presentUids.insert(pod.value("/metadata/uid"_json_pointer, std::string()));
@@ -385,7 +391,11 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     log::warn("invalid MediVoteService spec",
               {{"object", mvsKey}, {"field", err.field}, {"error", err.message}});
 
-  if (p.addFinalizer && !applyFinalizer(mvs, true)) return Result::requeue();
+  // The object the writes below start from: after the finalizer patch, the server's answer to it. The status write
+  // carries its resourceVersion, so it does not conflict with the operator's own patch (the cache shows that only
+  // later); a change by another writer in between still answers 409 and the reconcile runs again on fresh state.
+  json current = *object;
+  if (p.addFinalizer && !applyFinalizer(mvs, true, &current)) return Result::requeue();
 
   // Writes the server refuses (isRefusal) do not stop the others; the first is reported on the resource.
   std::optional<std::string> refused;
@@ -496,7 +506,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   for (const auto& w : wakes)
     if (w && (!wake || *w < *wake)) wake = w;
 
-  if (!sameStatus(mvs.status, p.status) && !writeStatus(*object, p.status)) return Result::requeue();
+  if (!sameStatus(mvs.status, p.status) && !writeStatus(current, p.status)) return Result::requeue();
   if (!o.completedStates.empty()) {
     // The status now carries them (written, or already so).
     std::lock_guard<std::mutex> g(mu_);

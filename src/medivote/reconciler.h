@@ -30,7 +30,9 @@
 // - The endpoint's token comes from TokenSecrets (agent_token.h): for reach agent without tokenSecretRef, the
 //   operator's own Secret is created before any pod that mounts it; while it is missing, foreign or unusable, no pod
 //   is created or chosen to go. A resource using the operator's Secret (or with a token problem) is reconciled again
-//   at least every TokenSecrets::kResync, so a deleted Secret is created again and a fixed one clears Degraded.
+//   at least every TokenSecrets::kResync, so a deleted Secret is created again and a fixed one clears Degraded. A
+//   new misconfiguration reported by a call's answer (a 401: the token may be outdated) has the Secret read again
+//   at the next reconcile (TokenSecrets::invalidate), not a resync later.
 // - Degraded ShutdownMisconfigured lasts exactly as long as the runner's MisconfigurationMemory holds it: until an
 //   endpoint of the resource accepts a shutdown, or its uid, generation or token Secret version changes.
 // - Everything kept per resource (token Secret cache, misconfigurations, name conflicts, refusals) is released when
@@ -114,7 +116,9 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   bool claimHeldByOther(const api::MediVoteService& mvs, const std::string& mvsKey, const std::string& name);
   // A pod create answered 409: whose pod holds the name.
   void podNameTaken(const api::MediVoteService& mvs, const std::string& mvsKey, const std::string& name);
-  bool applyFinalizer(const api::MediVoteService& mvs, bool add);
+  // Adds or removes the finalizer, conditional on the resource's resourceVersion: false on a Conflict. `written`, when
+  // given, receives the object as the server answered the patch (unchanged when there was no answer, e.g. 404).
+  bool applyFinalizer(const api::MediVoteService& mvs, bool add, json* written = nullptr);
   bool writeStatus(const json& object, const json& status);
 
   kube::Client& client_;

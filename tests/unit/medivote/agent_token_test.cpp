@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
 #include "medivote/pod_builder.h"
 #include "support/fake_client.h"
 #include "util/base64.h"
@@ -296,4 +301,122 @@ TEST_CASE("retain forgets the resources that no longer exist, and their Secret w
   tokens.retain({});
   CHECK(tokens.users() == 0);
   CHECK(tokens.cachedSecrets() == 0);
+}
+
+TEST_CASE("invalidate (a call answered 401): the next lookup reads the Secret again, once, and sees its change") {
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
+  client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("old")}}));
+  const auto before = tokens.lookup(mvs("agent", true), true);
+  CHECK(before.token == std::optional<std::string>("old"));
+  client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("rotated")}}));
+  CHECK(tokens.lookup(mvs("agent", true), true).token == before.token);  // within the resync: cached
+  CHECK(count(client, "get") == 1);
+  tokens.invalidate(mvs("agent", true));
+  const auto after = tokens.lookup(mvs("agent", true), true);
+  CHECK(after.token == std::optional<std::string>("rotated"));
+  CHECK(after.secretVersion != before.secretVersion);
+  for (int i = 0; i < 3; ++i) tokens.lookup(mvs("agent", true), true);
+  CHECK(count(client, "get") == 2);
+  tokens.invalidate(mvs("direct", false));  // no Secret: nothing to drop
+  CHECK(tokens.cachedSecrets() == 1);
+}
+
+namespace {
+// A client whose Secret GETs wait until the test opens the gate (the other calls go straight to the fake).
+class GatedClient final : public kube::Client {
+ public:
+  explicit GatedClient(FakeClient& c) : c_(c) {}
+  json get(const kube::Resource& r, const std::string& ns, const std::string& name,
+           const std::string& sub = "") override {
+    {
+      std::unique_lock<std::mutex> g(mu_);
+      ++gets_;
+      changed_.notify_all();
+      changed_.wait(g, [&] { return open_; });
+    }
+    return c_.get(r, ns, name, sub);
+  }
+  // Waits (real time, bounded) until `n` GETs arrived; whether they did.
+  bool awaitGets(int n, std::chrono::milliseconds within) {
+    std::unique_lock<std::mutex> g(mu_);
+    return changed_.wait_for(g, within, [&] { return gets_ >= n; });
+  }
+  void open() {
+    std::lock_guard<std::mutex> g(mu_);
+    open_ = true;
+    changed_.notify_all();
+  }
+  json list(const kube::Resource& r, const std::string& ns, const kube::ListOptions& o = {}) override {
+    return c_.list(r, ns, o);
+  }
+  json create(const kube::Resource& r, const std::string& ns, const json& o, const kube::WriteOptions& w = {}) override {
+    return c_.create(r, ns, o, w);
+  }
+  json update(const kube::Resource& r, const std::string& ns, const json& o, const std::string& sub = "",
+              const kube::WriteOptions& w = {}) override {
+    return c_.update(r, ns, o, sub, w);
+  }
+  json patch(const kube::Resource& r, const std::string& ns, const std::string& name, kube::PatchType t,
+             const json& p, const std::string& sub = "", const kube::WriteOptions& w = {}) override {
+    return c_.patch(r, ns, name, t, p, sub, w);
+  }
+  json remove(const kube::Resource& r, const std::string& ns, const std::string& name,
+              const kube::DeleteOptions& o = {}) override {
+    return c_.remove(r, ns, name, o);
+  }
+  json createSubresource(const kube::Resource& r, const std::string& ns, const std::string& name,
+                         const std::string& sub, const json& b, const kube::WriteOptions& w = {}) override {
+    return c_.createSubresource(r, ns, name, sub, b, w);
+  }
+  void watch(const kube::Resource& r, const std::string& ns, const kube::WatchOptions& o,
+             const std::function<void(const kube::WatchEvent&)>& on, kube::CancelToken& cancel) override {
+    c_.watch(r, ns, o, on, cancel);
+  }
+
+ private:
+  FakeClient& c_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  int gets_ = 0;
+  bool open_ = false;
+};
+}  // namespace
+
+TEST_CASE("resources sharing a Secret looked up side by side make one GET: the others wait for its answer") {
+  FakeClient fake;
+  fake.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("s3cret")}}));
+  GatedClient client(fake);
+  util::FakeClock clock;
+  TokenSecrets tokens{client, clock};
+  constexpr int kResources = 4;
+  std::vector<std::optional<std::string>> got(kResources);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kResources; ++i) {
+    threads.emplace_back([&, i] {
+      json o = mvsJson("direct", true);
+      o["metadata"]["name"] = "svc-" + std::to_string(i);
+      o["metadata"]["uid"] = "uid-" + std::to_string(i);
+      got[i] = tokens.lookup(api::parseMediVoteService(o).object, true).token;
+    });
+  }
+  REQUIRE(client.awaitGets(1, std::chrono::seconds(5)));
+  // While the first GET is unanswered no other lookup reads (without the wait each would: this would see a second).
+  CHECK_FALSE(client.awaitGets(2, std::chrono::milliseconds(200)));
+  client.open();
+  for (auto& t : threads) t.join();
+  for (const auto& token : got) CHECK(token == std::optional<std::string>("s3cret"));
+  CHECK(count(fake, "get") == 1);
+  CHECK(tokens.users() == kResources);
+  CHECK(tokens.cachedSecrets() == 1);
+}
+
+TEST_CASE("a failed read ends the fetch: the next lookup reads the Secret itself") {
+  Fixture f;
+  auto& [client, clock, made, tokens] = f;
+  client.put(kube::resources::secrets(), secret("user-token", {{"t", util::base64Encode("s3cret")}}));
+  client.failNext("get", "secrets", kube::ApiError(500, kube::StatusReason::InternalError, "etcd", json::object()));
+  CHECK_THROWS_AS(tokens.lookup(mvs("agent", true), true), kube::ApiError);
+  CHECK(tokens.lookup(mvs("agent", true), true).token == std::optional<std::string>("s3cret"));
+  CHECK(count(client, "get") == 2);
 }

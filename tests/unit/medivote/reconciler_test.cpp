@@ -879,3 +879,54 @@ TEST_CASE("a completion is not lost when the status write that carries it is ans
             ->value("/status/shutdowns"_json_pointer, json::array())
             .size() == 1);
 }
+
+TEST_CASE("a first reconcile of a resource without the finalizer writes its status without a 409 (issue 16)") {
+  json mvs = mvsObject("agent", false, 1);
+  mvs["metadata"].erase("finalizers");
+  Harness h(mvs);
+  const std::string cached = h.mvss.get("ns/node")->at("metadata").at("resourceVersion").get<std::string>();
+  const auto r = h.reconcile();
+  // The status write starts from the object the finalizer patch returned, not from the cache's older copy.
+  CHECK(r.kind() != runtime::reconcile::Result::Kind::Requeue);
+  const json stored = *h.client.object(kube::resources::mediVoteServices(), "ns", "node");
+  CHECK(stored["metadata"]["finalizers"] == json::array({"medivote.io/graceful-shutdown"}));
+  CHECK(stored.value("/status/conditions"_json_pointer, json::array()).size() > 0);
+  const auto updates = h.client.calls("update");
+  REQUIRE(updates.size() == 1);
+  CHECK(updates[0].subresource == "status");
+  // Optimistic concurrency is kept: the write carries the resourceVersion the finalizer patch produced (newer than
+  // the cache's), so a change by another writer in between is still answered 409.
+  const std::string sent = updates[0].body.value("/metadata/resourceVersion"_json_pointer, std::string());
+  CHECK_FALSE(sent.empty());
+  CHECK(sent != cached);
+  CHECK(updates[0].body.value("/metadata/finalizers"_json_pointer, json::array()).size() == 1);
+}
+
+
+TEST_CASE("a call answered 401 has the token Secret read again at the next reconcile, once, not a resync later") {
+  Harness h(mvsObject("direct", true, 1));
+  userTokenSecret(h);
+  h.runningPod(0);
+  h.runningPod(1);
+  h.sync();
+  h.caller.byIp["127.77.0.3"] = 401;  // node-1: its agent already has a rotated token
+  h.reconcile();
+  REQUIRE(h.awaitAnswers(1));
+  CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
+  json secret = *h.client.object(kube::resources::secrets(), "ns", "node-token");
+  secret["data"]["token"] = util::base64Encode("rotated");
+  h.client.put(kube::resources::secrets(), secret);
+  auto gets = [&] {
+    const auto verbs = h.verbsOn("secrets");
+    return std::count(verbs.begin(), verbs.end(), "get");
+  };
+  REQUIRE(gets() == 1);
+  h.reconcile();  // reports the misconfiguration, and drops the cached Secret
+  REQUIRE(h.degraded()["reason"] == "ShutdownMisconfigured");
+  h.reconcile();  // within the resync: the Secret is read again, its new version clears the condition
+  CHECK(gets() == 2);
+  CHECK(h.degraded()["status"] == "False");
+  h.reconcile();
+  h.reconcile();
+  CHECK(gets() == 2);  // and then cached again until the resync
+}
