@@ -19,12 +19,14 @@ adds one more line after the last cycle with nothing running.
 
 Usage: bench/soak.py [--cycles 1000] [--parallel 8] [--tier simple|critical] [--replicas 1] [--scale 2,1]
                      [--warmup 100] [--fresh-every 5] [--settle-s 65] [--build-dir build] [--keep DIR]
+SIGINT stops handing out cycles: those running finish, then the idle line and the verdict as usual.
 Exit code 0 when the verdict is flat, 1 when something grew, 2 when cycles failed.
 """
 import argparse
 import base64
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -213,6 +215,8 @@ class Soak:
             t.start()
         for t in threads:
             t.join()
+        if self.done not in self.marks:  # stopped early (SIGINT, failures)
+            self.report(self.done)
         if self.opts.settle_s > 0:
             time.sleep(self.opts.settle_s)
             self.report(self.done, f"+{self.opts.settle_s:.0f}s idle")
@@ -290,6 +294,8 @@ def main():
               f"then {opts.scale}, a fresh name every {opts.fresh_every} cycles of a worker; operator pid "
               f"{op.proc.pid}; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
         soak = Soak(opts, Cycler(cluster, opts), Sampler(op.proc.pid), Requests(cluster))
+        # SIGINT: no new cycle; those running finish, and the figures so far get their verdict.
+        signal.signal(signal.SIGINT, lambda *_: soak.stop.set())
         soak.run()
         print(f"load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         code = verdict(soak, opts)
