@@ -178,8 +178,9 @@ bool isChunked(const HeaderList& headers) {
   return equalsIgnoreCase(last, "chunked");
 }
 
-ChunkedStatus decodeChunked(std::string_view data, std::string& out) {
+ChunkedStatus decodeChunked(std::string_view data, std::string& out, std::size_t* consumed, std::size_t maxBody) {
   out.clear();
+  const std::size_t total = data.size();
   for (;;) {
     auto nl = data.find('\n');
     if (nl == std::string_view::npos) return data.size() > 1024 ? ChunkedStatus::Invalid : ChunkedStatus::Incomplete;
@@ -199,9 +200,13 @@ ChunkedStatus decodeChunked(std::string_view data, std::string& out) {
         if (tnl == std::string_view::npos) return ChunkedStatus::Incomplete;
         std::string_view t = data.substr(0, tnl);
         data.remove_prefix(tnl + 1);
-        if (t.empty() || t == "\r") return ChunkedStatus::Complete;
+        if (t.empty() || t == "\r") {
+          if (consumed) *consumed = total - data.size();
+          return ChunkedStatus::Complete;
+        }
       }
     }
+    if (size > maxBody || out.size() + size > maxBody) return ChunkedStatus::TooLarge;
     if (data.size() < size) return ChunkedStatus::Incomplete;
     out.append(data.substr(0, size));
     data.remove_prefix(size);
@@ -241,6 +246,7 @@ std::string_view standardReason(int status) {
     case 409: return "Conflict";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
     case 423: return "Locked";
     case 429: return "Too Many Requests";

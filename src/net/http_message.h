@@ -49,9 +49,12 @@ std::optional<long long> contentLength(const HeaderList& headers);
 // True when the last Transfer-Encoding coding is "chunked".
 bool isChunked(const HeaderList& headers);
 
-enum class ChunkedStatus { Incomplete, Complete, Invalid };
-// Decodes a whole chunked body held in `data` (chunk extensions and trailers are skipped) into `out`.
-ChunkedStatus decodeChunked(std::string_view data, std::string& out);
+enum class ChunkedStatus { Incomplete, Complete, Invalid, TooLarge };
+// Decodes the chunked body at the start of `data` (chunk extensions and trailers are skipped) into `out`. On
+// Complete, `consumed` (when given) is set to the bytes the body took, trailers and the final blank line included:
+// what follows is the next message. TooLarge as soon as the decoded body would exceed `maxBody`.
+ChunkedStatus decodeChunked(std::string_view data, std::string& out, std::size_t* consumed = nullptr,
+                            std::size_t maxBody = std::string_view::npos);
 
 // "Retry-After" in delta-seconds ("120"); nullopt when absent or not delta-seconds (an HTTP-date is not honoured).
 std::optional<long long> retryAfterSeconds(const HeaderList& headers);

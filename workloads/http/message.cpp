@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "net/http_message.h"
+
 namespace mv::workloads::http {
 
 std::optional<std::string_view> Request::header(std::string_view lowerName) const {
@@ -56,30 +58,8 @@ Response Response::text(int status, std::string body, std::string contentType) {
 }
 
 std::string_view reasonPhrase(int status) {
-  switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
-  }
+  const std::string_view standard = ::mv::net::standardReason(status);
+  return standard.empty() ? "Unknown" : standard;
 }
 
 std::optional<std::string> percentDecode(std::string_view s, bool plusIsSpace) {

@@ -1,7 +1,8 @@
 #pragma once
-// An HTTP/1.1 request parser (RFC 9112) for a connection's receive buffer. It accepts Content-Length and chunked
-// bodies, and refuses what could be smuggled or is too large: both Content-Length and Transfer-Encoding, differing
-// Content-Lengths, obsolete line folding, a transfer coding other than chunked.
+// The HTTP/1.1 request parser for a connection's receive buffer, as the workloads' handlers see requests: the
+// project's one parser (src/net/http_request_parser.h, RFC 9112) adapted to Request. It accepts Content-Length and
+// chunked bodies, and refuses what could be smuggled or is too large: both Content-Length and Transfer-Encoding,
+// differing Content-Lengths, obsolete line folding, a transfer coding other than chunked.
 
 #include <cstddef>
 #include <string>
