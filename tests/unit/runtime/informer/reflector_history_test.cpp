@@ -96,15 +96,20 @@ TEST_CASE("the probe raises no alarm for an equal, higher or opaque revision, an
   f.clock.advance(4s);
   REQUIRE(f.client.awaitCalls("list", 2));
   CHECK_FALSE(f.client.awaitCalls("list", 3, 50ms));  // one probe per quiet time
+  // The probe waits on the clock again before time moves on (else a slow probe thread would take its next deadline
+  // from a clock already advanced past it).
+  REQUIRE(f.clock.awaitWaiters(1));
   // The history was intact: the quiet time doubles (20 s), so an idle watch costs a few probes, not one per 10 s.
   f.clock.advance(10s);
   CHECK_FALSE(f.client.awaitCalls("list", 3, 50ms));
   f.clock.advance(10s);
   REQUIRE(f.client.awaitCalls("list", 3));
+  REQUIRE(f.clock.awaitWaiters(1));
 
   // An opaque resourceVersion (a bookmark from a server that is not etcd-backed) is never compared.
   stream->bookmark("opaque-1");
   REQUIRE(stream->awaitDelivered());
+  REQUIRE(f.clock.awaitWaiters(1));
   f.client.pushListPage("pods", pageAt("5"));
   f.clock.advance(20s);
   CHECK_FALSE(f.client.awaitCalls("list", 4, 50ms));  // 40 s now
