@@ -5,7 +5,12 @@ import os
 import signal
 import time
 
+import pytest
+
 from e2elib import OPERATOR_USER, Operator, OperatorAs, first, mvs, poll, read_events, wait_ready
+
+pytestmark = pytest.mark.needs_sim_apiserver(
+    reason="reads the API server simulator's audit log (/admin/requests) to tell the two replicas' writes apart")
 
 WRITES = {"create", "update", "patch", "delete", "deletecollection"}
 ADMIN_USER = "kubernetes-admin"
