@@ -166,8 +166,10 @@ std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallT
 //   (exit code 143, medivote-services.md), so a signal 15 is the kubelet's only when it came at or after the SIGTERM
 //   time. A container's finishedAt has whole seconds (metav1.Time): the exit may have come up to a second later than
 //   it says, so `http` is claimed only when even that second is before SIGTERM.
-// - No exit seen (the pod went before its final status was read): http only when it went while SIGTERM could not yet
-//   have come (`now`, when the operator sees it gone, is before the SIGTERM time); otherwise the conservative sigterm.
+// - No exit seen (the pod went before its final status was read), accepted and never escalated: http. (Judging it by
+//   when the pod was seen gone, http only before the SIGTERM time, made every reach-direct pod whose final status was
+//   missed a sigterm, since such a pod goes only after its whole preStop sleep; reverted until the final status is
+//   reliably kept.)
 Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
   const ShutdownState& s = f.state;
   if (s.stage == Stage::Forced) return Outcome::Forced;
@@ -175,9 +177,8 @@ Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
   if (p.httpStage() && (s.stage == Stage::Requested || s.stage == Stage::Accepted || s.escalation == "exit-timeout")) {
     const auto sigterm = sigtermAt(f, p);
     if (f.exitedAt && (!sigterm || *f.exitedAt + kFinishedAtPrecision <= *sigterm)) return Outcome::Http;
-    if (!f.exitedAt && !f.serviceExited && s.stage == Stage::Accepted && s.escalation.empty() &&
-        (!sigterm || now < *sigterm))
-      return Outcome::Http;
+    (void)now;
+    if (!f.exitedAt && s.stage == Stage::Accepted && s.escalation.empty()) return Outcome::Http;
   }
   return killed ? Outcome::Sigkill : Outcome::Sigterm;
 }
