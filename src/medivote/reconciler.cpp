@@ -21,13 +21,6 @@ using runtime::reconcile::Result;
 
 std::string key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
-std::optional<std::string> podTier(const json& pod) {
-  const json a = pod.value("/metadata/annotations"_json_pointer, json::object());
-  if (a.is_object() && a.contains(std::string(api::kAnnotationTier)) && a[std::string(api::kAnnotationTier)].is_string())
-    return a[std::string(api::kAnnotationTier)].get<std::string>();
-  return std::nullopt;
-}
-
 // A refusal the server will repeat for the same request: 400 BadRequest, 403 Forbidden (RBAC, quota, admission),
 // 422 Invalid. Retrying as is cannot help; the user (or an administrator) has to change something.
 bool isRefusal(const kube::ApiError& e) { return e.code() == 400 || e.code() == 403 || e.code() == 422; }
@@ -480,7 +473,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     if (it == reasons.end()) continue;
     shutdown::DriveInput in;
     in.pod = pod;
-    in.policy = shutdown::policyFor(mvs, podTier(pod));
+    in.policy = shutdown::policyFor(mvs, shutdown::podTierAnnotation(pod));
     in.startReason = it->second;
     in.serviceContainer = serviceContainerName(mvs);
     in.ownerKey = mvsKey;

@@ -1,5 +1,7 @@
 #include "shutdown/policy.h"
 
+#include "api/names.h"
+
 namespace mv::shutdown {
 
 ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<std::string>& podTierAnnotation) {
@@ -16,6 +18,14 @@ ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<st
   p.forceDeleteAfter = std::chrono::seconds(sd.forceDeleteAfterSeconds);
   p.drainTimeout = std::chrono::seconds(sd.drainTimeoutSeconds);
   return p;
+}
+
+std::optional<std::string> podTierAnnotation(const nlohmann::json& pod) {
+  using nlohmann::json;
+  const json a = pod.value("/metadata/annotations"_json_pointer, json::object());
+  if (a.is_object() && a.contains(std::string(api::kAnnotationTier)) && a[std::string(api::kAnnotationTier)].is_string())
+    return a[std::string(api::kAnnotationTier)].get<std::string>();
+  return std::nullopt;
 }
 
 }  // namespace mv::shutdown

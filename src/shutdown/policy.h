@@ -34,4 +34,7 @@ struct ShutdownPolicy {
 // one, else from the resource.
 ShutdownPolicy policyFor(const api::MediVoteService& mvs, const std::optional<std::string>& podTierAnnotation);
 
+// The tier annotation (medivote.io/tier) a pod carries, when it is a string: policyFor's second argument.
+std::optional<std::string> podTierAnnotation(const nlohmann::json& pod);
+
 }  // namespace mv::shutdown
