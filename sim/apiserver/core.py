@@ -130,12 +130,13 @@ class Api:
         crschema.default(obj, sch)
         return warnings
 
-    def _validate(self, rt, obj, old):
+    def _validate(self, rt, obj, old, sub=""):
         name = obj["metadata"].get("name")
         causes = validation.validate(rt, obj, old)
         if rt.is_cr:
             sch = self._cr_schema(rt)
             causes += crschema.validate(obj, sch)
+            causes += validation.scale_causes(rt, obj, spec=sub != "status")
         if causes:
             raise invalid(rt, name, causes)
 
@@ -280,7 +281,7 @@ class Api:
             cand.setdefault("metadata", {}).setdefault("labels", {})["kubernetes.io/metadata.name"] = name
         if rt.generation and _spec_part(cand) != _spec_part(old):
             cmd["generation"] = old["metadata"].get("generation", 1) + 1
-        self._validate(rt, cand, old)
+        self._validate(rt, cand, old, sub)
         if cand == old:
             return Result(200, old, warnings)
         if rt.key == "apiextensions.k8s.io/customresourcedefinitions" and sub != "status":

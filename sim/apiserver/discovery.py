@@ -108,11 +108,12 @@ def resource_list(registry, group, version):
             k = _kind_ref(rt, s)
             e = {"name": f"{rt.plural}/{s}", "singularName": "", "namespaced": rt.namespaced,
                  "kind": k["kind"], "verbs": _SUB_VERBS[s]}
-            if k["group"]:
+            if k["group"] and k["group"] != group:
                 # A subresource whose kind lives in another group names it (discovery-legacy.json:
                 # medivoteservices/scale -> autoscaling/v1 Scale, pods/eviction -> policy/v1 Eviction); the CRD
                 # handler publishes it for CR scale subresources too (apiextensions-apiserver
-                # customresource_discovery_controller.go), which HPA's scale client relies on.
+                # customresource_discovery_controller.go), which HPA's scale client relies on. A CR's own
+                # medivoteservices/status names neither (the same controller; discovery-legacy.json).
                 e.update(group=k["group"], version=k["version"])
             res.append(e)
     gv = f"{group}/{version}" if group else version

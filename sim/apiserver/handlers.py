@@ -165,6 +165,8 @@ class Handlers:
                 raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested "
                                "resource", {})
             return _json_response(self.srv.tokens.create(ns, ri.name, await self._body(request, rt)), 201)
+        if rt.is_cr and sub in ("status", "scale"):
+            return await self._cr_subresource(request, rt, ns, ri, sub)
         if ri.verb == "watch":
             return await self.watch(request, rt, ns, ri)
         if m == "GET":
@@ -187,6 +189,21 @@ class Handlers:
             return await self.delete(request, rt, ns, ri.name)
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
                        {})
+
+    async def _cr_subresource(self, request, rt, ns, ri, sub):
+        """crdHandler.serveStatus/serveScale (apiextensions-apiserver pkg/apiserver/customresource_handler.go)
+        serve get, update and patch; any other verb is 405 NewMethodNotSupported (a DELETE of .../NAME/scale does
+        not delete NAME). RequestInfoFactory turns a GET into list/watch only without a name, so a GET of
+        .../NAME/scale?watch=1 is a get; the /watch/ path prefix is the watch verb, refused likewise."""
+        verb = None if ri.legacy_watch else {"GET": "get", "PUT": "update", "PATCH": "patch"}.get(request.method)
+        if verb is None:
+            raise ApiError(405, "MethodNotAllowed", f'{ri.verb} is not supported on resources of kind '
+                           f'"{qualified(rt)}"', {"group": rt.group, "kind": rt.plural})
+        if verb == "get":
+            return self.get(request, rt, ns, ri.name, sub)
+        if verb == "update":
+            return await self.update(request, rt, ns, ri.name, sub)
+        return await self.patch(request, rt, ns, ri.name, sub)
 
     # ---- reads -----------------------------------------------------------------------------
     def get(self, request, rt, ns, name, sub):
@@ -374,7 +391,7 @@ class Handlers:
         obj = await self._body(request, rt)
         if sub == "scale":
             self._scale_uid_precondition(rt, ns, name, obj)
-            return self._scale_write(request, rt, ns, name, obj, dry)
+            return self._scale_write(request, rt, ns, name, obj, dry, put=True)
         res = self.api.update(rt, ns, name, obj, sub=sub, dry_run=dry, field_validation=q.get("fieldValidation"))
         return self._write_response(request, rt, res)
 
@@ -389,6 +406,8 @@ class Handlers:
             raise ApiError(415, "UnsupportedMediaType", CR_PATCH_415)
         raw = await request.read()
         if ptype == "apply":
+            if sub == "scale":
+                return self._apply_scale(request, rt, ns, name, raw, dry)
             return self._apply(request, rt, ns, name, raw, dry)
         current = rt.out(self.store.get(rt.key, ns, name))
         if current is None:
@@ -420,20 +439,7 @@ class Handlers:
         """Server-side apply, simplified: the applied configuration is merged onto the live object
         (created when missing). Field ownership and conflicts are not tracked."""
         q = request.query
-        if not q.get("fieldManager"):
-            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
-                           "required for apply patch", {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
-                               {"reason": "FieldValueRequired", "message": "Required value: is required for apply "
-                                "patch", "field": "fieldManager"}]})
-        try:
-            cfg = yaml.safe_load(raw)
-        except yaml.YAMLError as e:
-            raise bad_request(f"error decoding YAML: {e}")
-        if not isinstance(cfg, dict) or not cfg.get("kind") or not cfg.get("apiVersion"):
-            raise bad_request("invalid object type: /, Kind=")
-        if (cfg.get("metadata") or {}).get("name") not in (None, name):
-            raise bad_request(f"the name of the object ({cfg['metadata']['name']}) does not match the name on the "
-                              f"URL ({name})")
+        cfg = self._apply_config(q, raw, name)
         current = rt.out(self.store.get(rt.key, ns, name))
         if current is None:
             sent_uid = (cfg.get("metadata") or {}).get("uid")
@@ -449,6 +455,35 @@ class Handlers:
             res = self.api.update(rt, ns, name, new, dry_run=dry, field_validation=q.get("fieldValidation"),
                                   require_rv=False, from_patch=True)
         return self._write_response(request, rt, res)
+
+    @staticmethod
+    def _apply_config(q, raw, name):
+        """The applied configuration of a server-side apply, after the checks every apply gets."""
+        if not q.get("fieldManager"):
+            raise ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                           "required for apply patch", {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                               {"reason": "FieldValueRequired", "message": "Required value: is required for apply "
+                                "patch", "field": "fieldManager"}]})
+        try:
+            cfg = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise bad_request(f"error decoding YAML: {e}")
+        if not isinstance(cfg, dict) or not cfg.get("kind") or not cfg.get("apiVersion"):
+            raise bad_request("invalid object type: /, Kind=")
+        if (cfg.get("metadata") or {}).get("name") not in (None, name):
+            raise bad_request(f"the name of the object ({cfg['metadata']['name']}) does not match the name on the "
+                              f"URL ({name})")
+        return cfg
+
+    def _apply_scale(self, request, rt, ns, name, raw, dry):
+        """Server-side apply of an autoscaling/v1 Scale to .../NAME/scale (crdHandler.serveScale accepts
+        apply-patch; ScaleREST maps the Scale's spec.replicas to specReplicasPath), simplified as _apply: the
+        configuration is merged onto the current Scale. It never lands on the custom resource itself."""
+        cfg = self._apply_config(request.query, raw, name)
+        current = rt.out(self.store.get(rt.key, ns, name))
+        if current is None:
+            raise not_found(rt, name)
+        return self._scale_write(request, rt, ns, name, patchlib.merge_patch(self._scale_of(rt, current), cfg), dry)
 
     async def _delete_opts(self, request):
         raw = await request.read()
@@ -565,22 +600,47 @@ class Handlers:
         if cur is not None and sent and sent != cur["metadata"]["uid"]:
             raise uid_precondition_failed(rt, ns, name, sent, cur["metadata"]["uid"])
 
-    def _scale_write(self, request, rt, ns, name, scale, dry):
+    @staticmethod
+    def _scale_decode_error(scale, replicas, put):
+        """spec.replicas that does not decode into the typed Scale's int32: a PUT body fails in UpdateResource's
+        decode (transformDecodeError: 400), a patched Scale in the patcher's DecodeInto (patch.go: 422 on the field
+        `patch`). The text is encoding/json's UnmarshalTypeError."""
+        if isinstance(replicas, bool):
+            what = "bool"
+        elif isinstance(replicas, (int, float)):
+            what = f"number {replicas}"
+        else:
+            what = {str: "string", dict: "object", list: "array"}.get(type(replicas), "value")
+        err = f"json: cannot unmarshal {what} into Go struct field ScaleSpec.spec.replicas of type int32"
+        if put:
+            return bad_request(f'Scale in version "v1" cannot be handled as a Scale: {err}')
+        value = json.dumps(json.dumps(scale, separators=(",", ":")))
+        return ApiError(422, "Invalid", f' "" is invalid: patch: Invalid value: {value}: {err}', {"causes": [
+            {"reason": "FieldValueInvalid", "message": f"Invalid value: {value}: {err}", "field": "patch"}]})
+
+    def _scale_write(self, request, rt, ns, name, scale, dry, put=False):
+        """ScaleREST.Update (apiextensions-apiserver pkg/registry/customresource/etcd.go): the Scale's
+        spec.replicas (absent or null decodes to 0) goes to specReplicasPath, its resourceVersion (when set) is a
+        precondition, and the custom resource is then validated as any update of it (a negative count is the
+        MediVoteService's 422: the schema's minimum and validateScaleSpec, cr-semantics.json)."""
         cur = self.store.get(rt.key, ns, name)
         if cur is None:
             raise not_found(rt, name)
         if not isinstance(scale, dict):
             raise bad_request("the object provided is unrecognized")
-        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        md = scale.get("metadata") or {}
+        if md.get("name") and md["name"] != name:  # handlers checkName, on an update and on a patched object
+            raise bad_request(f"the name of the object ({md['name']}) does not match the name on the URL ({name})")
+        if md.get("namespace") and md["namespace"] != ns:
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        replicas = (scale.get("spec") or {}).get("replicas")
+        if replicas is None:
+            replicas = 0
+        if isinstance(replicas, bool) or not isinstance(replicas, int) or not -2**31 <= replicas < 2**31:
+            raise self._scale_decode_error(scale, replicas, put)
+        rv = md.get("resourceVersion")
         if rv and rv != cur["metadata"]["resourceVersion"]:
             raise conflict(rt, name)
-        replicas = (scale.get("spec") or {}).get("replicas")
-        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-            raise ApiError(422, "Invalid", f'Scale.autoscaling "{name}" is invalid: spec.replicas: Invalid value: '
-                    f'{replicas}: must be greater than or equal to 0',
-                    {"name": name, "group": "autoscaling", "kind": "Scale", "causes": [
-                        {"reason": "FieldValueInvalid", "message": f"Invalid value: {replicas}: must be greater than "
-                         "or equal to 0", "field": "spec.replicas"}]})
         new = copy.deepcopy(cur)
         parts = rt.scale["specReplicasPath"].strip(".").split(".")
         tgt = new

@@ -1,7 +1,7 @@
 """Decoding of Kubernetes protobuf request bodies (`application/vnd.kubernetes.protobuf`) for the kinds
 kubectl's typed clients send (`kubectl create namespace|configmap|secret|serviceaccount|token`, `kubectl drain`'s
-Eviction). Bodies are `k8s\\0` + runtime.Unknown{typeMeta, raw}; `raw` is decoded with the field tables
-below into the JSON form. Responses are always JSON (kubectl also accepts it)."""
+Eviction) and the HPA's Scale. Bodies are `k8s\\0` + runtime.Unknown{typeMeta, raw}; `raw` is decoded with the
+field tables below into the JSON form. Responses are always JSON (kubectl and client-go also accept it)."""
 import base64
 
 from .errors import ApiError
@@ -30,6 +30,9 @@ KINDS = {
         1: ("audiences", ("list", S)), 4: ("expirationSeconds", I),
         3: ("boundObjectRef", {1: ("kind", S), 2: ("apiVersion", S), 3: ("name", S), 4: ("uid", S)})})},
     "DeleteOptions": DELETE_OPTS,
+    # the HPA's scale client (kube-controller-manager speaks protobuf) PUTs autoscaling/v1 Scale (generated.proto)
+    "Scale": {1: ("metadata", META), 2: ("spec", {1: ("replicas", I)}),
+              3: ("status", {1: ("replicas", I), 2: ("selector", S)})},
 }
 
 

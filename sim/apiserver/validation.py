@@ -280,6 +280,43 @@ def validate(rt, obj, old=None):
     return c
 
 
+# ---- the scale subresource's paths on every write of a custom resource -----------------------------------------
+_GO_TYPE = {str: "string", float: "float64", bool: "bool", dict: "map[string]interface {}", list: "[]interface {}"}
+INT32_MAX = 2**31 - 1
+
+
+def _replicas_causes(obj, path):
+    """customResourceValidator.validateScale{Spec,Status} (apiextensions-apiserver pkg/registry/customresource/
+    validator.go): unstructured.NestedInt64 at the CRD's path (absent is 0), then a non-negative int32; the field path
+    keeps its leading dot ('.spec.replicas'), as the 422 in cr-semantics.json shows next to the schema's cause."""
+    v = _get(obj, path.lstrip("."))
+    if v is None:
+        return []
+    if isinstance(v, bool) or not isinstance(v, int):
+        return [invalid_value(path, 0, f"{path} accessor error: {v if not isinstance(v, bool) else str(v).lower()} "
+                                       f"is of the type {_GO_TYPE.get(type(v), type(v).__name__)}, expected int64")]
+    if v < 0:
+        return [invalid_value(path, v, "should be a non-negative integer")]
+    if v > INT32_MAX:
+        return [invalid_value(path, v, f"should be less than or equal to {INT32_MAX}")]
+    return []
+
+
+def scale_causes(rt, obj, spec=True):
+    """Causes from a CRD's scale subresource paths: spec replicas (not on /status writes, as ValidateStatusUpdate
+    skips it), status replicas, and the label selector, which must be a string (unstructured.NestedString)."""
+    sc = rt.scale
+    if not sc:
+        return []
+    c = _replicas_causes(obj, sc["specReplicasPath"]) if spec else []
+    c += _replicas_causes(obj, sc.get("statusReplicasPath") or ".status.replicas")
+    sel_path = sc.get("labelSelectorPath")
+    sel = _get(obj, sel_path.lstrip(".")) if sel_path else None
+    if sel is not None and not isinstance(sel, str):
+        c.append(invalid_value(sel_path, "", f"{sel_path} accessor error: {sel} is of the type "
+                                             f"{_GO_TYPE.get(type(sel), type(sel).__name__)}, expected string"))
+    return c
+
 # ---- discovery.k8s.io/v1 EndpointSlice (pkg/apis/discovery/validation/validation.go, kube 1.32) ------------------
 _SLICE_ADDRESS_TYPES = ("FQDN", "IPv4", "IPv6")
 _SLICE_PROTOCOLS = ("SCTP", "TCP", "UDP")
