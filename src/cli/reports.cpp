@@ -190,8 +190,8 @@ json historyReport(const json& object, WallTime now) {
                      {"reason", h.value("reason", "")},
                      {"outcome", outcome},
                      {"drain", h.value("drain", "")},
-                     {"startedAt", timeOrNull(first)},
-                     {"endedAt", timeOrNull(completed)},
+                     {"startedAt", first ? json(util::formatTime(*first)) : json(nullptr)},
+                     {"endedAt", completed ? json(util::formatTime(*completed)) : json(nullptr)},
                      {"durationSeconds", first && hasEnd ? json(std::max(0.0, secondsBetween(*first, end))) : json(nullptr)},
                      {"stages", stageItems}});
   }
@@ -275,6 +275,7 @@ json planReport(const ResourceView& live, const PlanChange& change, WallTime now
   // Each wave: what the planner decides now; then the world as if its shutdowns had ended and its new pods were
   // Ready. The planner is the operator's: the same choice of pods, order and concurrency as on the cluster.
   const std::size_t maxWaves = 2 * live.pods.size() + static_cast<std::size_t>(std::max(0, o.mvs.spec.replicas)) + 8;
+  int shutdownWaves = 0;  // the waves that start a shutdown, numbered from 1 (0: those already under way)
   for (std::size_t wave = 0; wave < maxWaves; ++wave) {
     const medivote::Plan p = medivote::plan(o, settings);
     std::set<std::string> going;
@@ -284,8 +285,9 @@ json planReport(const ResourceView& live, const PlanChange& change, WallTime now
         addGoing(name, state.reason.empty() ? std::string(shutdown::reasons::kExternal) : state.reason, 0, true);
         going.insert(name);
       }
+    if (!p.startShutdown.empty()) ++shutdownWaves;
     for (const auto& order : p.startShutdown) {
-      addGoing(order.pod, order.reason, static_cast<int>(wave) + 1, false);
+      addGoing(order.pod, order.reason, shutdownWaves, false);
       going.insert(order.pod);
     }
     if (wave > 0)
@@ -295,7 +297,7 @@ json planReport(const ResourceView& live, const PlanChange& change, WallTime now
     const bool removed = o.pods.size() != podCount;
     for (json pod : p.podsToCreate) {
       const std::string name = str(pod, "/metadata/name");
-      create.push_back({{"wave", wave + 1}, {"pod", name}});
+      create.push_back({{"afterWave", shutdownWaves}, {"pod", name}});
       pod["metadata"]["uid"] = "planned-" + name;
       pod["status"] = {{"phase", "Running"}, {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
       known[name] = pod;

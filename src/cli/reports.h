@@ -40,7 +40,8 @@ json historyReport(const json& mvs, util::WallTime now);
 // `plan`: the change applied to a copy of the resource, then the operator's planner run on it and the live pods,
 // again and again as if each chosen pod had gone and each created pod were Ready, until it chooses nothing more.
 // {namespace, name, change, maxConcurrent, specErrors, pods: [{order, wave, pod, reason, tier, reach, path,
-// boundSeconds, underWay}], create: [{wave, pod}], longestSeconds, waitsForReady}. Throws UsageError when the
+// boundSeconds, underWay}], create: [{afterWave, pod}], longestSeconds, waitsForReady}. Waves are numbered from 1 in
+// the order they start (0: shutdowns already under way); a pod created after wave N replaces one that went in it. Throws UsageError when the
 // change cannot apply (no such container).
 json planReport(const ResourceView& live, const PlanChange& change, util::WallTime now,
                 const medivote::PodSettings& settings = {});

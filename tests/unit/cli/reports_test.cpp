@@ -218,6 +218,10 @@ TEST_CASE("plan --image: a rolling upgrade, highest ordinal first, each replacem
   const json plan = planReport(resource(mvsObject(), 3), change, kNow);
   CHECK(podsOf(plan) == std::vector<std::string>{"vote-2", "vote-1", "vote-0"});
   CHECK(plan["pods"][0]["reason"] == "Upgrade");
+  // One wave each: the next old pod goes once the replacement of the last is Ready.
+  CHECK(plan["pods"][1]["wave"] == 2);
+  CHECK(plan["pods"][2]["wave"] == 3);
+  CHECK(plan["create"][0]["afterWave"] == 1);
   CHECK(plan["waitsForReady"] == true);
   CHECK(plan["change"]["container"] == "vote");
   CHECK(plan["change"]["from"] == "medivote/vote:1");
@@ -258,6 +262,7 @@ TEST_CASE("plan lists a shutdown already under way first, with what is left of i
   CHECK(plan["pods"][0]["boundSeconds"].get<double>() == bound(mvs) - 10);
   CHECK(plan["pods"][1]["pod"] == "vote-2");
   CHECK(plan["pods"][1]["reason"] == "ScaleDown");
+  CHECK(plan["pods"][1]["wave"] == 1);  // the first wave that starts one
 }
 
 TEST_CASE("plan on a spec the change makes invalid starts nothing and says why") {
