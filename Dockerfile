@@ -17,7 +17,7 @@ WORKDIR /src
 COPY . .
 # Installs scripts/debian-packages.txt and builds into build/ with MEDIVOTE_JOBS (default 2) jobs.
 RUN scripts/setup.sh
-RUN install -d /out && install -s -m 0755 build/medivote-controller build/medivote-agent /out/
+RUN install -d /out && install -s -m 0755 build/medivote-controller build/medivote-agent build/kubectl-medivote /out/
 
 FROM debian:bookworm-slim AS runtime
 # The runtime libraries of the binaries (Debian package of each library `ldd` lists; libc6 comes with the base).
@@ -58,5 +58,7 @@ ENTRYPOINT ["/usr/local/bin/medivote-agent"]
 FROM runtime AS operator
 LABEL org.opencontainers.image.title="medivote-operator" \
       org.opencontainers.image.description="Kubernetes operator: application-aware, tiered pod shutdown for the MediVote services"
+# The kubectl plugin (docs/kubectl-plugin.md), for `kubectl cp` or `kubectl exec ... kubectl-medivote status`.
+COPY --from=build /out/kubectl-medivote /usr/local/bin/
 EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/medivote-controller"]
