@@ -68,7 +68,7 @@ TEST_CASE("status table: colours on a terminal, around the text only") {
   CHECK(renderStatus(json{{"items", json::array()}}, RenderOptions{}) == "No resources found.\n");
 }
 
-TEST_CASE("history table: outcome, duration and stages with offsets; an open shutdown reads in progress") {
+TEST_CASE("history table: outcome, duration and stages with offsets, and an open shutdown reads in progress") {
   const json report = json::parse(R"({"namespace": "ns", "name": "vote", "items": [
     {"pod": "vote-1", "reason": "ScaleDown", "outcome": "", "drain": "", "startedAt": "t1", "durationSeconds": 2.0,
      "stages": [{"stage": "Draining", "offsetSeconds": 0.0}]},
