@@ -1,5 +1,5 @@
 """Issue 18 item 1 end to end: the kubectl plugin `kubectl-medivote` (built next to the operator) against the
-simulators: `status` while a shutdown is held in a stage, `history` after each outcome (http, sigterm, sigkill), and
+simulators: `status` while a shutdown is held in a stage (Draining, Requested, Accepted, Terminating), `history` after each outcome (http, sigterm, sigkill), and
 `plan` checked against what the operator then does for the same change. One test runs it the way users do, through
 kubectl's plugin discovery (`kubectl medivote ...` with the binary on PATH). Services are the scripted critical
 services of test_tiered_shutdown.py (reach direct, short timeouts)."""
@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from e2elib import BUILD, poll, wait_ready
+from test_drain import own_slice
 from test_tiered_shutdown import TIMEOUTS, critical, wait_gone
 
 PLUGIN = os.path.join(BUILD, "kubectl-medivote")
@@ -136,6 +137,29 @@ def test_status_during_refusals_shows_the_attempts_and_the_next_retry_and_histor
     assert entry["outcome"] == "sigterm"
     assert [s["stage"] for s in entry["stages"]][:2] == ["Draining", "Requested"]
     assert "Terminating" in [s["stage"] for s in entry["stages"]]
+
+
+def test_status_during_a_drain_held_by_a_slice_that_still_lists_the_pod(cluster, ns, operator):
+    operator()
+    cluster.apply(critical("vote", ns, 1, drainTimeoutSeconds=4))
+    wait_ready(cluster, ns, "vote", 1)
+    own_slice(cluster, ns, "vote", cluster.pods(ns, "vote")["vote-0"])  # a stalled EndpointSlice controller's
+    cluster.kubectl("scale", "mvs/vote", "--replicas=0", "-n", ns)
+
+    def draining():
+        p = pod_status(cluster, ns, "vote", "vote-0")
+        return p if p and p["stage"] == "Draining" else None
+    p = poll(draining, 20, "vote-0 in Draining")
+    assert p["inEndpoints"] is True and p["attempts"] == 0
+    # The drain waits out its timeout, then the stage machine records it timed out and calls the endpoint.
+    assert 0 <= p["next"]["inSeconds"] <= 4
+    assert [e["reason"] for e in p["next"]["events"]] == ["DrainTimedOut", "ShutdownRequested"]
+    assert p["next"]["step"] == "CallEndpoint"
+    table = plugin(cluster, "status", "vote", "-n", ns).stdout
+    assert "drain timed out; call the endpoint" in table or "Draining" not in table  # unless it ended meanwhile
+
+    entry = history(cluster, ns, "vote", "vote-0")
+    assert (entry["outcome"], entry["drain"]) == ("http", "timed-out")
 
 
 def test_plan_through_kubectl_names_the_pods_the_operator_then_shuts_down_and_changes_nothing(cluster, ns, operator,
