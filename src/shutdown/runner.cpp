@@ -70,10 +70,14 @@ bool ShutdownRunner::recordStep(const DriveInput& input, const ShutdownState& be
     if (podGoneOrReplaced(e)) return false;
     throw;
   }
+  noteStep(input, before, step);
+  return true;
+}
+
+void ShutdownRunner::noteStep(const DriveInput& input, const ShutdownState& before, const Step& step) {
   if (step.state.stage != before.stage)
     log::info("shutdown stage", {{"stage", std::string(stageName(step.state.stage))}, {"reason", step.state.reason}});
   noteDrainEnd(before, step.state, input);
-  return true;
 }
 
 void ShutdownRunner::noteDrainEnd(const ShutdownState& before, const ShutdownState& after, const DriveInput& input) {
@@ -132,8 +136,13 @@ DriveResult ShutdownRunner::drive(const DriveInput& input) {
         continue;
       case Step::Kind::CallEndpoint: {
         // The attempt is recorded on the pod before it is made, so a crash between the two makes the next leader
-        // call again (harmless by the endpoint's contract) rather than skip the call.
-        if (!recordStep(input, f.state, step)) return result;
+        // call again (harmless by the endpoint's contract) rather than skip the call. Not on a pod that is not being
+        // deleted (Step::recordBeforeCall): there it is recorded with the answer, and a crash also repeats the call.
+        if (step.recordBeforeCall) {
+          if (!recordStep(input, f.state, step)) return result;
+        } else {
+          noteStep(input, f.state, step);
+        }
         emit(input.pod, input.owner, step.events);
         f.state = step.state;
         {

@@ -129,6 +129,9 @@ class ShutdownRunner {
   // Persists a step's state (and the serving label's removal when stopServing), logs a new stage and how a drain
   // ended. False when the pod is gone or replaced (nothing to record); other API errors propagate.
   bool recordStep(const DriveInput& input, const ShutdownState& before, const Step& step);
+  // recordStep's log line and drain metric alone, for a step whose state is written later (a call not recorded
+  // before it is made).
+  void noteStep(const DriveInput& input, const ShutdownState& before, const Step& step);
   // The log line and metric of a drain that ended between `before` and `after` (nothing when it did not).
   void noteDrainEnd(const ShutdownState& before, const ShutdownState& after, const DriveInput& input);
   void emit(const json& pod, const runtime::events::ObjectRef& owner, const std::vector<EventNote>& notes);

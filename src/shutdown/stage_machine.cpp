@@ -99,6 +99,7 @@ Step call(const PodFacts& f, WallTime now, bool first) {
   s.nextAttemptAt.reset();
   Step st = makeStep(Step::Kind::CallEndpoint, s);
   st.stopServing = true;
+  st.recordBeforeCall = f.deletionTimestamp.has_value();
   if (first)
     st.events.push_back(normal("ShutdownRequested", fmt::format("Calling the shutdown endpoint of pod {}", f.name)));
   return st;
@@ -328,6 +329,12 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
         if (wait->kind == Step::Kind::Wait) return *wait;
         drained.state = wait->state;
         drainNotes = std::move(wait->events);
+      }
+      if (!f.deletionTimestamp && f.preStop != PreStopKind::AgentHold && s.startedAt &&
+          now < *s.startedAt + kKubeletSyncSettle) {
+        // Reach direct: the Draining write started a kubelet sync; a service called now could exit inside it and be
+        // restarted (kKubeletSyncSettle). The drain's end is decided again when the wait is over.
+        return waitUntil(s, *s.startedAt + kKubeletSyncSettle);
       }
       Step st;
       if (f.preStop == PreStopKind::AgentHold && !f.deletionTimestamp) {

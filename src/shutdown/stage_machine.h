@@ -45,8 +45,8 @@ struct Step {
   enum class Kind {
     Idle,            // the pod is not shutting down and was not chosen to
     UpdateState,     // persist `state` (and drop the serving label when `stopServing`), then decide again
-    CallEndpoint,    // persist `state` (the attempt is recorded before it is made), call the endpoint, then
-                     // persist afterAnswer(...)
+    CallEndpoint,    // persist `state` when `recordBeforeCall` (the attempt is recorded before it is made), call
+                     // the endpoint, then persist afterAnswer(...)
     DeletePod,       // delete with `graceSeconds` (uid precondition); the kubelet runs preStop, SIGTERM, SIGKILL.
                      // Then, when `state` differs from the pod's, persist it (and drop the serving label when
                      // `stopServing`): with the agent's hold the delete is the first write, before anything is
@@ -58,6 +58,11 @@ struct Step {
   Kind kind = Kind::Idle;
   ShutdownState state;
   bool stopServing = false;
+  // CallEndpoint only. False for a pod not being deleted: any write to it (an annotation) starts a kubelet sync that
+  // restarts a container exiting within it, so its attempt is recorded with the answer instead (a crash before that
+  // repeats the call: harmless by the endpoint's contract). True once the pod is being deleted: writes then start no
+  // sync (config.go checkAndUpdatePod: an update of a pod with a deletionTimestamp is a graceful delete).
+  bool recordBeforeCall = true;
   long graceSeconds = 0;
   std::optional<WallTime> wakeAt;
   Outcome outcome = Outcome::Sigterm;
@@ -92,6 +97,12 @@ inline constexpr std::chrono::seconds kForceDeleteRetry{5};             // a pod
 // The agent releases the kubelet's preStop hook this long after the operator's exit timeout (its
 // --exit-timeout-seconds is exitTimeoutSeconds + this), so the operator records the escalation first.
 inline constexpr std::chrono::seconds kAgentReleaseMargin{1};
+// How long after its last write to a pod not being deleted the operator lets that pod's service be called: the write
+// (an annotation or label change) starts a kubelet pod sync that lasts until the next PLEG relist (up to 1 s after the
+// kubelet saw the write) and restarts a container that exits meanwhile, the restart race of
+// kubelet-termination-2026-12.md ("patch, patch, POST, DELETE restarted 4 of 6"). 1 s for the relist and 1 s for the
+// write to reach the kubelet's watch: a service that exits on acceptance is restarted only by a slower kubelet.
+inline constexpr std::chrono::seconds kKubeletSyncSettle{2};
 // A container's finishedAt (metav1.Time) has whole seconds.
 inline constexpr std::chrono::seconds kFinishedAtPrecision{1};
 

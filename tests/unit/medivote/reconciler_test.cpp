@@ -130,6 +130,13 @@ struct Harness {
     sync();
     return r;
   }
+  // A reconcile, then another once the kubelet sync of its pod writes is over: a pod reached directly is called no
+  // sooner than shutdown::kKubeletSyncSettle after its Draining write.
+  void reconcileAndSettle() {
+    reconcile();
+    clock.advance(shutdown::kKubeletSyncSettle);
+    reconcile();
+  }
   bool awaitAnswers(int n, std::chrono::milliseconds within = std::chrono::seconds(5)) {
     std::unique_lock<std::mutex> lock(mu);
     return cv.wait_for(lock, within, [&] { return answered >= n; });
@@ -255,7 +262,7 @@ void misconfigured(Harness& h) {
   h.runningPod(1);
   h.sync();
   h.caller.byIp["127.77.0.3"] = 401;  // node-1
-  h.reconcile();
+  h.reconcileAndSettle();
   REQUIRE(h.awaitAnswers(1));
   CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
   h.reconcile();
@@ -276,7 +283,7 @@ TEST_CASE("Degraded ShutdownMisconfigured clears after a successful HTTP shutdow
   mvs["spec"]["replicas"] = 0;
   h.client.put(kube::resources::mediVoteServices(), mvs);  // same generation: only the answer can clear it
   h.sync();
-  h.reconcile();
+  h.reconcileAndSettle();
   REQUIRE(h.awaitAnswers(2));
   h.reconcile();
   CHECK(h.degraded()["status"] == "False");
@@ -338,7 +345,7 @@ TEST_CASE("a replacement that took the name of a pod whose shutdown is not reape
   userTokenSecret(h);
   twoPodsScaledToOne(h);
   for (int i = 0; i < 5 && h.client.object(kube::resources::pods(), "ns", "node-1"); ++i) {
-    h.reconcile();
+    h.reconcileAndSettle();
     h.awaitAnswers(1);
   }
   REQUIRE_FALSE(h.client.object(kube::resources::pods(), "ns", "node-1"));  // accepted and deleted by the fake
@@ -409,7 +416,7 @@ TEST_CASE("the endpoint is called only once the pod has left its Service's Endpo
   CHECK(h.caller.tokens.empty());
   // The slice controller removes node-1 (its label is gone): the next reconcile (the slice's event) calls.
   h.slices.upsert(nodeSlice({*h.client.object(kube::resources::pods(), "ns", "node-0")}));
-  h.reconcile();
+  h.reconcileAndSettle();
   REQUIRE(h.awaitAnswers(1));
   CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
   CHECK(drainWritten(h, "node-1") == "drained");
@@ -430,7 +437,7 @@ TEST_CASE("EndpointSlices that cannot be read: the drain timeout is waited out, 
   h.reconcile();
   CHECK(h.caller.tokens.empty());
   h.clock.advance(std::chrono::seconds(1));
-  h.reconcile();
+  h.reconcileAndSettle();
   REQUIRE(h.awaitAnswers(1));
   CHECK(drainWritten(h, "node-1") == "unknown");
   const auto events = h.events.snapshot();
@@ -578,7 +585,7 @@ template <typename Done>
 void reconcileUntil(Harness& h, Done done, int rounds = 40) {
   for (int i = 0; i < rounds && !done(); ++i) {
     const int before = h.answers();
-    h.reconcile();
+    h.reconcileAndSettle();
     h.awaitAnswers(before + 1, std::chrono::milliseconds(100));
     h.clock.advance(std::chrono::seconds(1));
     h.sync();
@@ -857,7 +864,7 @@ TEST_CASE("a completion is not lost when the status write that carries it is ans
   userTokenSecret(h);
   twoPodsScaledToOne(h);
   for (int i = 0; i < 5 && h.client.object(kube::resources::pods(), "ns", "node-1"); ++i) {
-    h.reconcile();
+    h.reconcileAndSettle();
     h.awaitAnswers(1);
   }
   REQUIRE_FALSE(h.client.object(kube::resources::pods(), "ns", "node-1"));
@@ -910,7 +917,7 @@ TEST_CASE("a call answered 401 has the token Secret read again at the next recon
   h.runningPod(1);
   h.sync();
   h.caller.byIp["127.77.0.3"] = 401;  // node-1: its agent already has a rotated token
-  h.reconcile();
+  h.reconcileAndSettle();
   REQUIRE(h.awaitAnswers(1));
   CHECK(h.caller.tokens == std::vector<std::string>{"s3cret"});
   json secret = *h.client.object(kube::resources::secrets(), "ns", "node-token");

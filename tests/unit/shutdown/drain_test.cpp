@@ -61,12 +61,14 @@ TEST_CASE("still listed: Draining waits until the drain deadline, counted from t
 TEST_CASE("out of the slices: the drain is recorded with the call (direct) or the delete (agent, drained first)") {
   for (bool agent : {false, true}) {
     const PodFacts f = draining(kT0, false, agent);
-    const Step s = decide(f, critical(), kT0 + 1200ms);
+    // (Past kKubeletSyncSettle: a direct pod is not called sooner after its Draining write, see stage_machine_test.)
+    const WallTime t = kT0 + kKubeletSyncSettle + 200ms;
+    const Step s = decide(f, critical(), t);
     // One write: how the drain ended goes with the step that follows it.
     CHECK(s.kind == (agent ? Kind::DeletePod : Kind::CallEndpoint));
     CHECK(s.state.stage == (agent ? Stage::Draining : Stage::Requested));
     CHECK(s.state.drain == "drained");
-    CHECK(s.state.drainedAt == kT0 + 1200ms);
+    CHECK(s.state.drainedAt == t);
     CHECK_FALSE(hasEvent(s, "DrainTimedOut"));
   }
 }
@@ -104,9 +106,14 @@ TEST_CASE("unreadable slices: the drain timeout is waited out in full, recorded 
   CHECK(s.events[1].reason == "ShutdownRequested");
 }
 
-TEST_CASE("drainTimeoutSeconds 0: no wait and nothing recorded, even while listed or unreadable") {
+TEST_CASE("drainTimeoutSeconds 0: no drain wait and nothing recorded, even while listed or unreadable") {
   for (std::optional<bool> in : {std::optional<bool>(true), std::optional<bool>()}) {
-    const Step s = decide(draining(kT0, in), critical(0s), kT0);
+    // Only the kubelet sync of the Draining write is waited out (kKubeletSyncSettle), with nothing recorded.
+    const Step settling = decide(draining(kT0, in), critical(0s), kT0);
+    CHECK(settling.kind == Kind::Wait);
+    CHECK(settling.wakeAt == kT0 + kKubeletSyncSettle);
+    CHECK(settling.state.drain.empty());
+    const Step s = decide(draining(kT0, in), critical(0s), kT0 + kKubeletSyncSettle);
     CHECK(s.kind == Kind::CallEndpoint);
     CHECK(s.state.drain.empty());
     CHECK_FALSE(hasEvent(s, "DrainTimedOut"));

@@ -249,6 +249,16 @@ struct PoolHarness {
     if (deletedBySomeoneElse) {
       pod["metadata"]["deletionTimestamp"] = util::formatTimeMillis(clock.wallNow() + 40s);
       pod["metadata"]["deletionGracePeriodSeconds"] = 40;
+    } else {
+      // Draining since long enough that the kubelet sync of that write is over (kKubeletSyncSettle): due for its call.
+      shutdown::ShutdownState draining;
+      draining.stage = shutdown::Stage::Draining;
+      draining.reason = "ScaleDown";
+      draining.startedAt = clock.wallNow() - shutdown::kKubeletSyncSettle;
+      const json annotations = shutdown::stateAnnotationsPatch(draining);
+      for (const auto& [key, value] : annotations.items())
+        if (!value.is_null()) pod["metadata"]["annotations"][key] = value;
+      pod["metadata"]["labels"].erase("medivote.io/serving");
     }
     shutdown::DriveInput in;
     in.pod = client.put(kube::resources::pods(), pod);
@@ -362,4 +372,23 @@ TEST_CASE("call pool: call threads end after an idle time, so none stay after a 
   h.clock.advance(31s);
   for (int i = 0; i < 3000 && h.runner.callThreads() > 0; ++i) std::this_thread::sleep_for(1ms);
   CHECK(h.runner.callThreads() == 0);
+}
+
+TEST_CASE("reach direct: nothing is written between the drain and the call, the answer is recorded after the DELETE") {
+  PoolHarness h(1);
+  h.runner.drive(h.input("ns/a", "a-0", "10.0.5.1", false));
+  REQUIRE(h.caller.awaitCalls(1));
+  // The answer's handling runs on the call thread: wait (bounded) for its writes.
+  for (int i = 0; i < 600 && h.client.calls("patch").empty(); ++i) std::this_thread::sleep_for(5ms);
+  std::vector<testing::FakeClient::Call> writes;
+  for (const auto& c : h.client.calls())
+    if (c.verb == "patch" || c.verb == "remove") writes.push_back(c);
+  // A write to a pod not being deleted starts a kubelet sync that restarts a service exiting within it: the attempt
+  // goes unrecorded until the answer, and the accepted pod is deleted before that record.
+  REQUIRE(writes.size() == 2);
+  CHECK(writes[0].verb == "remove");
+  CHECK(writes[1].verb == "patch");
+  const json& a = writes[1].body["metadata"]["annotations"];
+  CHECK(a["medivote.io/shutdown-stage"] == "Accepted");
+  CHECK(a["medivote.io/shutdown-drain"] == "drained");
 }

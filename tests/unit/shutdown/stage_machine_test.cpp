@@ -69,6 +69,12 @@ struct World {
   std::optional<WallTime> unlabelledAt, leftSlicesAt;
   bool listed = true;
   bool drained = false;  // the shutdown went through Draining
+  // The operator's last write to the pod while it was not being deleted: it starts a kubelet sync that restarts a
+  // service exiting within it (kKubeletSyncSettle), so the first call must come that long after it.
+  std::optional<WallTime> lastLiveWrite;
+  void wrote() {
+    if (!pod.deletionTimestamp) lastLiveWrite = now;
+  }
 
   // preStop: a 10 s sleep for critical pods (reach direct), none for simple ones; agent() switches to the agent's hold.
   World(ShutdownPolicy p) : policy(p) {
@@ -202,11 +208,18 @@ struct World {
           return;
         case Kind::UpdateState:
           REQUIRE(step.state != pod.state);  // never an empty write
+          wrote();
           pod.state = step.state;
           if (pod.state.stage == Stage::Draining) drained = true;
           if (step.stopServing) unlabelled();
           break;
         case Kind::CallEndpoint: {
+          // A pod not being deleted gets no write right before its call: the runner records the attempt with its
+          // answer, and the first call waits out the sync the Draining write started.
+          CHECK(step.recordBeforeCall == pod.deletionTimestamp.has_value());
+          if (!calledFirstAt && !pod.deletionTimestamp && lastLiveWrite)
+            CHECK_MESSAGE(now >= *lastLiveWrite + kKubeletSyncSettle, "a first call within a kubelet sync of a write");
+          if (step.recordBeforeCall) wrote();
           pod.state = step.state;
           if (step.stopServing) unlabelled();
           if (stages.empty() || stages.back() != pod.state.stage) stages.push_back(pod.state.stage);
@@ -224,6 +237,7 @@ struct World {
                                  : service(calls);
           const AnswerEffect eff = afterAnswer(pod, a, policy, now);
           for (const auto& e : eff.events) events.push_back(e.reason);
+          if (eff.state.stage != Stage::Accepted && eff.state.escalation.empty()) wrote();  // else: deleted first
           pod.state = eff.state;
           if (pod.state.stage == Stage::Accepted && !acceptedAt) acceptedAt = now;
           break;
@@ -293,6 +307,40 @@ TEST_CASE("critical: drain, call, accept, delete - the service exits by itself b
     CHECK(w.saw("ShutdownCompleted"));
     CHECK_FALSE(w.pod.serving);
   }
+}
+
+TEST_CASE("reach direct: the first call waits out the kubelet sync of the Draining write, and no write precedes it") {
+  for (auto lag : {0ms, 300ms, 1500ms, 2500ms}) {
+    World w(critical());
+    w.sliceLag = lag;
+    const WallTime start = w.now;
+    w.run("ScaleDown");
+    REQUIRE(w.calledFirstAt);
+    CHECK(*w.calledFirstAt >= start + std::max<std::chrono::milliseconds>(kKubeletSyncSettle, lag));
+    CHECK(*w.calledFirstAt < start + std::max<std::chrono::milliseconds>(kKubeletSyncSettle, lag) + 200ms);
+    REQUIRE(w.outcome);
+    CHECK(*w.outcome == Outcome::Http);
+  }
+  // The step itself: drained at once, still inside the settle: wait; after it: a call not recorded before it is made.
+  World w(critical());
+  w.pod.serving = false;
+  w.pod.inEndpoints = false;
+  w.pod.state.stage = Stage::Draining;
+  w.pod.state.reason = "ScaleDown";
+  w.pod.state.startedAt = kT0;
+  const Step early = decide(w.pod, w.policy, kT0 + 1s);
+  CHECK(early.kind == Kind::Wait);
+  CHECK(early.wakeAt == kT0 + kKubeletSyncSettle);
+  const Step due = decide(w.pod, w.policy, kT0 + kKubeletSyncSettle);
+  CHECK(due.kind == Kind::CallEndpoint);
+  CHECK_FALSE(due.recordBeforeCall);
+  CHECK(due.state.drain == "drained");
+  // Once the pod is being deleted (by someone else), writes start no sync: the call is recorded first, at once.
+  w.pod.deletionTimestamp = kT0 + 40s;
+  w.pod.deletionGracePeriodSeconds = 40;
+  const Step deleted = decide(w.pod, w.policy, kT0 + 1s);
+  CHECK(deleted.kind == Kind::CallEndpoint);
+  CHECK(deleted.recordBeforeCall);
 }
 
 TEST_CASE("critical: the call (direct) or the delete (agent) comes once the pod has left its Service's slices") {
