@@ -236,6 +236,12 @@ int run(int argc, char** argv) {
   // First, so the runner knows a deleted pod's final container status before its owner is reconciled.
   podInformer.addEventHandler({{}, {}, [&runner](const nlohmann::json& lastKnown) { runner.podDeleted(lastKnown); }});
   mvsInformer.addEventHandler(runtime::informer::enqueueObjectKey(enqueue("MediVoteService changed")));
+  // A deleted object's Events can never aggregate again (a new one has another uid): forget them (issue 15, soak).
+  auto forgetEvents = [&events](const nlohmann::json& lastKnown) {
+    events.forget(lastKnown.value("/metadata/uid"_json_pointer, std::string()));
+  };
+  podInformer.addEventHandler({{}, {}, forgetEvents});
+  mvsInformer.addEventHandler({{}, {}, forgetEvents});
   podInformer.addEventHandler(
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("pod changed")));
   serviceInformer.addEventHandler(

@@ -2,13 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+#include <optional>
+#include <utility>
+
 #include "util/log.h"
 #include "util/time_format.h"
 
 namespace mv::runtime::events {
 namespace {
 constexpr std::size_t kMaxQueue = 1000;
-constexpr std::chrono::minutes kAggregationWindow{10};
+constexpr std::chrono::minutes kExpiryInterval{1};
 }  // namespace
 
 ObjectRef ObjectRef::of(const json& object) {
@@ -75,12 +79,20 @@ void KubeEventRecorder::write(const Pending& p) {
                                       p.reason, p.message);
   const std::string now = util::formatTime(p.time);
   try {
-    auto it = written_.find(key);
-    if (it != written_.end() && p.time - it->second.last < kAggregationWindow) {
-      it->second.count += 1;
-      it->second.last = p.time;
-      client_.patch(kube::resources::events(), p.object.ns, it->second.name, kube::PatchType::Merge,
-                    {{"count", it->second.count}, {"lastTimestamp", now}});
+    std::optional<std::pair<std::string, int>> repeat;  // the Event's name and its new count
+    {
+      std::lock_guard<std::mutex> g(writtenMu_);
+      forgetExpired(p.time);
+      auto it = written_.find(key);
+      if (it != written_.end() && p.time - it->second.last < kAggregationWindow) {
+        it->second.count += 1;
+        it->second.last = p.time;
+        repeat.emplace(it->second.name, it->second.count);
+      }
+    }
+    if (repeat) {
+      client_.patch(kube::resources::events(), p.object.ns, repeat->first, kube::PatchType::Merge,
+                    {{"count", repeat->second}, {"lastTimestamp", now}});
       return;
     }
     const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(p.time.time_since_epoch()).count();
@@ -104,11 +116,37 @@ void KubeEventRecorder::write(const Pending& p) {
                {"lastTimestamp", now},
                {"count", 1}};
     client_.create(kube::resources::events(), p.object.ns, ev);
-    written_[key] = {name, 1, p.time, p.time};
-    if (written_.size() > 4096) written_.clear();
+    std::lock_guard<std::mutex> g(writtenMu_);
+    written_[key] = {name, p.object.uid, 1, p.time, p.time};
+    if (written_.size() > kMaxRemembered) forgetExpired(p.time);
   } catch (const std::exception& e) {
     log::warn("could not write an Event", {{"reason", p.reason}, {"error", e.what()}});
   }
+}
+
+void KubeEventRecorder::forgetExpired(util::WallTime now) {
+  const bool over = written_.size() > kMaxRemembered;
+  if (!over && now - lastExpiry_ < kExpiryInterval) return;
+  lastExpiry_ = now;
+  for (auto it = written_.begin(); it != written_.end();)
+    it = now - it->second.last >= kAggregationWindow ? written_.erase(it) : std::next(it);
+  while (written_.size() > kMaxRemembered) {
+    auto oldest = written_.begin();
+    for (auto it = written_.begin(); it != written_.end(); ++it)
+      if (it->second.last < oldest->second.last) oldest = it;
+    written_.erase(oldest);
+  }
+}
+
+void KubeEventRecorder::forget(const std::string& uid) {
+  if (uid.empty()) return;
+  std::lock_guard<std::mutex> g(writtenMu_);
+  for (auto it = written_.begin(); it != written_.end();) it = it->second.uid == uid ? written_.erase(it) : std::next(it);
+}
+
+std::size_t KubeEventRecorder::remembered() const {
+  std::lock_guard<std::mutex> g(writtenMu_);
+  return written_.size();
 }
 
 }  // namespace mv::runtime::events

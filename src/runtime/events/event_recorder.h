@@ -6,6 +6,10 @@
 //   dropped (Events are best-effort in Kubernetes too). Every Event is also written to the log.
 // - Repeats of the same (object, type, reason, message) within the aggregation window update one Event's count and
 //   lastTimestamp instead of creating another, as client-go's recorder does.
+// - What it remembers for that is bounded: an entry is forgotten once its window is over (it can never aggregate
+//   again), when forget() is told its object is gone, and beyond kMaxRemembered entries the least recently written
+//   goes first (client-go's EventCorrelator keeps an LRU of 4,096). Forgetting only ever costs a new Event where a
+//   count would have grown.
 
 #include <chrono>
 #include <condition_variable>
@@ -51,6 +55,13 @@ class KubeEventRecorder final : public EventRecorder {
   void record(const ObjectRef& object, bool warning, const std::string& reason, const std::string& message) override;
   // Waits until every queued Event was written or dropped (tests, shutdown).
   void flush();
+  // The object of this uid is gone (deleted): its Events cannot aggregate with a new object's, whose uid differs.
+  void forget(const std::string& uid);
+  // How many Events it remembers for aggregation (tests, the soak benchmark).
+  std::size_t remembered() const;
+
+  static constexpr std::chrono::minutes kAggregationWindow{10};
+  static constexpr std::size_t kMaxRemembered = 4096;
 
  private:
   struct Pending {
@@ -62,12 +73,16 @@ class KubeEventRecorder final : public EventRecorder {
   };
   struct Written {
     std::string name;
+    std::string uid;
     int count;
     util::WallTime first;
     util::WallTime last;
   };
   void loop();
   void write(const Pending& p);
+  // Forgets the entries whose window ended (at most once a minute, or at once when over kMaxRemembered), then the
+  // least recently written beyond kMaxRemembered. Holds writtenMu_.
+  void forgetExpired(util::WallTime now);
 
   kube::Client& client_;
   util::Clock& clock_;
@@ -78,7 +93,9 @@ class KubeEventRecorder final : public EventRecorder {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   int inFlight_ = 0;
+  mutable std::mutex writtenMu_;             // written_ and lastExpiry_: the writer thread and forget()
   std::map<std::string, Written> written_;  // aggregation key → the Event written for it
+  util::WallTime lastExpiry_{};
   std::thread thread_;
 };
 
