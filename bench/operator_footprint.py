@@ -22,19 +22,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-
-for i, a in enumerate(sys.argv):
-    if a == "--build-dir" and i + 1 < len(sys.argv):
-        os.environ["MEDIVOTE_BUILD_DIR"] = os.path.abspath(sys.argv[i + 1])
+import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
 
 import e2elib  # noqa: E402
 from e2elib import ApiServerOnly, InformerProbe, log_records, mvs, poll, proc_status  # noqa: E402
@@ -249,19 +242,13 @@ def main():
     ap.add_argument("--replicas", type=int, default=10)
     ap.add_argument("--namespaces", type=int, default=10)
     ap.add_argument("--workers", type=int, default=8)
-    ap.add_argument("--build-dir", default=None)
-    ap.add_argument("--keep", default=None, help="keep the working directory (logs) here")
     ap.add_argument("--variant", action="append", default=[],
                     help="one more operator run: space-separated ENV=VALUE and --flag=value tokens, and controller=PATH "
                          "for another binary, e.g. 'MALLOC_ARENA_MAX=2 --max-concurrent-shutdown-calls=4'")
     ap.add_argument("--no-probes", action="store_true", help="skip the informer probe figures")
-    ap.add_argument("--controller", default=None, help="another medivote-controller binary to measure")
+    benchlib.add_run_options(ap)
     opts = ap.parse_args()
-    if opts.controller:
-        e2elib.CONTROLLER = os.path.abspath(opts.controller)
-    workdir = opts.keep or tempfile.mkdtemp(prefix="medivote-bench-")
-    os.makedirs(workdir, exist_ok=True)
-    print(f"controller: {e2elib.CONTROLLER}; work dir {workdir}", flush=True)
+    workdir = benchlib.prepare_run(opts, "medivote-bench-")
     # History: 1,000 events per resource (the default) is plenty, the operator starts after the load.
     server = ApiServerOnly(os.path.join(workdir, "cluster"), "--history", "1000")
     try:

@@ -25,11 +25,7 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-for i, a in enumerate(sys.argv):
-    if a == "--build-dir" and i + 1 < len(sys.argv):
-        os.environ["MEDIVOTE_BUILD_DIR"] = os.path.abspath(sys.argv[i + 1])
+import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
 
 from e2elib import Cluster, Operator, poll, processes_matching, wait_ready  # noqa: E402
 from pod_history import PodHistory  # noqa: E402
@@ -111,7 +107,7 @@ def main():
     ap.add_argument("--reach", choices=("agent", "direct"), default="agent")
     ap.add_argument("--tier", choices=("critical", "simple"), default="critical",
                     help="simple: the simulated cluster's own floor (the operator only deletes; SIGTERM ends the pod)")
-    ap.add_argument("--build-dir", default=None)
+    benchlib.add_run_options(ap, keep=False, controller=False)
     ap.add_argument("--watch-delay-ms", type=int, default=0,
                     help="the kubelet sees pod events this late (a slower node; default 0)")
     ap.add_argument("--settle-s", type=float, default=3.0,

@@ -28,16 +28,11 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-for i, a in enumerate(sys.argv):
-    if a == "--build-dir" and i + 1 < len(sys.argv):
-        os.environ["MEDIVOTE_BUILD_DIR"] = os.path.abspath(sys.argv[i + 1])
+import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
 
 from e2elib import OPERATOR_USER, Cluster, Operator, poll, processes_matching, proc_status  # noqa: E402
 from timing_clusters import kubelet_flags  # noqa: E402
@@ -275,12 +270,10 @@ def main():
     ap.add_argument("--settle-s", type=float, default=65.0)
     ap.add_argument("--step-timeout", type=float, default=120.0)
     ap.add_argument("--max-failures", type=int, default=20)
-    ap.add_argument("--build-dir", default=None)
-    ap.add_argument("--keep", default=None, help="keep the working directory (logs) here")
+    benchlib.add_run_options(ap, controller=False)
     opts = ap.parse_args()
     opts.scale = [int(x) for x in opts.scale.split(",") if x.strip()]
-    workdir = opts.keep or tempfile.mkdtemp(prefix="medivote-bench-soak-")
-    os.makedirs(workdir, exist_ok=True)
+    workdir = benchlib.prepare_run(opts, "medivote-bench-soak-")
     # The vote service writes to its claim at /data and the agent reads its token at its mountPath: pods isolated in
     # namespaces of their own, with the kubelet's real timing (tests/e2e/timing_clusters.py).
     cluster = Cluster(workdir, *kubelet_flags(0))

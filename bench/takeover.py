@@ -27,18 +27,10 @@ import calendar
 import collections
 import os
 import shutil
-import sys
-import tempfile
 import time
 import urllib.request
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "e2e"))
-
-for i, a in enumerate(sys.argv):
-    if a == "--build-dir" and i + 1 < len(sys.argv):
-        os.environ["MEDIVOTE_BUILD_DIR"] = os.path.abspath(sys.argv[i + 1])
+import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
 
 import e2elib  # noqa: E402
 from e2elib import ApiServerOnly, log_records, mvs, poll  # noqa: E402
@@ -139,7 +131,6 @@ def main():
     ap.add_argument("--services", type=int, default=1000)
     ap.add_argument("--namespaces", type=int, default=10)
     ap.add_argument("--workers", type=int, default=8)
-    ap.add_argument("--build-dir", default=None)
     ap.add_argument("--workers-operator", type=int, default=4,
                     help="the operator's --max-concurrent-reconciles (deploy/ runs 4)")
     ap.add_argument("--operator-flag", action="append", default=[],
@@ -147,14 +138,9 @@ def main():
     ap.add_argument("--expire", action="store_true", help="let the Lease expire instead of releasing it")
     ap.add_argument("--observe", type=float, default=35.0, help="seconds of steady state observed after the takeover")
     ap.add_argument("--quiet", type=float, default=3.0, help="seconds without a write that mean 'all reconciled'")
-    ap.add_argument("--keep", default=None, help="keep the working directory (logs) here")
-    ap.add_argument("--controller", default=None, help="another medivote-controller binary to measure")
+    benchlib.add_run_options(ap)
     opts = ap.parse_args()
-    if opts.controller:
-        e2elib.CONTROLLER = os.path.abspath(opts.controller)
-    workdir = opts.keep or tempfile.mkdtemp(prefix="medivote-takeover-")
-    os.makedirs(workdir, exist_ok=True)
-    print(f"controller: {e2elib.CONTROLLER}; work dir {workdir}", flush=True)
+    workdir = benchlib.prepare_run(opts, "medivote-takeover-")
     server = ApiServerOnly(os.path.join(workdir, "cluster"), "--history", "1000")
     op = None
     try:
