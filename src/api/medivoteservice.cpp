@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/names.h"
+#include "api/object_names.h"
 
 namespace mv::api {
 namespace {
@@ -118,6 +119,25 @@ void parseShutdown(const json& s, std::vector<FieldError>& errors, ShutdownSpec&
   r.integer("drainTimeoutSeconds", out.drainTimeoutSeconds, 0, ShutdownSpec::kMaxDrainTimeoutSeconds);
   r.integer("preStopSleepSeconds", out.preStopSleepSeconds, 0, 3600);
   r.integer("maxConcurrent", out.maxConcurrent, 1, 1000);
+  r.integer("dependencyTimeoutSeconds", out.dependencyTimeoutSeconds, 0, ShutdownSpec::kMaxDependencyTimeoutSeconds);
+  if (r.has("after")) {
+    if (!r.at("after").is_array()) return r.fail("after", "must be a list of MediVoteService names");
+    for (const auto& n : r.at("after")) {
+      if (!n.is_string()) {
+        r.fail("after", "must be a list of MediVoteService names");
+        continue;
+      }
+      const std::string name = n.get<std::string>();
+      if (const auto bad = dns1123SubdomainError(name))
+        r.fail("after", fmt::format("'{}' is not a MediVoteService name: {}", name.substr(0, 64), *bad));
+      else if (std::find(out.after.begin(), out.after.end(), name) != out.after.end())
+        r.fail("after", fmt::format("'{}' is listed twice", name));
+      else
+        out.after.push_back(name);
+    }
+    if (out.after.size() > ShutdownSpec::kMaxAfter)
+      r.fail("after", fmt::format("must list at most {} resources", ShutdownSpec::kMaxAfter));
+  }
 }
 
 }  // namespace
@@ -238,6 +258,8 @@ Parsed parseMediVoteService(const json& object) {
                             : fmt::format("no container of the pod template declares a port named '{}'",
                                           sd.endpoint->port.strValue)});
   }
+  if (std::find(sd.after.begin(), sd.after.end(), o.name) != sd.after.end())
+    errors.push_back({"spec.shutdown.after", "must not name the resource itself"});
   const TierDecision tier = resolveTier(o);
   if (tier.conflict) errors.push_back({"spec.tier", *tier.conflict});
   if (tier.tier == Tier::Critical) {

@@ -62,6 +62,13 @@ struct ShutdownSpec {
   static constexpr int kMaxDrainTimeoutSeconds = 300;
   int preStopSleepSeconds = 10;
   int maxConcurrent = 1;
+  // Shutdown order (medivote/shutdown_order.h): names of other MediVoteServices of the namespace that must be down
+  // before this resource's pods get their shutdown, when they go down together; and the bound of that wait.
+  std::vector<std::string> after;
+  static constexpr std::size_t kMaxAfter = 32;
+  int dependencyTimeoutSeconds = kDefaultDependencyTimeoutSeconds;
+  static constexpr int kDefaultDependencyTimeoutSeconds = 120;
+  static constexpr int kMaxDependencyTimeoutSeconds = 86400;
 
   // With reach agent: the longest the agent holds the kubelet's SIGTERM off (its --prestop-hold-seconds).
   // preStopSleepSeconds, raised to requestTimeoutSeconds + exitTimeoutSeconds + 1 when shorter, so that the hold

@@ -196,6 +196,52 @@ TEST_CASE("drainTimeoutSeconds: 5 by default, 0 allowed (no wait), at most kMaxD
   }
 }
 
+TEST_CASE("shutdown order: after is empty and dependencyTimeoutSeconds 120 by default") {
+  const auto p = parseMediVoteService(base());
+  CHECK(p.object.spec.shutdown.after.empty());
+  CHECK(p.object.spec.shutdown.dependencyTimeoutSeconds == 120);
+}
+
+TEST_CASE("shutdown order: after takes names of other resources, in order") {
+  auto obj = base();
+  obj["spec"]["shutdown"]["after"] = {"frontend", "network-dashboard", "blockchain-node"};
+  obj["spec"]["shutdown"]["dependencyTimeoutSeconds"] = 0;
+  const auto p = parseMediVoteService(obj);
+  CHECK(p.errors.empty());
+  CHECK(p.object.spec.shutdown.after == std::vector<std::string>{"frontend", "network-dashboard", "blockchain-node"});
+  CHECK(p.object.spec.shutdown.dependencyTimeoutSeconds == 0);
+}
+
+TEST_CASE("shutdown order: bad names, duplicates, itself, too many and bad timeouts are field errors") {
+  auto check = [](const json& after, const std::string& needle) {
+    auto obj = base();
+    obj["spec"]["shutdown"]["after"] = after;
+    const auto p = parseMediVoteService(obj);
+    REQUIRE_MESSAGE(hasError(p, "spec.shutdown.after"), after.dump());
+    bool named = false;
+    for (const auto& e : p.errors)
+      if (e.field == "spec.shutdown.after" && e.message.find(needle) != std::string::npos) named = true;
+    CHECK_MESSAGE(named, after.dump());
+  };
+  check(json::array({"Frontend"}), "'Frontend' is not a MediVoteService name");
+  check(json::array({"-x"}), "'-x'");
+  check(json::array({""}), "''");
+  check(json::array({"a", "b", "a"}), "'a' is listed twice");
+  check(json::array({"vote"}), "itself");
+  check(json::array({1}), "list of MediVoteService names");
+  check(json("frontend"), "list of MediVoteService names");
+  json many = json::array();
+  for (int i = 0; i < 33; ++i) many.push_back("r" + std::to_string(i));
+  check(many, "at most 32");
+  for (const json& bad : {json(-1), json(86401), json("2m"), json(1.5)}) {
+    auto obj = base();
+    obj["spec"]["shutdown"]["dependencyTimeoutSeconds"] = bad;
+    const auto p = parseMediVoteService(obj);
+    CHECK_MESSAGE(hasError(p, "spec.shutdown.dependencyTimeoutSeconds"), bad.dump());
+    CHECK(p.object.spec.shutdown.dependencyTimeoutSeconds == 120);
+  }
+}
+
 TEST_CASE("reserved keys in the pod template: every label and annotation under medivote.io/ is refused by name") {
   auto obj = base();
   obj["spec"]["template"]["metadata"]["annotations"] = {{"medivote.io/shutdown-stage", "Forced"},
