@@ -15,6 +15,8 @@ pods: helpers of tests/e2e/test_presets_e2e.py and of the stack demo (scripts/de
 * `check_shutdown`, `check_history`, `check_saved_state`: one shutdown (its annotations and the stand-in's records),
   its entry in status.shutdowns, and the saved files, against the services' contracts
   (/work/shared/medivote-services.md); each returns the list of what is wrong.
+* `shutdown_span`, `stop_order_spans`, `stop_order_wrong`: when each service's shutdown began and ended, and whether
+  services going down together followed a stop order (issue 17).
 """
 import copy
 import functools
@@ -503,4 +505,41 @@ def check_saved_state(stack, service, saves=None):
                 wrong.append(f"{name} on the claim ({claim}) is not the last one saved")
     except OSError as e:
         wrong.append(f"{name} on the claim ({claim}): {e}")
+    return wrong
+
+
+# --- The stop order across services (issue 17: charts/medivote, tests/e2e/test_stack_helm.py, the stack demo) -------
+
+def shutdown_span(stack, life):
+    """(start, end) of one pod's shutdown, in wall-clock seconds. start: its first stage annotation, or the first
+    shutdown call or outside signal the stand-in recorded, whichever came first; end: the stand-in's last record (its
+    last act before it exited), or the pod's removal when nothing was recorded. None for what was never seen."""
+    records = stack.records_of(life) if life.service in STANDINS else []
+    times = [life.at(k) for k in ("started", "requested", "accepted", "terminating", "forced")]
+    times += [r["t"] for r in records if is_shutdown_call(r)] + [r["t"] for r in external_signals(records)]
+    times = [t for t in times if t]
+    return (min(times) if times else None,
+            max(r["t"] for r in records) if records else life.gone_at)
+
+
+def stop_order_spans(stack, lives):
+    """{service: (start of its first pod's shutdown, end of its last pod's)} of {service: [PodLife]}; a service
+    without pods, or with a span never seen, is left out (stop_order_wrong names it)."""
+    out = {}
+    for service, ls in lives.items():
+        spans = [shutdown_span(stack, life) for life in ls]
+        if spans and all(start is not None and end is not None for start, end in spans):
+            out[service] = (min(start for start, _ in spans), max(end for _, end in spans))
+    return out
+
+
+def stop_order_wrong(spans, order):
+    """What breaks the stop order `order` (first stopped first) in the spans of stop_order_spans: a service missing,
+    or one whose shutdown began before the one before it was done. Empty when the order held."""
+    wrong = [f"no shutdown seen of {service}" for service in order if service not in spans]
+    present = [s for s in order if s in spans]
+    for earlier, later in zip(present, present[1:]):
+        if spans[later][0] <= spans[earlier][1]:
+            wrong.append(f"{later} began its shutdown {spans[earlier][1] - spans[later][0]:.3f} s before {earlier} "
+                         f"was done")
     return wrong

@@ -20,7 +20,7 @@ import pytest
 
 from e2elib import REPO, poll, running_cluster, unique_name, wait_ready
 from samples_lib import (SAVES, Stack, StackCluster, check_history, check_saved_state, check_shutdown,
-                         external_signals, is_shutdown_call, isolation_unavailable, sample_mvs, start_operator)
+                         isolation_unavailable, sample_mvs, start_operator, stop_order_spans, stop_order_wrong)
 
 CHART = os.path.join(REPO, "charts", "medivote")
 CRD = os.path.join(REPO, "crds", "medivote.io_medivoteservices.yaml")
@@ -136,23 +136,6 @@ def test_helm_upgrade_rolls_one_service_with_its_tiered_shutdown(installed, upgr
     assert not [c for c in conditions if c["type"] == "WaitingForDependents" and c["status"] == "True"], conditions
 
 
-def shutdown_start(stack, life):
-    """When the pod's shutdown began, as the operator and the service saw it: its first stage annotation, the first
-    shutdown call or outside signal the stand-in recorded. None when nothing of the kind was seen."""
-    records = stack.records_of(life)
-    times = [life.at(k) for k in ("started", "requested", "accepted", "terminating", "forced")]
-    times += [r["t"] for r in records if is_shutdown_call(r)] + [r["t"] for r in external_signals(records)]
-    times = [t for t in times if t]
-    return min(times) if times else None
-
-
-def shutdown_end(stack, life):
-    """When the pod's service was done: the stand-in's last record (its last act before it exited), or the pod's
-    removal when nothing was recorded."""
-    records = stack.records_of(life)
-    return max(r["t"] for r in records) if records else life.gone_at
-
-
 @pytest.fixture(scope="module")
 def uninstall(installed, upgrade, helm):
     """`helm uninstall`; the PodLife of every pod that was running when it began, per service."""
@@ -185,18 +168,11 @@ def test_helm_uninstall_takes_the_stack_down_in_medivotes_order(installed, unins
             wrong += check_history(s, service, life, final=True)
     assert wrong == [], "\n".join(wrong)
 
-    spans = {}
-    for service in ORDER:
-        starts = [shutdown_start(s, life) for life in lives[service]]
-        ends = [shutdown_end(s, life) for life in lives[service]]
-        assert None not in starts and None not in ends, (service, lives[service])
-        spans[service] = (min(starts), max(ends))
+    spans = stop_order_spans(s, lives)
     t0 = min(start for start, _ in spans.values())
     timeline = "\n".join(f"  {service:<20} {start - t0:7.3f} s .. {end - t0:7.3f} s"
                          for service, (start, end) in spans.items())
-    for earlier, later in zip(ORDER, ORDER[1:]):
-        assert spans[earlier][1] < spans[later][0], \
-            f"{later} began its shutdown before {earlier} was done:\n{timeline}"
+    assert stop_order_wrong(spans, ORDER) == [], f"not in MediVote's order:\n{timeline}"
 
 
 def test_helm_uninstall_keeps_the_claims_and_the_state_saved_on_them(installed, uninstall):
