@@ -2,21 +2,25 @@
 """The stack demo's body (run by `scripts/demo.sh --stack`, which sets up, builds and cleans up after it).
 
 In the work dir given by --dir it starts the simulated cluster with pods isolated like real pods (each in its own
-network and mount namespaces; root needed), the operator as deploy/08-deployment.yaml starts it, and applies the six
-MediVote presets of deploy/samples/ unchanged. Their pods run the stand-ins of the real services
-(workloads/standins), which record what happens to them. Then it scales each service to zero, in the order of
-MediVote's own service manager, brings the two services that save state back (they load what they saved), and
-deletes all six, printing each pod's timeline: the operator's shutdown stages (the pods' medivote.io/shutdown-*
-annotations), the calls the service answered, its saves, its own SIGTERM or the kubelet's, the exit.
+network and mount namespaces; root needed), the operator as deploy/08-deployment.yaml starts it, and installs the
+stack chart (`helm install medivote charts/medivote`: the six MediVote presets of deploy/samples/ plus MediVote's stop
+order, spec.shutdown.after). Their pods run the stand-ins of the real services (workloads/standins), which record
+what happens to them. Then it scales each service to zero, in the order of MediVote's own service manager, brings
+the six back (the two that save state load what they saved), and uninstalls the release: helm deletes the six
+together and the operator shuts them down one service after the other, in MediVote's order. Every pod's timeline is
+printed as it happens: the operator's shutdown stages (the pods' medivote.io/shutdown-* annotations), the calls the
+service answered, its saves, its own SIGTERM or the kubelet's, the exit; then the uninstall's timeline across
+services, each service's shutdown from its first stage to its exit.
 
 It ends with a check of every shutdown against the services' contracts (tests/e2e/samples_lib.py, the checks of
-tests/e2e/test_presets_e2e.py) and of the files saved on the claims, and exits 0 only when each check passed (1 when one
-failed, 2 when the demo itself failed). It stops everything it started, also on SIGINT/SIGTERM. The operator's pid
+tests/e2e/test_presets_e2e.py), of the stop order of the uninstall, and of the files saved on the claims (which the
+uninstall keeps), and exits 0 only when each check passed (1 when one failed, 2 when the demo itself failed). It stops everything it started, also on SIGINT/SIGTERM. The operator's pid
 is in DIR/operator.pid and the simulators' in DIR/sim for the shell's clean-up trap. The binaries come from
 MEDIVOTE_BUILD_DIR (default build/).
 """
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -26,12 +30,16 @@ sys.path.insert(0, os.path.join(REPO, "tests", "e2e"))
 import demo  # noqa: E402
 from demo import BOLD, DIM, GREEN, RED, RESET, YELLOW, Out, Timeline  # noqa: E402
 from e2elib import poll  # noqa: E402
-from samples_lib import (SAMPLES, SAVES, Stack, StackCluster, check_history, check_saved_state,  # noqa: E402
-                         check_shutdown, external_signals, is_shutdown_call, isolation_unavailable, start_operator)
+from samples_lib import (SAVES, Stack, StackCluster, check_history, check_saved_state,  # noqa: E402
+                         check_shutdown, external_signals, is_shutdown_call, isolation_unavailable, sample_mvs,
+                         start_operator, stop_order_spans, stop_order_wrong)
 
 NS = "medivote-stack"
+RELEASE = "medivote"
+CHART = os.path.join(REPO, "charts", "medivote")
 # MediVote's own stop_all order (shared/medivote-services.md): the services that depend on others go first. The
-# incentive system, removed in later versions, is not in it: it goes after the coordinator.
+# incentive system, removed in later versions, is not in it: it goes after the coordinator. The stack chart's
+# stopOrder.services.
 ORDER = ["frontend", "network-dashboard", "network-coordinator", "incentive-system", "blockchain-node", "backend"]
 
 
@@ -95,6 +103,31 @@ class StackDemo:
         self.dir = os.path.abspath(args.dir)
         self.out = Out(pod_width=22)
         self.cluster = self.operator = self.stack = self.timeline = None
+        self.helm_bin = None
+        self.uninstalled = {}   # service -> [PodLife] of the pods the uninstall shut down
+        self.claims_before = {}  # claim name -> uid, just before the uninstall
+
+    def helm(self, *args):
+        """helm (scripts/install-helm.sh) against the simulated cluster, with its cache and config in the work dir."""
+        self.out.info(f"{DIM}$ helm {' '.join(args)}{RESET}")
+        if self.helm_bin is None:
+            r = subprocess.run([os.path.join(REPO, "scripts", "install-helm.sh")], capture_output=True, text=True,
+                               timeout=300)
+            if r.returncode != 0:
+                raise RuntimeError(f"scripts/install-helm.sh failed: {r.stderr.strip()}")
+            self.helm_bin = r.stdout.strip().splitlines()[-1]
+        home = os.path.join(self.dir, "helm")
+        env = dict(os.environ, HELM_CACHE_HOME=os.path.join(home, "cache"),
+                   HELM_CONFIG_HOME=os.path.join(home, "config"), HELM_DATA_HOME=os.path.join(home, "data"))
+        r = subprocess.run([self.helm_bin, *args, "--kubeconfig", self.cluster.sim.kubeconfig], capture_output=True,
+                           text=True, env=env, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"helm {' '.join(args)} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def claims(self):
+        r = self.cluster.rest.get(f"/api/v1/namespaces/{NS}/persistentvolumeclaims")
+        return {c["metadata"]["name"]: c["metadata"]["uid"] for c in r.body["items"]}
 
     def kubectl(self, *args, input=None):
         self.out.info(f"{DIM}$ kubectl {' '.join(args)}{RESET}")
@@ -127,15 +160,18 @@ class StackDemo:
             f.write(str(self.operator.proc.pid))
         self.out.info(f"operator pid {self.operator.proc.pid}, log {self.operator.log_path}")
 
-        self.out.step("Apply the six MediVote presets of deploy/samples/, unchanged",
-                      f"kubectl apply -n {NS} -f deploy/samples/<service>.yaml   (x6)")
+        self.out.step("Install the stack chart: the six MediVote presets of deploy/samples/ and MediVote's stop order",
+                      f"helm install {RELEASE} charts/medivote -n {NS}")
         self.stack = Stack(self.cluster, NS)
+        self.stack.presets.update({service: sample_mvs(service) for service in ORDER})  # the chart's defaults
         self.timeline = StackTimeline(self.cluster.rest, self.out, NS, self.stack.records, self.stack.presets)
         self.timeline.start()
-        for service in ORDER:
-            self.stack.apply(os.path.join(SAMPLES, f"{service}.yaml"))
+        self.helm("install", RELEASE, CHART, "-n", NS, "--wait=false")
         for service in ORDER:
             self.wait_ready(service)
+        for service in ORDER:
+            after = self.cluster.mvs(NS, service)["spec"]["shutdown"].get("after") or []
+            self.out.info(f"{DIM}{service:<20} spec.shutdown.after: {', '.join(after) or '-'}{RESET}")
         for line in self.kubectl("get", "mvs", "-n", NS).splitlines():
             self.out.info(f"{DIM}{line}{RESET}")
 
@@ -145,24 +181,59 @@ class StackDemo:
             poll(lambda: not self.stack.pods(service), 90, f"every {service} pod to go", interval=0.2)
 
         savers = [s for s in ORDER if s in SAVES]
-        self.out.step(f"Bring {' and '.join(savers)} back: the new pods load what the old ones saved on their claims",
-                      " ; ".join(f"kubectl scale mvs/{s} --replicas=1 -n {NS}" for s in savers))
-        for service in savers:
-            self.cluster.kubectl("scale", f"mvs/{service}", "--replicas=1", "-n", NS)
-        for service in savers:
+        self.out.step(f"Bring the six back: {' and '.join(savers)} load what they saved on their claims",
+                      f"kubectl scale mvs/<service> --replicas=<as installed> -n {NS}   (x6)")
+        for service in ORDER:
+            self.cluster.kubectl("scale", f"mvs/{service}", f"--replicas={self.stack.replicas(service)}", "-n", NS)
+        for service in ORDER:
             self.wait_ready(service)
 
-        self.out.step("Delete the six services", f"kubectl delete mvs --all -n {NS}")
-        self.cluster.kubectl("delete", "mvs", "--all", "-n", NS, "--wait=false")
+        self.out.step("Uninstall the stack: helm deletes the six together, the operator stops them in MediVote's "
+                      "order", f"helm uninstall {RELEASE} -n {NS}")
+        running = {service: self.stack.uids(service) for service in ORDER}
+        self.claims_before = self.claims()
+        self.helm("uninstall", RELEASE, "-n", NS)
         poll(lambda: not self.cluster.pods(NS) and not self.cluster.get(
-            f"/apis/medivote.io/v1alpha1/namespaces/{NS}/medivoteservices")["items"], 90, "every service to go",
+            f"/apis/medivote.io/v1alpha1/namespaces/{NS}/medivoteservices")["items"], 6 * 60, "every service to go",
             interval=0.2)
         time.sleep(0.7)  # the timeline holds rows for 0.6 s to print them in order: let it print the last ones
+        self.uninstalled = {service: [life for life in self.stack.watch.lives(service=service)
+                                      if life.uid in running[service]] for service in ORDER}
         return self.checks()
 
+    def stop_order(self):
+        """The uninstall's timeline across services, in MediVote's order: each service's shutdown from its first
+        stage to its exit, and what went wrong with the order (empty: each service was down before the next
+        began)."""
+        spans = stop_order_spans(self.stack, self.uninstalled)
+        wrong = stop_order_wrong(spans, ORDER)
+        self.out.step("The uninstall across services: each service's shutdown, from its first stage to its exit")
+        t0 = min((start for start, _ in spans.values()), default=0)
+        end = max((e for _, e in spans.values()), default=t0)
+        scale = 40 / max(end - t0, 0.001)
+        previous = None
+        for service in ORDER:
+            if service not in spans:
+                self.out.info(f"{RED}{service:<20} no shutdown seen{RESET}")
+                continue
+            start, stop = spans[service]
+            bar = " " * int((start - t0) * scale) + "#" * max(1, int((stop - start) * scale))
+            entries = [self.stack.watch.history_entry(service, life) or {} for life in self.uninstalled[service]]
+            outcome = ", ".join(sorted({h.get("outcome") or "?" for h in entries}))
+            gap = start - spans[previous][1] if previous in spans else None
+            held = ("first" if gap is None else f"began {gap:5.2f} s after {previous} was done" if gap > 0 else
+                    f"began {-gap:5.2f} s BEFORE {previous} was done")
+            color = GREEN if gap is None or gap > 0 else RED
+            self.out.info(f"{service:<20} {start - t0:+7.2f} s .. {stop - t0:+7.2f} s  {DIM}{bar:<41}{RESET} "
+                          f"{color}{held}{RESET}  {DIM}({len(self.uninstalled[service])} pod(s), outcome "
+                          f"{outcome}){RESET}")
+            previous = service
+        return wrong
+
     def checks(self):
-        self.out.step("Checks: each shutdown against the service's contract (shared/medivote-services.md), and the "
-                      "files saved on the claims")
+        order_wrong = self.stop_order()
+        self.out.step("Checks: each shutdown against the service's contract (shared/medivote-services.md), the stop "
+                      "order of the uninstall, and the files saved on the claims")
         failed = 0
         for service in ORDER:
             lives = self.stack.watch.lives(service=service)
@@ -188,11 +259,21 @@ class StackDemo:
             size = os.path.getsize(path) if os.path.exists(path) else None
             self.out.info(f"{DIM}claim {template}-{service}-0: {name} "
                           f"{f'{size} bytes' if size is not None else 'MISSING'}{RESET}")
+        kept = self.claims()
+        if kept != self.claims_before or not kept:
+            order_wrong.append(f"claims before the uninstall {sorted(self.claims_before)}, after {sorted(kept)}")
+        else:
+            self.out.info(f"{DIM}claims kept by helm uninstall: {', '.join(sorted(kept))}{RESET}")
         color = GREEN if not failed else RED
         self.out.info(f"{BOLD}{color}checks: {len(ORDER) - failed} of {len(ORDER)} services as their contract "
                       f"says{RESET}")
+        for w in order_wrong:
+            self.out.info(f"      {RED}{w[:300]}{RESET}")
+        color = GREEN if not order_wrong else RED
+        self.out.info(f"{BOLD}{color}stop order: {' -> '.join(ORDER)}: "
+                      f"{'held, claims kept' if not order_wrong else 'FAILED'}{RESET}")
         self.out.info(f"{DIM}(total {time.time() - self.out.t0:.1f} s){RESET}")
-        return 0 if not failed else 1
+        return 0 if not failed and not order_wrong else 1
 
     def cleanup(self):
         if self.timeline:
