@@ -25,7 +25,7 @@ from samples_lib import (SAVES, Stack, StackCluster, check_history, check_saved_
 CHART = os.path.join(REPO, "charts", "medivote")
 CRD = os.path.join(REPO, "crds", "medivote.io_medivoteservices.yaml")
 RELEASE = "medivote"
-# MediVote's stop_all order (/work/shared/medivote-services.md), the incentive system after the coordinator: the
+# MediVote's stop_all order (shared/medivote-services.md), the incentive system after the coordinator: the
 # chart's stopOrder.services.
 ORDER = ["frontend", "network-dashboard", "network-coordinator", "incentive-system", "blockchain-node", "backend"]
 WAIT = 90             # bound of each wait for one service's pods to become ready or to be replaced

@@ -13,7 +13,7 @@ from packaging_lib import REPO
 STACK_CHART = os.path.join(REPO, "charts", "medivote")
 STACK_VALUES = os.path.join(STACK_CHART, "values.yaml")
 SAMPLES = os.path.join(REPO, "deploy", "samples")
-# MediVote's stop_all order (/work/shared/medivote-services.md), the incentive system after the coordinator.
+# MediVote's stop_all order (shared/medivote-services.md), the incentive system after the coordinator.
 ORDER = ["frontend", "network-dashboard", "network-coordinator", "incentive-system", "blockchain-node", "backend"]
 HELM_LABELS = {"app.kubernetes.io/instance", "app.kubernetes.io/managed-by", "helm.sh/chart"}
 
