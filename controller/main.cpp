@@ -15,10 +15,12 @@
 #include "kube/config.h"
 #include "kube/write_guard.h"
 #include "medivote/reconciler.h"
+#include "medivote/shutdown_order.h"
 #include "runtime/controller/controller.h"
 #include "runtime/events/event_recorder.h"
 #include "runtime/informer/freshness_check.h"
 #include "runtime/informer/informer.h"
+#include "runtime/informer/object_key.h"
 #include "runtime/informer/owner_keys.h"
 #include "runtime/leaderelection/lease_leader_elector.h"
 #include "runtime/manager/flags.h"
@@ -182,6 +184,7 @@ int run(int argc, char** argv) {
   InformerOptions mvsOptions;
   mvsOptions.ns = flags.watchNamespace;
   mvsOptions.transform = runtime::informer::stripManagedFields;
+  mvsOptions.indexers[medivote::kShutdownAfterIndex] = medivote::indexByShutdownAfter;  // shutdown order
   InformerOptions podOptions;
   podOptions.ns = flags.watchNamespace;
   podOptions.transform = runtime::informer::projectPodForOperator;
@@ -225,6 +228,7 @@ int run(int argc, char** argv) {
       {mvsInformer.store(), podInformer.store(), serviceInformer.store(), &sliceInformer.store(),
        [&sliceInformer] { return sliceInformer.hasSynced(); }},
       runner, events, clock, op.pod);
+  reconciler.setOrderMetrics(&shutdownMetrics);
   runtime::controller::Controller controller(std::move(controllerOptions), reconciler, clock);
   controllerPtr = &controller;
 
@@ -246,6 +250,25 @@ int run(int argc, char** argv) {
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("pod changed")));
   serviceInformer.addEventHandler(
       runtime::informer::enqueueControllerOwner("MediVoteService", "medivote.io", enqueue("Service changed")));
+  // Shutdown order: a change of resource B, or of one of its pods, wakes every resource that names B in its
+  // spec.shutdown.after (the wait ends when B's last pod is gone).
+  auto enqueueWaiters = [&mvsInformer, enq = enqueue("a resource in spec.shutdown.after changed")](
+                            const std::string& key) {
+    for (const auto& waiter : mvsInformer.store().byIndex(medivote::kShutdownAfterIndex, key))
+      enq(runtime::informer::objectKey(waiter));
+  };
+  auto waitersOfPod = [enqueueWaiters](const nlohmann::json& pod) {
+    if (const auto owner = runtime::informer::controllerOwnerKey(pod, "MediVoteService", "medivote.io"))
+      enqueueWaiters(*owner);
+  };
+  auto waitersOfResource = [enqueueWaiters](const nlohmann::json& mvs) {
+    enqueueWaiters(runtime::informer::objectKey(mvs));
+  };
+  podInformer.addEventHandler({waitersOfPod, {}, waitersOfPod});  // only whether B has pods matters
+  mvsInformer.addEventHandler(
+      {waitersOfResource,
+       [waitersOfResource](const nlohmann::json&, const nlohmann::json& now) { waitersOfResource(now); },
+       waitersOfResource});
   // A slice change ends a Draining wait: the Service, and so its MediVoteService, has the slice's service-name.
   auto enqueueSliceOwner = [enq = enqueue("EndpointSlice changed")](const nlohmann::json& slice) {
     if (const std::string key = shutdown::serviceKeyOfSlice(slice); !key.empty()) enq(key);

@@ -82,6 +82,10 @@ Plan plan(const Observation& o, const PodSettings& settings) {
     if (specValid) planService(o, p);
   }
   p.startShutdown = choices.orders();
+  // Shutdown order: while held, none of the resource's pods starts its shutdown (those under way go on).
+  p.order = decideShutdownOrder(
+      orderInput(mvs, o.namespaceResources, o.namespaceHasPods, !pods.active.empty(), o.now));
+  if (p.order.held) p.startShutdown.clear();
   // No endpoint call can be made (planner.h, holdsShutdowns): of the shutdowns chosen, only Deletion starts.
   if (o.tokenSecretProblem && o.tokenSecretProblem->holdsShutdowns)
     std::erase_if(p.startShutdown, [](const ShutdownOrder& s) { return s.reason != shutdown::reasons::kDeletion; });

@@ -16,6 +16,9 @@
 // - New shutdowns start only while fewer than maxConcurrent of the resource's pods are shutting down.
 // - Deletion of the resource: every pod is shut down (maxConcurrent at a time), nothing is created, and the
 //   finalizer is removed once no pod is left.
+// - Shutdown order (shutdown_order.h): while the resource goes down together with resources named in
+//   spec.shutdown.after that still have pods, no new shutdown of its pods starts (bounded by
+//   dependencyTimeoutSeconds); the WaitingForDependents condition says so.
 // - An invalid spec creates and starts shutting down nothing (nothing is deleted because of bad input); shutdowns
 //   already under way continue, and a resource being deleted is still emptied, with the defaults where the spec is
 //   unusable, so it never hangs.
@@ -29,6 +32,7 @@
 
 #include "api/medivoteservice.h"
 #include "medivote/pod_builder.h"
+#include "medivote/shutdown_order.h"
 #include "shutdown/state.h"
 #include "util/time_format.h"
 
@@ -67,6 +71,11 @@ struct Observation {
   // The last recorded stage state of those shutdowns, by pod name: a shutdown that began and ended between two
   // plans (a simple pod gone within ms of its SIGTERM) still gets its history entry from it.
   std::map<std::string, shutdown::ShutdownState> completedStates;
+  // Shutdown order (shutdown_order.h): the other MediVoteServices of the namespace, and whether each still has a
+  // pod (by name). While the resource waits for those it names in spec.shutdown.after, no new shutdown of its pods
+  // starts; shutdowns under way go on.
+  std::vector<api::MediVoteService> namespaceResources;
+  std::map<std::string, bool> namespaceHasPods;
   util::WallTime now{};
 };
 
@@ -92,6 +101,8 @@ struct Plan {
   std::vector<std::string> continueShutdown;  // pods already shutting down: drive their stage machine
   json status;                        // the complete desired status
   std::vector<PlanEvent> events;
+  OrderDecision order;                // whether the shutdowns wait for other resources (shutdown_order.h)
+  bool orderWaitEnded = false;        // a wait ended in this plan (order.reason says how)
 };
 
 Plan plan(const Observation& observation, const PodSettings& settings);

@@ -95,6 +95,10 @@ struct PlanSummary {
   std::string progressingReason;  // "" when nothing is under way by the scaling and upgrade parts
 };
 
+// The WaitingForDependents condition (when the resource names others in spec.shutdown.after, or had it before) and
+// the Events of a change (shutdown_order.h); sets p.orderWaitEnded when a wait ends.
+void orderStatus(const Observation& o, json& conditions, Plan& p);
+
 // The complete desired status (counts, revisions, history, conditions, phase) for the plan `p` so far (its pods to
 // create and shutdowns to start), and the Warning Event of a new degradation, appended to p.events.
 json desiredStatus(const Observation& o, const PodSet& pods, const PlanSummary& summary, Plan& p);

@@ -86,7 +86,7 @@ struct Degradation {
 };
 
 // What the user must fix, most fundamental first.
-Degradation degradation(const Observation& o, const PodSet& pods, bool failedPods) {
+Degradation degradation(const Observation& o, const PodSet& pods, bool failedPods, const OrderDecision& order) {
   Degradation d;
   if (!o.specErrors.empty()) {
     d.reason = "InvalidSpec";
@@ -105,6 +105,8 @@ Degradation degradation(const Observation& o, const PodSet& pods, bool failedPod
     d = {"PodConflict", fmt::format("pods {} are named like this resource's but not owned by it; their ordinals are "
                                     "skipped",
                                     fmt::join(pods.foreign, ", "))};
+  } else if (!order.cycle.empty()) {
+    d = {order_reasons::kDependencyCycle, order.message};
   } else if (failedPods) {
     d = {"PodFailed", "a pod failed and is being replaced"};
   }
@@ -135,6 +137,20 @@ std::vector<std::string> shutdownsUnderWay(const PodSet& pods, const Plan& p) {
 
 }  // namespace
 
+void orderStatus(const Observation& o, json& conditions, Plan& p) {
+  const api::MediVoteService& mvs = o.mvs;
+  const json previous = mvs.status.is_object() ? mvs.status.value("conditions", json::array()) : json::array();
+  const bool had = std::any_of(previous.begin(), previous.end(),
+                               [](const json& c) { return c.value("type", "") == kWaitingForDependents; });
+  if (mvs.spec.shutdown.after.empty() && !had) return;
+  const OrderDecision& d = p.order;
+  setCondition(conditions, kWaitingForDependents, d.held, d.reason, d.message, mvs.generation, o.now);
+  for (auto& e : orderEvents(previous, d)) {
+    p.orderWaitEnded = p.orderWaitEnded || !d.held;
+    p.events.push_back({e.warning, std::move(e.reason), std::move(e.message)});
+  }
+}
+
 json desiredStatus(const Observation& o, const PodSet& pods, const PlanSummary& summary, Plan& p) {
   const api::MediVoteService& mvs = o.mvs;
   const auto& spec = mvs.spec;
@@ -150,7 +166,7 @@ json desiredStatus(const Observation& o, const PodSet& pods, const PlanSummary& 
   status["shutdowns"] = updatedHistory(mvs.status.value("shutdowns", json::array()), pods, o);
 
   json conditions = status.value("conditions", json::array());
-  const Degradation d = degradation(o, pods, counts.failed);
+  const Degradation d = degradation(o, pods, counts.failed, p.order);
   const bool degraded = !d.reason.empty();
   setCondition(conditions, "Degraded", degraded, degraded ? d.reason : "AsExpected", degraded ? d.message : "",
                mvs.generation, o.now);
@@ -172,6 +188,7 @@ json desiredStatus(const Observation& o, const PodSet& pods, const PlanSummary& 
                        counts.updated == counts.replicas && o.specErrors.empty();
   setCondition(conditions, "Ready", isReady, isReady ? "AllPodsReady" : (mvs.deleting ? "Deleting" : "PodsNotReady"),
                fmt::format("{}/{} pods ready", counts.ready, spec.replicas), mvs.generation, o.now);
+  orderStatus(o, conditions, p);
   status["conditions"] = conditions;
   status["phase"] = mvs.deleting        ? "Deleting"
                     : degraded          ? "Degraded"

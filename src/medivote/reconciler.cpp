@@ -266,6 +266,15 @@ std::optional<bool> MediVoteReconciler::inEndpoints(const api::MediVoteService& 
                                     pod.value("/status/podIP"_json_pointer, std::string()), slices);
 }
 
+void MediVoteReconciler::observeOrderPeers(const api::MediVoteService& mvs, Observation& o) const {
+  for (const auto& object : stores_.mediVoteServices.byIndex(runtime::informer::kNamespaceIndex, mvs.ns)) {
+    api::MediVoteService peer = api::parseMediVoteService(object).object;
+    if (peer.name == mvs.name) continue;
+    o.namespaceHasPods[peer.name] = !stores_.pods.byIndex(runtime::informer::kControllerOwnerUidIndex, peer.uid).empty();
+    o.namespaceResources.push_back(std::move(peer));
+  }
+}
+
 Result MediVoteReconciler::reconcile(const runtime::reconcile::Request& request) {
   Result r = Result::done();
   try {
@@ -328,6 +337,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
       else refusals_.erase(it);
     }
   }
+  if (!mvs.spec.shutdown.after.empty()) observeOrderPeers(mvs, o);
   if (const auto service = stores_.services.get(key(mvs.ns, mvs.name))) {
     o.serviceExists = true;
     o.service = *service;
@@ -380,6 +390,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   }
 
   Plan p = plan(o, settings_);
+  if (p.orderWaitEnded && orderMetrics_) orderMetrics_->orderWaitEnded(p.order.reason);
   for (const auto& err : specErrors)
     log::warn("invalid MediVoteService spec",
               {{"object", mvsKey}, {"field", err.field}, {"error", err.message}});
@@ -488,6 +499,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   // ReplicaSet controller deletes in parallel too). ShutdownRunner::drive is safe to call concurrently; the first
   // API error is rethrown once every drive has returned, and the reconcile is retried with back-off.
   std::vector<std::optional<util::WallTime>> wakes(drives.size());
+  if (p.order.wakeAt) wakes.push_back(p.order.wakeAt);  // a held shutdown goes ahead at its timeout
   const log::Fields context = log::currentContext();
   const auto caller = std::this_thread::get_id();
   util::forEachParallel(drives.size(), kParallelDrives, [&](std::size_t i) {

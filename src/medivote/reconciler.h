@@ -79,6 +79,9 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
 
   runtime::reconcile::Result reconcile(const runtime::reconcile::Request& request) override;
 
+  // Where the end of a shutdown-order wait is counted (optional).
+  void setOrderMetrics(shutdown::ShutdownMetrics* metrics) { orderMetrics_ = metrics; }
+
   // A failed reconcile of a resource with a shutdown in flight is retried within this, whatever the work queue's
   // back-off has grown to: a shutdown's deadlines (refusal, exit, force) must hold after an API outage.
   static constexpr std::chrono::seconds kShutdownRetryCap{2};
@@ -120,6 +123,8 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   // given, receives the object as the server answered the patch (unchanged when there was no answer, e.g. 404).
   bool applyFinalizer(const api::MediVoteService& mvs, bool add, json* written = nullptr);
   bool writeStatus(const json& object, const json& status);
+  // The other MediVoteServices of the namespace and whether each has pods, for the shutdown order (shutdown_order.h).
+  void observeOrderPeers(const api::MediVoteService& mvs, Observation& o) const;
 
   kube::Client& client_;
   ReconcilerStores stores_;
@@ -127,6 +132,7 @@ class MediVoteReconciler final : public runtime::reconcile::Reconciler {
   runtime::events::EventRecorder& events_;
   util::Clock& clock_;
   PodSettings settings_;
+  shutdown::ShutdownMetrics* orderMetrics_ = nullptr;
 
   TokenSecrets tokens_;
 

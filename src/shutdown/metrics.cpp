@@ -37,6 +37,11 @@ ShutdownMetrics::ShutdownMetrics(prometheus::Registry& registry)
                   .Help("Draining stages ended, by how: drained (out of the Service's EndpointSlices), timed-out "
                         "(still listed at the drain timeout), unknown (the slices could not be read).")
                   .Register(registry)),
+      orderWaits_(prometheus::BuildCounter()
+                      .Name("medivote_shutdown_order_waits_total")
+                      .Help("Waits of a resource's shutdown for the resources in its spec.shutdown.after, ended, by "
+                            "how: dependents-down, or timed-out (dependencyTimeoutSeconds).")
+                      .Register(registry)),
       inProgress_(prometheus::BuildGauge()
                       .Name("medivote_shutdowns_in_progress")
                       .Help("Pods whose shutdown has started and not ended.")
@@ -57,6 +62,10 @@ void ShutdownMetrics::completed(api::Tier tier, Outcome outcome, const ShutdownS
   observe("exit", s.acceptedAt, s.terminatingAt ? s.terminatingAt : end);
   observe("terminating", s.terminatingAt, s.forcedAt ? s.forcedAt : end);
   observe("total", s.startedAt, end);
+}
+
+void ShutdownMetrics::orderWaitEnded(const std::string& reason) {
+  orderWaits_.Add({{"result", reason == "DependencyTimeout" ? "timed-out" : "dependents-down"}}).Increment();
 }
 
 void ShutdownMetrics::drained(const std::string& result) { drains_.Add({{"result", result}}).Increment(); }

@@ -6,7 +6,9 @@
 //   terminating, total);
 // - medivote_shutdowns_in_progress: pods whose shutdown has started and not ended;
 // - medivote_shutdown_endpoint_calls_total{answer}: endpoint calls by answer kind;
-// - medivote_shutdown_drains_total{result}: Draining stages ended, by how (drained, timed-out, unknown).
+// - medivote_shutdown_drains_total{result}: Draining stages ended, by how (drained, timed-out, unknown);
+// - medivote_shutdown_order_waits_total{result}: shutdown-order waits ended (medivote/shutdown_order.h), by how
+//   (dependents-down, timed-out).
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -27,6 +29,9 @@ class ShutdownMetrics {
   void completed(api::Tier tier, Outcome outcome, const ShutdownState& state, WallTime now);
   void called(const EndpointAnswer& answer);
   void drained(const std::string& result);
+  // A resource's wait for the resources of its spec.shutdown.after ended; `reason` is the condition's
+  // (DependencyTimeout counts as timed-out, anything else as dependents-down).
+  void orderWaitEnded(const std::string& reason);
   void setInProgress(double n) { inProgress_.Set(n); }
 
  private:
@@ -34,6 +39,7 @@ class ShutdownMetrics {
   prometheus::Family<prometheus::Histogram>& stageDuration_;
   prometheus::Family<prometheus::Counter>& calls_;
   prometheus::Family<prometheus::Counter>& drains_;
+  prometheus::Family<prometheus::Counter>& orderWaits_;
   prometheus::Gauge& inProgress_;
 };
 

@@ -1,0 +1,384 @@
+#include "medivote/shutdown_order.h"
+
+#include <doctest/doctest.h>
+
+#include "medivote/planner.h"
+#include "shutdown/state.h"
+
+using namespace mv::medivote;
+using namespace mv;
+using json = nlohmann::json;
+namespace r = order_reasons;
+
+namespace {
+
+const util::WallTime kNow = util::WallTime(std::chrono::seconds(1795642898));
+
+// The backend of the chain frontend <- coordinator <- backend, going down with pods, frontend and coordinator too.
+OrderInput backendDown() {
+  OrderInput in;
+  in.name = "backend";
+  in.goingDown = true;
+  in.hasPodsToShutDown = true;
+  in.after = {"frontend", "coordinator"};
+  in.dependencyTimeoutSeconds = 120;
+  in.peers["frontend"] = {true, true, {}};
+  in.peers["coordinator"] = {true, true, {"frontend"}};
+  in.now = kNow;
+  return in;
+}
+
+json waitingCondition(const std::string& status, const std::string& reason, util::WallTime since,
+                      const std::string& message = "m") {
+  return json::array({{{"type", kWaitingForDependents},
+                       {"status", status},
+                       {"reason", reason},
+                       {"message", message},
+                       {"lastTransitionTime", util::formatTime(since)}}});
+}
+
+}  // namespace
+
+TEST_CASE("held while going down with named resources that go down too and still have pods") {
+  const auto d = decideShutdownOrder(backendDown());
+  CHECK(d.held);
+  CHECK(d.reason == r::kDependentsUp);
+  CHECK(d.up == std::vector<std::string>{"frontend", "coordinator"});
+  CHECK(d.message.find("frontend, coordinator") != std::string::npos);
+  REQUIRE(d.since);
+  CHECK(*d.since == kNow);
+  REQUIRE(d.wakeAt);
+  CHECK(*d.wakeAt == kNow + std::chrono::seconds(120));
+  CHECK(d.cycle.empty());
+}
+
+TEST_CASE("a resource not going down entirely is never held, whatever its dependencies do") {
+  auto in = backendDown();
+  in.goingDown = false;  // scale-down to N > 0, upgrade, kubectl delete pod, eviction
+  const auto d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kNotGoingDown);
+  CHECK_FALSE(d.wakeAt);
+}
+
+TEST_CASE("a resource with no pod left to shut down is not held") {
+  auto in = backendDown();
+  in.hasPodsToShutDown = false;
+  const auto d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kNoPods);
+}
+
+TEST_CASE("dependencies that are missing, without pods, or not going down count as down") {
+  SUBCASE("missing") {
+    auto in = backendDown();
+    in.peers.clear();
+    CHECK(decideShutdownOrder(in).reason == r::kDependentsDown);
+  }
+  SUBCASE("no pods") {
+    auto in = backendDown();
+    in.peers["frontend"].hasPods = false;
+    in.peers["coordinator"].hasPods = false;
+    CHECK(decideShutdownOrder(in).reason == r::kDependentsDown);
+  }
+  SUBCASE("not going down with it") {
+    auto in = backendDown();
+    in.peers["frontend"].goingDown = false;
+    in.peers["coordinator"].goingDown = false;
+    const auto d = decideShutdownOrder(in);
+    CHECK_FALSE(d.held);
+    CHECK(d.reason == r::kDependentsDown);
+  }
+  SUBCASE("one of two still up holds, and is the only one named") {
+    auto in = backendDown();
+    in.peers["frontend"].hasPods = false;
+    const auto d = decideShutdownOrder(in);
+    CHECK(d.held);
+    CHECK(d.up == std::vector<std::string>{"coordinator"});
+  }
+  SUBCASE("a resource not named does not hold") {
+    auto in = backendDown();
+    in.after = {"frontend"};
+    in.peers["frontend"].hasPods = false;
+    CHECK_FALSE(decideShutdownOrder(in).held);
+  }
+  SUBCASE("an empty list holds nothing") {
+    auto in = backendDown();
+    in.after.clear();
+    CHECK_FALSE(decideShutdownOrder(in).held);
+  }
+}
+
+TEST_CASE("the wait is counted from the condition's lastTransitionTime, so a restart resumes it") {
+  auto in = backendDown();
+  in.previousConditions = waitingCondition("True", r::kDependentsUp, kNow - std::chrono::seconds(100));
+  auto d = decideShutdownOrder(in);
+  CHECK(d.held);
+  REQUIRE(d.since);
+  CHECK(*d.since == kNow - std::chrono::seconds(100));
+  CHECK(*d.wakeAt == kNow + std::chrono::seconds(20));
+
+  in.now = kNow + std::chrono::seconds(20);  // 120 s since the hold began
+  d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kDependencyTimeout);
+  CHECK(d.up == std::vector<std::string>{"frontend", "coordinator"});
+  CHECK(d.message.find("waited 120s for frontend, coordinator") != std::string::npos);
+}
+
+TEST_CASE("a False condition does not carry a start: a new hold starts now") {
+  auto in = backendDown();
+  in.previousConditions = waitingCondition("False", r::kNotGoingDown, kNow - std::chrono::seconds(1000));
+  const auto d = decideShutdownOrder(in);
+  CHECK(d.held);
+  CHECK(*d.since == kNow);
+}
+
+TEST_CASE("a timeout stays reached while going down, and is forgotten once the resource is not going down") {
+  auto in = backendDown();
+  in.previousConditions = waitingCondition("False", r::kDependencyTimeout, kNow - std::chrono::seconds(5), "waited");
+  auto d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kDependencyTimeout);
+  CHECK(d.message == "waited");
+  in.goingDown = false;
+  CHECK(decideShutdownOrder(in).reason == r::kNotGoingDown);
+}
+
+TEST_CASE("dependencyTimeoutSeconds 0 does not wait") {
+  auto in = backendDown();
+  in.dependencyTimeoutSeconds = 0;
+  const auto d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kDependencyTimeout);
+}
+
+TEST_CASE("a cycle through the resource is reported, named, and holds nothing") {
+  auto in = backendDown();
+  in.peers["coordinator"].after = {"backend"};  // backend -> coordinator -> backend
+  auto d = decideShutdownOrder(in);
+  CHECK_FALSE(d.held);
+  CHECK(d.reason == r::kDependencyCycle);
+  CHECK(d.cycle == std::vector<std::string>{"backend", "coordinator", "backend"});
+  CHECK(d.message.find("backend -> coordinator -> backend") != std::string::npos);
+
+  // A longer one, found whether or not the resource goes down.
+  in.peers["coordinator"].after = {"frontend"};
+  in.peers["frontend"].after = {"backend"};
+  in.goingDown = false;
+  d = decideShutdownOrder(in);
+  CHECK(d.reason == r::kDependencyCycle);
+  CHECK(d.cycle.size() == 3);  // backend -> frontend -> backend is the shortest
+  CHECK(d.cycle.front() == "backend");
+  CHECK(d.cycle.back() == "backend");
+}
+
+TEST_CASE("a cycle among others, or through a resource that does not exist, is not this resource's") {
+  auto in = backendDown();
+  in.peers["frontend"].after = {"coordinator"};
+  in.peers["coordinator"].after = {"frontend"};  // frontend <-> coordinator, backend only names them
+  auto d = decideShutdownOrder(in);
+  CHECK(d.cycle.empty());
+  CHECK(d.held);  // they are not held for each other, so they go down and release it
+
+  in = backendDown();
+  in.after = {"ghost"};  // ghost -> backend would close a cycle, but ghost does not exist
+  d = decideShutdownOrder(in);
+  CHECK(d.cycle.empty());
+  CHECK(d.reason == r::kDependentsDown);
+}
+
+TEST_CASE("orderInput reads going down, pods and the after lists of the namespace's other resources") {
+  auto parse = [](const std::string& name, int replicas, bool deleting, json after) {
+    json o = {{"metadata", {{"name", name}, {"namespace", "ns"}, {"uid", name + "-uid"}}},
+              {"spec",
+               {{"replicas", replicas},
+                {"template", {{"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}},
+                {"shutdown", {{"after", after}}}}}};
+    if (deleting) o["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+    return api::parseMediVoteService(o).object;
+  };
+  const auto backend = parse("backend", 0, false, {"frontend", "node"});
+  const auto frontend = parse("frontend", 2, true, json::array());
+  const auto node = parse("node", 1, false, {"frontend"});
+  auto other = parse("elsewhere", 0, true, json::array());
+  other.ns = "other";
+  const auto in = orderInput(backend, {backend, frontend, node, other}, {{"frontend", true}}, true, kNow);
+  CHECK(in.goingDown);  // replicas 0
+  CHECK(in.after == std::vector<std::string>{"frontend", "node"});
+  REQUIRE(in.peers.size() == 2);  // itself and the other namespace's are not peers
+  CHECK(in.peers.at("frontend").goingDown);
+  CHECK(in.peers.at("frontend").hasPods);
+  CHECK_FALSE(in.peers.at("node").goingDown);
+  CHECK_FALSE(in.peers.at("node").hasPods);
+  CHECK(in.peers.at("node").after == std::vector<std::string>{"frontend"});
+  const auto d = decideShutdownOrder(in);
+  CHECK(d.held);
+  CHECK(d.up == std::vector<std::string>{"frontend"});
+}
+
+TEST_CASE("Events: Normal when a hold begins, Normal when released, Warning when it timed out, none otherwise") {
+  OrderDecision held;
+  held.held = true;
+  held.reason = r::kDependentsUp;
+  held.message = "waits for a";
+  const json none = json::array();
+  const json wasHeld = waitingCondition("True", r::kDependentsUp, kNow);
+  auto events = orderEvents(none, held);
+  REQUIRE(events.size() == 1);
+  CHECK_FALSE(events[0].warning);
+  CHECK(events[0].reason == kWaitingForDependents);
+  CHECK(orderEvents(wasHeld, held).empty());  // still held: said once
+
+  OrderDecision down;
+  down.reason = r::kDependentsDown;
+  events = orderEvents(wasHeld, down);
+  REQUIRE(events.size() == 1);
+  CHECK_FALSE(events[0].warning);
+  CHECK(events[0].reason == r::kDependentsDown);
+
+  OrderDecision timeout;
+  timeout.reason = r::kDependencyTimeout;
+  events = orderEvents(wasHeld, timeout);
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].warning);
+  CHECK(events[0].reason == r::kDependencyTimeout);
+  CHECK(orderEvents(waitingCondition("False", r::kDependencyTimeout, kNow), timeout).empty());
+
+  OrderDecision notDown;
+  notDown.reason = r::kNotGoingDown;
+  CHECK(orderEvents(none, notDown).empty());
+  CHECK(orderEvents(wasHeld, notDown).empty());
+}
+
+TEST_CASE("the after index files a resource under namespace/name of each resource it names") {
+  const json mvs = {{"metadata", {{"name", "backend"}, {"namespace", "ns"}}},
+                    {"spec", {{"shutdown", {{"after", {"frontend", "node", "frontend"}}}}}}};
+  CHECK(indexByShutdownAfter(mvs) == std::vector<std::string>{"ns/frontend", "ns/node"});
+  CHECK(indexByShutdownAfter({{"metadata", {{"name", "x"}, {"namespace", "ns"}}}}).empty());
+  CHECK(indexByShutdownAfter({{"metadata", {{"name", "x"}}}, {"spec", {{"shutdown", {{"after", "frontend"}}}}}})
+            .empty());
+}
+
+// The planner with the order: the hold stops new shutdowns of the resource's pods, and only those.
+namespace {
+
+json mvsJson(const std::string& name, int replicas, json after) {
+  return {{"apiVersion", "medivote.io/v1alpha1"},
+          {"kind", "MediVoteService"},
+          {"metadata",
+           {{"name", name},
+            {"namespace", "ns"},
+            {"uid", name + "-uid"},
+            {"generation", 2},
+            {"finalizers", {"medivote.io/graceful-shutdown"}}}},
+          {"spec",
+           {{"replicas", replicas},
+            {"tier", "simple"},
+            {"template", {{"spec", {{"containers", {{{"name", "c"}, {"image", "i"}}}}}}}},
+            {"shutdown", {{"after", after}, {"maxConcurrent", 5}}}}}};
+}
+
+json podOf(const api::MediVoteService& mvs, int ordinal) {
+  json pod = buildPod(mvs, ordinal, api::Tier::Simple, PodSettings{});
+  pod["metadata"]["uid"] = mvs.name + "-pod-" + std::to_string(ordinal);
+  pod["status"] = {{"phase", "Running"}, {"conditions", {{{"type", "Ready"}, {"status", "True"}}}}};
+  return pod;
+}
+
+Observation observeBackend(json backendJson, bool frontendGoingDown, bool frontendHasPods) {
+  Observation o;
+  o.mvs = api::parseMediVoteService(backendJson).object;
+  o.pods = {podOf(o.mvs, 0), podOf(o.mvs, 1)};
+  o.serviceExists = true;
+  o.now = kNow;
+  o.namespaceResources.push_back(
+      api::parseMediVoteService(mvsJson("frontend", frontendGoingDown ? 0 : 1, json::array())).object);
+  o.namespaceHasPods["frontend"] = frontendHasPods;
+  return o;
+}
+
+const json* condition(const json& status, const std::string& type) {
+  for (const auto& c : status["conditions"])
+    if (c["type"] == type) return &c;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("planner: a deleted resource held by a dependency starts no shutdown, and says why") {
+  json backend = mvsJson("backend", 2, json::array({"frontend"}));
+  backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+  const Plan p = plan(observeBackend(backend, true, true), PodSettings{});
+  CHECK(p.startShutdown.empty());
+  CHECK_FALSE(p.removeFinalizer);
+  const json* c = condition(p.status, kWaitingForDependents);
+  REQUIRE(c);
+  CHECK((*c)["status"] == "True");
+  CHECK((*c)["reason"] == r::kDependentsUp);
+  CHECK((*c)["observedGeneration"] == 2);
+  CHECK((*c)["message"].get<std::string>().find("frontend") != std::string::npos);
+  REQUIRE(p.order.wakeAt);
+  bool event = false;
+  for (const auto& e : p.events) event = event || (e.reason == kWaitingForDependents && !e.warning);
+  CHECK(event);
+  CHECK_FALSE(p.orderWaitEnded);
+}
+
+TEST_CASE("planner: released, the deletion shuts every pod down; the Event and the metric flag say so") {
+  json backend = mvsJson("backend", 2, json::array({"frontend"}));
+  backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+  backend["status"] = {{"conditions", waitingCondition("True", r::kDependentsUp, kNow - std::chrono::seconds(3))}};
+  const Plan p = plan(observeBackend(backend, true, false), PodSettings{});
+  CHECK(p.startShutdown.size() == 2);
+  const json* c = condition(p.status, kWaitingForDependents);
+  REQUIRE(c);
+  CHECK((*c)["status"] == "False");
+  CHECK((*c)["reason"] == r::kDependentsDown);
+  CHECK(p.orderWaitEnded);
+}
+
+TEST_CASE("planner: scaled to 0 is held like a deletion; a scale-down to N > 0 is not") {
+  Plan p = plan(observeBackend(mvsJson("backend", 0, json::array({"frontend"})), true, true), PodSettings{});
+  CHECK(p.startShutdown.empty());
+  p = plan(observeBackend(mvsJson("backend", 1, json::array({"frontend"})), true, true), PodSettings{});
+  CHECK(p.startShutdown.size() == 1);
+  const json* c = condition(p.status, kWaitingForDependents);
+  REQUIRE(c);
+  CHECK((*c)["reason"] == r::kNotGoingDown);
+}
+
+TEST_CASE("planner: a dependency that is not going down does not hold a deletion") {
+  json backend = mvsJson("backend", 2, json::array({"frontend"}));
+  backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+  const Plan p = plan(observeBackend(backend, false, true), PodSettings{});
+  CHECK(p.startShutdown.size() == 2);
+}
+
+TEST_CASE("planner: a pod deleted by someone else is driven while held; nothing new starts") {
+  json backend = mvsJson("backend", 0, json::array({"frontend"}));
+  Observation o = observeBackend(backend, true, true);
+  o.pods[0]["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";  // kubectl delete pod, eviction
+  const Plan p = plan(o, PodSettings{});
+  CHECK(p.startShutdown.empty());
+  CHECK(p.continueShutdown == std::vector<std::string>{"backend-0"});
+}
+
+TEST_CASE("planner: a cycle is Degraded DependencyCycle naming it, and holds nothing") {
+  json backend = mvsJson("backend", 2, json::array({"frontend"}));
+  backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+  Observation o = observeBackend(backend, true, true);
+  o.namespaceResources[0] = api::parseMediVoteService(mvsJson("frontend", 0, json::array({"backend"}))).object;
+  const Plan p = plan(o, PodSettings{});
+  CHECK(p.startShutdown.size() == 2);
+  const json* degraded = condition(p.status, "Degraded");
+  REQUIRE(degraded);
+  CHECK((*degraded)["status"] == "True");
+  CHECK((*degraded)["reason"] == r::kDependencyCycle);
+  CHECK((*degraded)["message"].get<std::string>().find("backend -> frontend -> backend") != std::string::npos);
+}
+
+TEST_CASE("planner: a resource without after gets no WaitingForDependents condition") {
+  const Plan p = plan(observeBackend(mvsJson("backend", 2, json::array()), true, true), PodSettings{});
+  CHECK_FALSE(condition(p.status, kWaitingForDependents));
+}
