@@ -10,7 +10,8 @@ container restarted once its shutdown began is seen in its restartCount.
 * the race: a critical pod shut down 0.2 s after it became Ready, 20 trials with `reach: agent` (witnessed
   termination: delete, then the call once the kubelet's preStop hook reached the agent): no restart, no vote lost;
   the same 20 trials with `reach: direct` (call, then delete) document the hazard the design closes: the kubelet
-  restarts the container that exits after accepting;
+  may restart a container that exits after accepting, before it acts on the DELETE; no vote is lost (the restarted
+  service loads its save);
 * `kubectl delete pod --grace-period=3` of a critical pod whose preStop sleep is longer: SIGTERM at about 3 s, the
   outcome recorded as `sigterm`; a pod template with its own `exec` preStop hook: called, outcome `http`, gone when
   the service exits (an exec hook ends with its container);
@@ -194,11 +195,13 @@ def test_race_agent_a_pod_shut_down_just_after_ready_is_never_restarted(cluster,
         assert starts == TRIALS // PARALLEL, f"{name}: one start per pod, none restarted ({starts})"
 
 
-def test_race_direct_documents_the_hazard_call_then_delete_is_restarted(cluster, ns, operator, pods, capsys):
+def test_race_direct_documents_the_hazard_and_loses_no_vote(cluster, ns, operator, pods, capsys):
     """Documents the hazard: with `reach: direct` the operator calls, then deletes. A service that exits the instant
-    it has saved is gone before the kubelet acts on the DELETE (and a sync in progress, the pod being Ready for 0.2 s
-    and just patched twice, would ignore the DELETE anyway), so the kubelet restarts the container that accepted.
-    This is what `reach: agent` closes."""
+    it has saved can be gone before the kubelet acts on the DELETE, and the kubelet then restarts the container that
+    accepted. This is what `reach: agent` closes. Since f70634e the operator no longer adds a sync of its own (no pod
+    write right before the call, the call 2 s after the Draining write): restarts went from 20 of 20 to a few, a race
+    of the DELETE's delivery against the service's save, so their number is printed, not asserted. What holds either
+    way: no vote is lost, since a restarted service loads its save."""
     operator()
     results = race_trials(cluster, ns, pods, "direct")
     restarted = [(t.pod, t.uid, t.restarts) for t in results if t.restarts > 0]
@@ -207,7 +210,8 @@ def test_race_direct_documents_the_hazard_call_then_delete_is_restarted(cluster,
     with capsys.disabled():
         print(f"\n[race, reach direct: the hazard] {TRIALS} trials: restarted={len(restarted)} lost={lost} "
               f"outcomes={collections.Counter(o for _, o in ended)}")
-    assert restarted, f"the restart race did not trigger in {TRIALS} trials with reach direct"
+    assert sum(len(t.acked) for t in results) >= TRIALS, "every trial had votes acknowledged"
+    assert lost == 0, f"votes lost with reach direct: {lost} (restarted: {restarted})"
 
 
 # --- SIGTERM time from the pod as it is ---------------------------------------------------------------------------
