@@ -108,8 +108,8 @@ class StackDemo:
         self.claims_before = {}  # claim name -> uid, just before the uninstall
 
     def helm(self, *args):
-        """helm (scripts/install-helm.sh) against the simulated cluster, with its cache and config in the work dir."""
-        self.out.info(f"{DIM}$ helm {' '.join(args)}{RESET}")
+        """helm (scripts/install-helm.sh) against the simulated cluster, with its cache and config in the work dir (the
+        step that runs it shows the command)."""
         if self.helm_bin is None:
             r = subprocess.run([os.path.join(REPO, "scripts", "install-helm.sh")], capture_output=True, text=True,
                                timeout=300)
