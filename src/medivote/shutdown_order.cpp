@@ -70,14 +70,51 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
     d.message = "not going down entirely (neither deleted nor scaled to 0): shutdowns are not held";
     return d;
   }
+  const json* previous = findCondition(in.previousConditions, kWaitingForDependents);
+  const std::string prevStatus = previous ? previous->value("status", "") : "";
+  const std::string prevReason = previous ? previous->value("reason", "") : "";
   if (!in.hasPodsToShutDown) {
+    // Every pod is shutting down already: how the wait ended (if it did) stays said while they go.
+    if (prevStatus == "False" && (prevReason == r::kDependentsDown || prevReason == r::kDependencyTimeout ||
+                                  prevReason == r::kDependentsStayUp)) {
+      d.reason = prevReason;
+      d.message = previous->value("message", "");
+      return d;
+    }
     d.reason = r::kNoPods;
     d.message = "no pod left to hold";
     return d;
   }
+  std::vector<std::string> stayingUp;  // named, with pods, not going down (yet)
   for (const auto& name : in.after) {
     const auto it = in.peers.find(name);
-    if (it != in.peers.end() && it->second.goingDown && it->second.hasPods) d.up.push_back(name);
+    if (it == in.peers.end() || !it->second.hasPods) continue;
+    (it->second.goingDown ? d.up : stayingUp).push_back(name);
+  }
+  auto heldSince = [&]() {
+    if (prevStatus == "True")
+      if (const auto t = util::parseTime(previous->value("lastTransitionTime", ""))) return *t;
+    return in.now;
+  };
+  if (d.up.empty() && !stayingUp.empty()) {
+    // Maybe not yet going down: they may be the next requests of the same kubectl delete or helm uninstall.
+    const util::WallTime since = heldSince();
+    const util::WallTime end =
+        since + std::min<std::chrono::seconds>(kSettle, std::chrono::seconds(in.dependencyTimeoutSeconds));
+    if ((prevStatus == "False" && prevReason == r::kDependentsStayUp) || in.now >= end) {
+      d.reason = r::kDependentsStayUp;
+      d.message = fmt::format("{} not going down with it: the pods are shut down without waiting for them",
+                              fmt::join(stayingUp, ", "));
+      return d;
+    }
+    d.held = true;
+    d.reason = r::kDependentsSettling;
+    d.since = since;
+    d.wakeAt = end;
+    d.up = stayingUp;
+    d.message = fmt::format("the pods' shutdown waits up to {}s for {} to go down too", kSettle.count(),
+                            fmt::join(stayingUp, ", "));
+    return d;
   }
   if (d.up.empty()) {
     d.reason = r::kDependentsDown;
@@ -85,18 +122,14 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
                                  : fmt::format("{} down: the pods are shut down", fmt::join(in.after, ", "));
     return d;
   }
-  const json* previous = findCondition(in.previousConditions, kWaitingForDependents);
-  const std::string prevStatus = previous ? previous->value("status", "") : "";
   // A timeout already reached in this going-down stays reached: the condition says so until the resource is not
   // going down any more (NotGoingDown resets it).
-  if (prevStatus == "False" && previous->value("reason", "") == r::kDependencyTimeout) {
+  if (prevStatus == "False" && prevReason == r::kDependencyTimeout) {
     d.reason = r::kDependencyTimeout;
     d.message = previous->value("message", "");
     return d;
   }
-  util::WallTime since = in.now;
-  if (prevStatus == "True")
-    if (const auto t = util::parseTime(previous->value("lastTransitionTime", ""))) since = *t;
+  const util::WallTime since = heldSince();
   const util::WallTime deadline = since + std::chrono::seconds(in.dependencyTimeoutSeconds);
   if (in.now >= deadline) {
     d.reason = r::kDependencyTimeout;
@@ -133,9 +166,11 @@ OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::Me
 }
 
 std::vector<OrderEvent> orderEvents(const json& previousConditions, const OrderDecision& d) {
+  // A short wait for named resources to start going down too (DependentsSettling) is not reported by Events.
   const json* previous = findCondition(previousConditions, kWaitingForDependents);
-  const bool wasHeld = previous && previous->value("status", "") == "True";
-  if (d.held && !wasHeld) return {{false, kWaitingForDependents, d.message}};
+  const bool wasHeld = previous && previous->value("status", "") == "True" &&
+                       previous->value("reason", "") != r::kDependentsSettling;
+  if (d.held && d.reason == r::kDependentsUp && !wasHeld) return {{false, kWaitingForDependents, d.message}};
   if (!d.held && wasHeld && d.reason == r::kDependencyTimeout) return {{true, r::kDependencyTimeout, d.message}};
   if (!d.held && wasHeld && d.reason == r::kDependentsDown) return {{false, r::kDependentsDown, d.message}};
   return {};

@@ -10,7 +10,11 @@
 //   or spec.replicas == 0), it still has pods to shut down, and a resource it names is going down too (being deleted,
 //   or replicas 0) and still has pods (any pod of it, shutting down or not). A resource that is not going down
 //   (scale-down to N > 0, upgrade, kubectl delete pod, eviction) is never held; a named resource that does not exist,
-//   is gone, has no pods, or is not going down does not hold it.
+//   is gone or has no pods does not hold it.
+// - Resources going down together are deleted (or scaled) one request after another (kubectl delete -f, helm
+//   uninstall, kubectl scale --all), in any order: a resource that starts going down while a resource it names, with
+//   pods, is not (yet) going down waits kSettle for it to follow (reason DependentsSettling, no Event); if it does
+//   not, the resource goes on (DependentsStayUp) and does not wait for it again while it goes down.
 // - Every wait is bounded: dependencyTimeoutSeconds from when the hold began. That start is kept on the object (the
 //   WaitingForDependents condition's lastTransitionTime while it is True), so an operator restart resumes the same
 //   wait; a timeout is remembered the same way (the condition False with reason DependencyTimeout) for as long as the
@@ -18,6 +22,7 @@
 // - A cycle among the after lists (over the resources of the namespace that exist) never deadlocks: a resource on a
 //   cycle is not held, and is reported Degraded (DependencyCycle, naming the cycle).
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -36,12 +41,17 @@ using json = nlohmann::json;
 inline constexpr const char* kWaitingForDependents = "WaitingForDependents";
 namespace order_reasons {
 inline constexpr const char* kDependentsUp = "DependentsUp";            // held (True)
+inline constexpr const char* kDependentsSettling = "DependentsSettling";  // held (True) at most kSettle
+inline constexpr const char* kDependentsStayUp = "DependentsStayUp";    // released: named ones did not go down
 inline constexpr const char* kDependentsDown = "DependentsDown";        // released: every named resource is down
 inline constexpr const char* kDependencyTimeout = "DependencyTimeout";  // released: the wait timed out
 inline constexpr const char* kNotGoingDown = "NotGoingDown";            // not held: not going down entirely
 inline constexpr const char* kDependencyCycle = "DependencyCycle";      // not held: on a cycle (Degraded)
 inline constexpr const char* kNoPods = "NoPodsToShutDown";              // not held: nothing left to hold
 }  // namespace order_reasons
+
+// How long a resource going down waits for the resources it names to start going down too (see above).
+inline constexpr std::chrono::seconds kSettle{2};
 
 // What is observed of another MediVoteService of the namespace.
 struct OrderPeer {

@@ -61,15 +61,24 @@ TEST_CASE("a resource not going down entirely is never held, whatever its depend
   CHECK_FALSE(d.wakeAt);
 }
 
-TEST_CASE("a resource with no pod left to shut down is not held") {
+TEST_CASE("a resource with no pod left to shut down is not held, and keeps saying how its wait ended") {
   auto in = backendDown();
   in.hasPodsToShutDown = false;
-  const auto d = decideShutdownOrder(in);
+  auto d = decideShutdownOrder(in);
   CHECK_FALSE(d.held);
   CHECK(d.reason == r::kNoPods);
+  for (const char* ended : {r::kDependentsDown, r::kDependencyTimeout, r::kDependentsStayUp}) {
+    in.previousConditions = waitingCondition("False", ended, kNow, "how");
+    d = decideShutdownOrder(in);
+    CHECK_FALSE(d.held);
+    CHECK(d.reason == ended);
+    CHECK(d.message == "how");
+  }
+  in.previousConditions = waitingCondition("False", r::kNotGoingDown, kNow);
+  CHECK(decideShutdownOrder(in).reason == r::kNoPods);
 }
 
-TEST_CASE("dependencies that are missing, without pods, or not going down count as down") {
+TEST_CASE("dependencies that are missing or without pods count as down") {
   SUBCASE("missing") {
     auto in = backendDown();
     in.peers.clear();
@@ -80,14 +89,6 @@ TEST_CASE("dependencies that are missing, without pods, or not going down count 
     in.peers["frontend"].hasPods = false;
     in.peers["coordinator"].hasPods = false;
     CHECK(decideShutdownOrder(in).reason == r::kDependentsDown);
-  }
-  SUBCASE("not going down with it") {
-    auto in = backendDown();
-    in.peers["frontend"].goingDown = false;
-    in.peers["coordinator"].goingDown = false;
-    const auto d = decideShutdownOrder(in);
-    CHECK_FALSE(d.held);
-    CHECK(d.reason == r::kDependentsDown);
   }
   SUBCASE("one of two still up holds, and is the only one named") {
     auto in = backendDown();
@@ -106,6 +107,54 @@ TEST_CASE("dependencies that are missing, without pods, or not going down count 
     auto in = backendDown();
     in.after.clear();
     CHECK_FALSE(decideShutdownOrder(in).held);
+  }
+}
+
+TEST_CASE("named resources not going down (yet) are given kSettle to follow, once, without Events") {
+  auto in = backendDown();
+  in.peers["frontend"].goingDown = false;
+  in.peers["coordinator"].goingDown = false;
+  auto d = decideShutdownOrder(in);
+  CHECK(d.held);
+  CHECK(d.reason == r::kDependentsSettling);
+  CHECK(d.up == std::vector<std::string>{"frontend", "coordinator"});
+  CHECK(*d.wakeAt == kNow + kSettle);
+  CHECK(orderEvents(json::array(), d).empty());
+
+  SUBCASE("they do not follow: released, and not held again while going down") {
+    in.previousConditions = waitingCondition("True", r::kDependentsSettling, kNow);
+    in.now = kNow + kSettle;
+    d = decideShutdownOrder(in);
+    CHECK_FALSE(d.held);
+    CHECK(d.reason == r::kDependentsStayUp);
+    CHECK(orderEvents(in.previousConditions, d).empty());
+    in.previousConditions = waitingCondition("False", r::kDependentsStayUp, kNow + kSettle);
+    in.now = kNow + std::chrono::seconds(60);
+    CHECK(decideShutdownOrder(in).reason == r::kDependentsStayUp);
+    SUBCASE("one goes down later after all: held for it") {
+      in.peers["frontend"].goingDown = true;
+      d = decideShutdownOrder(in);
+      CHECK(d.held);
+      CHECK(d.reason == r::kDependentsUp);
+      CHECK(*d.since == in.now);
+    }
+  }
+  SUBCASE("one follows: the wait goes on from the same start, and now it is announced") {
+    in.previousConditions = waitingCondition("True", r::kDependentsSettling, kNow);
+    in.now = kNow + std::chrono::seconds(1);
+    in.peers["frontend"].goingDown = true;
+    d = decideShutdownOrder(in);
+    CHECK(d.held);
+    CHECK(d.reason == r::kDependentsUp);
+    CHECK(d.up == std::vector<std::string>{"frontend"});
+    CHECK(*d.since == kNow);
+    const auto events = orderEvents(in.previousConditions, d);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].reason == kWaitingForDependents);
+  }
+  SUBCASE("dependencyTimeoutSeconds 0 does not settle either") {
+    in.dependencyTimeoutSeconds = 0;
+    CHECK(decideShutdownOrder(in).reason == r::kDependentsStayUp);
   }
 }
 
@@ -348,11 +397,20 @@ TEST_CASE("planner: scaled to 0 is held like a deletion; a scale-down to N > 0 i
   CHECK((*c)["reason"] == r::kNotGoingDown);
 }
 
-TEST_CASE("planner: a dependency that is not going down does not hold a deletion") {
+TEST_CASE("planner: a dependency that is not going down holds a deletion kSettle at most") {
   json backend = mvsJson("backend", 2, json::array({"frontend"}));
   backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
-  const Plan p = plan(observeBackend(backend, false, true), PodSettings{});
+  Observation o = observeBackend(backend, false, true);
+  Plan p = plan(o, PodSettings{});
+  CHECK(p.startShutdown.empty());
+  CHECK(p.order.reason == r::kDependentsSettling);
+  CHECK(p.events.empty());
+  o.mvs.status = p.status;
+  o.now = kNow + kSettle;
+  p = plan(o, PodSettings{});
   CHECK(p.startShutdown.size() == 2);
+  CHECK(p.order.reason == r::kDependentsStayUp);
+  CHECK_FALSE(p.orderWaitEnded);
 }
 
 TEST_CASE("planner: a pod deleted by someone else is driven while held; nothing new starts") {

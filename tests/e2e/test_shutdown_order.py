@@ -1,0 +1,164 @@
+"""Issue 17 item 1 end to end: the shutdown order between MediVoteServices (spec.shutdown.after), with the scripted
+critical services of test_tiered_shutdown.py, which record their calls, saves and exits with times on their claims.
+
+The chain is MediVote's own in small: `front` goes first, `mid` after it, `back` after both
+(back.after = [front, mid], mid.after = [front])."""
+import yaml
+
+from e2elib import condition, first, mvs, poll, read_events, wait_ready
+
+TIMEOUTS = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 6, "exitTimeoutSeconds": 3,
+            "refusalTimeoutSeconds": 10, "forceDeleteAfterSeconds": 30, "maxConcurrent": 1}
+CHAIN = {"front": [], "mid": ["front"], "back": ["front", "mid"]}
+
+
+def service(name, ns, after=(), args=(), mode="accept", **shutdown):
+    sd = dict(TIMEOUTS, **shutdown)
+    if after:
+        sd["after"] = list(after)
+    return mvs(name, ns, "medivote/scripted:1", replicas=1, tier="critical",
+               endpoint={"port": "http", "path": "/shutdown", "requestTimeoutSeconds": 1}, shutdown=sd,
+               args=["--mode", mode, *args])
+
+
+def chain(cluster, ns, **by_name):
+    """Applies the chain (extra arguments of service() by name) and waits until each is Ready."""
+    objs = [service(name, ns, after, **by_name.get(name, {})) for name, after in CHAIN.items()]
+    for o in objs:
+        cluster.apply(o)
+    for name in CHAIN:
+        wait_ready(cluster, ns, name, 1)
+    return objs
+
+
+def events_of(cluster, ns, name):
+    return read_events(f"{cluster.pvc_dir(ns, f'data-{name}-0')}/events")
+
+
+def gone(cluster, ns, names, timeout=90):
+    poll(lambda: all(cluster.mvs(ns, n) is None for n in names), timeout, f"{names} to be gone")
+
+
+def k8s_events(cluster, ns, name, reason):
+    return [e for e in cluster.events(ns)
+            if e["involvedObject"]["name"] == name and e["involvedObject"]["kind"] == "MediVoteService"
+            and e["reason"] == reason]
+
+
+def assert_in_order(cluster, ns, names):
+    """Each service's HTTP stage (its accepted call, its save and its exit) ended before the next one's call."""
+    prev = None
+    for name in names:
+        ev = events_of(cluster, ns, name)
+        call = first(ev, "shutdown-call", "202")
+        exit_ = first(ev, "exit")
+        assert call and first(ev, "saved") and exit_, f"{name}: {ev}"
+        assert first(ev, "sigterm") is None, f"{name} got SIGTERM: {ev}"
+        if prev:
+            assert call > prev[1], f"{name} was called at {call}, before {prev[0]} exited at {prev[1]}"
+        prev = (name, exit_)
+
+
+def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operator, tmp_path):
+    operator()
+    objs = chain(cluster, ns)
+    manifest = tmp_path / "chain.yaml"
+    manifest.write_text(yaml.safe_dump_all(objs))
+    cluster.kubectl("delete", "-f", str(manifest), "--wait=false")
+    # The ones that wait say so while they wait, with the names still up.
+    held = poll(lambda: (c := condition(cluster.mvs(ns, "back"), "WaitingForDependents")) and c["status"] == "True"
+                and c, 20, "back to wait")
+    assert held["reason"] == "DependentsUp"
+    assert "front" in held["message"] or "mid" in held["message"], held
+    gone(cluster, ns, CHAIN)
+    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    for name in ("mid", "back"):
+        assert k8s_events(cluster, ns, name, "WaitingForDependents"), name
+        assert k8s_events(cluster, ns, name, "DependentsDown"), name
+    assert not k8s_events(cluster, ns, "front", "WaitingForDependents")
+
+
+def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_held(cluster, ns, operator):
+    operator()
+    chain(cluster, ns)
+    # back alone to 0 while front and mid stay: they do not follow within the settle time (2 s), so it goes on
+    # without them, and its condition says why.
+    cluster.kubectl("scale", "mvs/back", "--replicas=0", "-n", ns)
+    poll(lambda: (c := condition(cluster.mvs(ns, "back"), "WaitingForDependents")) and c["status"] == "False"
+         and c["reason"] == "DependentsStayUp", 20, "back to go on without front and mid")
+    poll(lambda: not cluster.pods(ns, "back"), 30, "back's pod to go")
+    assert first(events_of(cluster, ns, "front"), "shutdown-call") is None
+    assert not k8s_events(cluster, ns, "back", "WaitingForDependents")
+    # A scale-down to N > 0 is never held, not even for the settle time.
+    cluster.kubectl("scale", "mvs/mid", "--replicas=2", "-n", ns)
+    wait_ready(cluster, ns, "mid", 2)
+    cluster.kubectl("scale", "mvs/mid", "--replicas=1", "-n", ns)
+    poll(lambda: sorted(cluster.pods(ns, "mid")) == ["mid-0"], 30, "mid-1 to go")
+    c = condition(cluster.mvs(ns, "mid"), "WaitingForDependents")
+    assert c["status"] == "False" and c["reason"] == "NotGoingDown", c
+    # mid and front to 0 together, mid first: mid waits for front.
+    for name in ("mid", "front"):
+        cluster.kubectl("scale", f"mvs/{name}", "--replicas=0", "-n", ns)
+    poll(lambda: not cluster.pods(ns, "mid") and not cluster.pods(ns, "front"), 60, "mid and front to go")
+    assert_in_order(cluster, ns, ["front", "mid"])
+    assert k8s_events(cluster, ns, "mid", "WaitingForDependents")
+
+
+def test_a_dependency_that_never_goes_down_releases_the_waiter_at_its_timeout(cluster, ns, operator):
+    operator()
+    # front accepts and never exits, ignores SIGTERM, and has a long grace period: its pod stays about 20 s.
+    cluster.apply(service("front", ns, mode="never-exit", args=["--ignore-sigterm"],
+                          terminationGracePeriodSeconds=20, preStopSleepSeconds=3))
+    cluster.apply(service("back", ns, after=["front"], dependencyTimeoutSeconds=4))
+    wait_ready(cluster, ns, "front", 1)
+    wait_ready(cluster, ns, "back", 1)
+    cluster.kubectl("delete", "mvs/front", "mvs/back", "-n", ns, "--wait=false")
+    poll(lambda: (c := condition(cluster.mvs(ns, "back"), "WaitingForDependents")) and c["status"] == "True",
+         20, "back to wait")
+    timeout_event = poll(lambda: k8s_events(cluster, ns, "back", "DependencyTimeout"), 30, "the timeout Event")
+    assert timeout_event[0]["type"] == "Warning"
+    assert "front" in timeout_event[0]["message"]
+    gone(cluster, ns, ["back"], timeout=40)
+    back = events_of(cluster, ns, "back")
+    call = first(back, "shutdown-call", "202")
+    assert call and first(back, "exit"), back
+    front = events_of(cluster, ns, "front")
+    # front was still running (not exited) when back got its call: the wait ended by its bound.
+    assert first(front, "exit") is None or first(front, "exit") > call, front
+    assert not k8s_events(cluster, ns, "back", "DependentsDown")
+
+
+def test_a_cycle_is_reported_degraded_and_holds_nothing(cluster, ns, operator):
+    operator()
+    cluster.apply(service("a", ns, after=["b"]))
+    cluster.apply(service("b", ns, after=["a"]))
+    for name in ("a", "b"):
+        c = poll(lambda: (c := condition(cluster.mvs(ns, name), "Degraded")) and c["status"] == "True" and c,
+                 30, f"{name} to be Degraded")
+        assert c["reason"] == "DependencyCycle", c
+        assert f"{name} -> " in c["message"] and "cycle" in c["message"], c
+    assert any(e["reason"] == "DependencyCycle" and e["type"] == "Warning" for e in cluster.events(ns))
+    cluster.kubectl("delete", "mvs/a", "mvs/b", "-n", ns, "--wait=false")
+    gone(cluster, ns, ["a", "b"], timeout=40)
+    for name in ("a", "b"):
+        assert first(events_of(cluster, ns, name), "shutdown-call", "202"), name
+        assert not k8s_events(cluster, ns, name, "WaitingForDependents"), name
+
+
+def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator):
+    op = operator()
+    # front takes 3 s to save: the operator is killed while back and mid wait for it.
+    objs = chain(cluster, ns, front={"args": ["--save-ms", "2500"], "exitTimeoutSeconds": 3})
+    for o in objs:
+        cluster.kubectl("delete", "mvs/" + o["metadata"]["name"], "-n", ns, "--wait=false")
+    held = poll(lambda: (c := condition(cluster.mvs(ns, "back"), "WaitingForDependents")) and c["status"] == "True"
+                and c, 20, "back to wait")
+    poll(lambda: first(events_of(cluster, ns, "front"), "shutdown-call", "202"), 20, "front's call")
+    op.kill()
+    operator()
+    gone(cluster, ns, CHAIN)
+    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    # The wait kept its start across the restart (the condition's lastTransitionTime is on the object).
+    starts = [e for e in k8s_events(cluster, ns, "back", "WaitingForDependents")]
+    assert sum(e.get("count", 1) for e in starts) == 1, starts
+    assert held["lastTransitionTime"]
