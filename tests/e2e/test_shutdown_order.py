@@ -3,9 +3,12 @@ critical services of test_tiered_shutdown.py, which record their calls, saves an
 
 The chain is MediVote's own in small: `front` goes first, `mid` after it, `back` after both
 (back.after = [front, mid], mid.after = [front])."""
+import re
+import urllib.request
+
 import yaml
 
-from e2elib import condition, first, mvs, poll, read_events, wait_ready
+from e2elib import condition, first, log_records, mvs, poll, read_events, wait_ready
 
 TIMEOUTS = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 6, "exitTimeoutSeconds": 3,
             "refusalTimeoutSeconds": 10, "forceDeleteAfterSeconds": 30, "maxConcurrent": 1}
@@ -45,6 +48,16 @@ def k8s_events(cluster, ns, name, reason):
             and e["reason"] == reason]
 
 
+def order_waits(op, result):
+    """medivote_shutdown_order_waits_total{result} on the operator's /metrics page."""
+    served = poll(lambda: [r for r in log_records(op.log()) if r.get("msg") == "serving metrics"], 20,
+                  "the metrics server")[0]
+    port = served["address"].rsplit(":", 1)[1]
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    m = re.search(r'^medivote_shutdown_order_waits_total\{result="%s"\} (\S+)$' % result, text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
 def assert_in_order(cluster, ns, names):
     """Each service's HTTP stage (its accepted call, its save and its exit) ended before the next one's call."""
     prev = None
@@ -60,7 +73,7 @@ def assert_in_order(cluster, ns, names):
 
 
 def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operator, tmp_path):
-    operator()
+    op = operator()
     objs = chain(cluster, ns)
     manifest = tmp_path / "chain.yaml"
     manifest.write_text(yaml.safe_dump_all(objs))
@@ -76,6 +89,8 @@ def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operato
         assert k8s_events(cluster, ns, name, "WaitingForDependents"), name
         assert k8s_events(cluster, ns, name, "DependentsDown"), name
     assert not k8s_events(cluster, ns, "front", "WaitingForDependents")
+    assert order_waits(op, "dependents-down") == 2  # mid's and back's
+    assert order_waits(op, "timed-out") == 0
 
 
 def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_held(cluster, ns, operator):
@@ -105,7 +120,7 @@ def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_hel
 
 
 def test_a_dependency_that_never_goes_down_releases_the_waiter_at_its_timeout(cluster, ns, operator):
-    operator()
+    op = operator()
     # front accepts and never exits, ignores SIGTERM, and has a long grace period: its pod stays about 20 s.
     cluster.apply(service("front", ns, mode="never-exit", args=["--ignore-sigterm"],
                           terminationGracePeriodSeconds=20, preStopSleepSeconds=3))
@@ -126,6 +141,7 @@ def test_a_dependency_that_never_goes_down_releases_the_waiter_at_its_timeout(cl
     # front was still running (not exited) when back got its call: the wait ended by its bound.
     assert first(front, "exit") is None or first(front, "exit") > call, front
     assert not k8s_events(cluster, ns, "back", "DependentsDown")
+    assert order_waits(op, "timed-out") == 1
 
 
 def test_a_cycle_is_reported_degraded_and_holds_nothing(cluster, ns, operator):
