@@ -150,7 +150,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<kube::RestClient> eventClient;
   try {
     client = kube::makeClient(connection, clock, clientOptions);
-    eventClient = kube::makeClient(connection, clock, clientOptions);
+    // Its User-Agent says which client wrote (API server audit logs), as client-go's leader election client does.
+    kube::ClientOptions eventOptions = clientOptions;
+    eventOptions.userAgent += "/events";
+    eventClient = kube::makeClient(connection, clock, eventOptions);
   } catch (const std::exception& e) {
     log::error("cannot build the API client", {{"error", e.what()}});
     return 1;

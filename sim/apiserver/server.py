@@ -100,7 +100,9 @@ class Server:
         name, groups = user if user else ("system:anonymous", ["system:unauthenticated"])
         entry = {"time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                  "user": name, "groups": list(groups), "code": 200, "method": request.method,
-                 "path": request.path_qs}
+                 "path": request.path_qs,
+                 # audit.k8s.io/v1 Event.userAgent: the client's User-Agent header as sent.
+                 "userAgent": request.headers.get("User-Agent", "")}
         entry.update(ri.as_dict())
         if not ri.is_resource:
             entry["verb"] = request.method.lower()
