@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iterator>
 #include <optional>
 #include <utility>
@@ -13,6 +14,17 @@ namespace mv::runtime::events {
 namespace {
 constexpr std::size_t kMaxQueue = 1000;
 constexpr std::chrono::minutes kExpiryInterval{1};
+
+// Drops the entries of `m` last touched (timeOf) a whole aggregation window before `now`, then the least recently
+// touched beyond KubeEventRecorder::kMaxRemembered.
+template <typename Map, typename TimeOf>
+void expire(Map& m, util::WallTime now, TimeOf timeOf) {
+  for (auto it = m.begin(); it != m.end();)
+    it = now - timeOf(it->second) >= KubeEventRecorder::kAggregationWindow ? m.erase(it) : std::next(it);
+  while (m.size() > KubeEventRecorder::kMaxRemembered)
+    m.erase(std::min_element(m.begin(), m.end(),
+                             [&](const auto& a, const auto& b) { return timeOf(a.second) < timeOf(b.second); }));
+}
 }  // namespace
 
 ObjectRef ObjectRef::of(const json& object) {
@@ -117,6 +129,7 @@ void KubeEventRecorder::write(const Pending& p) {
                {"count", 1}};
     client_.create(kube::resources::events(), p.object.ns, ev);
     std::lock_guard<std::mutex> g(writtenMu_);
+    if (gone_.count(p.object.uid)) return;  // about an object already gone: nothing more to aggregate
     written_[key] = {name, p.object.uid, 1, p.time, p.time};
     if (written_.size() > kMaxRemembered) forgetExpired(p.time);
   } catch (const std::exception& e) {
@@ -125,23 +138,19 @@ void KubeEventRecorder::write(const Pending& p) {
 }
 
 void KubeEventRecorder::forgetExpired(util::WallTime now) {
-  const bool over = written_.size() > kMaxRemembered;
+  const bool over = written_.size() > kMaxRemembered || gone_.size() > kMaxRemembered;
   if (!over && now - lastExpiry_ < kExpiryInterval) return;
   lastExpiry_ = now;
-  for (auto it = written_.begin(); it != written_.end();)
-    it = now - it->second.last >= kAggregationWindow ? written_.erase(it) : std::next(it);
-  while (written_.size() > kMaxRemembered) {
-    auto oldest = written_.begin();
-    for (auto it = written_.begin(); it != written_.end(); ++it)
-      if (it->second.last < oldest->second.last) oldest = it;
-    written_.erase(oldest);
-  }
+  expire(written_, now, [](const Written& w) { return w.last; });
+  expire(gone_, now, [](util::WallTime t) { return t; });
 }
 
 void KubeEventRecorder::forget(const std::string& uid) {
   if (uid.empty()) return;
   std::lock_guard<std::mutex> g(writtenMu_);
   for (auto it = written_.begin(); it != written_.end();) it = it->second.uid == uid ? written_.erase(it) : std::next(it);
+  gone_[uid] = clock_.wallNow();
+  if (gone_.size() > kMaxRemembered) forgetExpired(clock_.wallNow());
 }
 
 std::size_t KubeEventRecorder::remembered() const {

@@ -56,6 +56,8 @@ class KubeEventRecorder final : public EventRecorder {
   // Waits until every queued Event was written or dropped (tests, shutdown).
   void flush();
   // The object of this uid is gone (deleted): its Events cannot aggregate with a new object's, whose uid differs.
+  // Its remembered entries are dropped, and Events still recorded about it afterwards (a shutdown's completion is told
+  // once the pod is gone) are written without being remembered, for the aggregation window.
   void forget(const std::string& uid);
   // How many Events it remembers for aggregation (tests, the soak benchmark).
   std::size_t remembered() const;
@@ -95,6 +97,7 @@ class KubeEventRecorder final : public EventRecorder {
   int inFlight_ = 0;
   mutable std::mutex writtenMu_;             // written_ and lastExpiry_: the writer thread and forget()
   std::map<std::string, Written> written_;  // aggregation key → the Event written for it
+  std::map<std::string, util::WallTime> gone_;  // uid → when forget() was told it is gone
   util::WallTime lastExpiry_{};
   std::thread thread_;
 };

@@ -80,3 +80,15 @@ TEST_CASE("beyond kMaxRemembered the least recently written Event is forgotten f
   r.record(pod("vote-0", "u0"), "gone");  // the oldest: forgotten, a new Event
   CHECK(r.creates() == creates + 1);
 }
+
+TEST_CASE("an Event about an object already gone is written, not remembered, until the window is over") {
+  Recorder r;
+  r.events.forget("u0");
+  r.record(pod("vote-0", "u0"), "gone");  // a shutdown's completion, told once the pod is gone
+  CHECK(r.creates() == 1);
+  CHECK(r.events.remembered() == 0);
+  r.clock.advance(KubeEventRecorder::kAggregationWindow + 2min);
+  r.record(pod("vote-1", "u1"), "gone");  // expires what forget() kept about u0
+  r.record(pod("vote-0", "u0"), "gone");
+  CHECK(r.events.remembered() == 2);
+}
