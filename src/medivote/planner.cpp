@@ -43,8 +43,16 @@ std::string planPods(const Observation& o, const PodSettings& settings, api::Tie
 void planService(const Observation& o, Plan& p) {
   const json service = buildService(o.mvs);
   if (service.is_null()) return;
-  if (!o.serviceExists) p.serviceToCreate = service;
-  else p.servicePatch = serviceDrift(o.service, service);
+  if (!o.serviceExists) {
+    p.serviceToCreate = service;
+  } else if ((p.servicePatch = serviceDrift(o.service, service))) {
+    // Preconditions (issue 15): the drift was read from the cached Service. A Service changed since (another
+    // resourceVersion: 409) or replaced (another uid: 422) is not written over; the informer brings the new one and
+    // the next reconcile computes the drift again.
+    const json meta = o.service.value("metadata", json::object());
+    if (meta.contains("resourceVersion")) (*p.servicePatch)["metadata"]["resourceVersion"] = meta["resourceVersion"];
+    if (meta.contains("uid")) (*p.servicePatch)["metadata"]["uid"] = meta["uid"];
+  }
 }
 
 void planEvents(api::Tier tier, Plan& p) {

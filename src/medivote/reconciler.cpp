@@ -421,7 +421,11 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     try {
       client_.patch(kube::resources::services(), mvs.ns, mvs.name, kube::PatchType::Merge, *p.servicePatch);
     } catch (const kube::ApiError& e) {
-      noteRefusal("patch", "Service", mvs.name, e);
+      // 409: the Service changed since the cache read it (the patch's resourceVersion precondition); its watch event
+      // requeues this resource, and the drift is computed again from the new one. The rest of the plan goes on.
+      if (e.isConflict()) log::info("Service changed since it was read: its drift is patched at the next reconcile",
+                                    {{"object", mvsKey}});
+      else noteRefusal("patch", "Service", mvs.name, e);
     }
   }
   // The claims new pods would mount, created before them. One that exists already is read: another owner's is never

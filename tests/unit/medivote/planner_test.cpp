@@ -447,6 +447,22 @@ TEST_CASE("the Service is patched when its selector drifted") {
   CHECK((*p.servicePatch)["spec"]["selector"]["medivote.io/service"] == "vote");
 }
 
+TEST_CASE("a Service patch carries the cached Service's resourceVersion and uid as preconditions") {
+  json mvs = makeMvs(1);
+  auto o = observe(mvs, {runningPod(mvs, 0)});
+  o.service["metadata"]["resourceVersion"] = "4711";
+  o.service["metadata"]["uid"] = "svc-uid";
+  o.service["spec"]["selector"] = {{"app", "other"}};
+  const Plan p = plan(o, {});
+  REQUIRE(p.servicePatch);
+  CHECK((*p.servicePatch)["metadata"]["resourceVersion"] == "4711");
+  CHECK((*p.servicePatch)["metadata"]["uid"] == "svc-uid");
+  // No drift, no patch: nothing to precondition.
+  auto same = observe(mvs, {runningPod(mvs, 0)});
+  same.service["metadata"]["resourceVersion"] = "4712";
+  CHECK_FALSE(plan(same, {}).servicePatch);
+}
+
 TEST_CASE("a changed containerPort reaches the Service: its ports are compared in full, not counted") {
   json mvs = makeMvs(1);
   auto o = observe(mvs, {runningPod(mvs, 0)});  // the Service as built for containerPort 8080

@@ -544,6 +544,40 @@ TEST_CASE("a Service create the server refuses with 422 - Degraded ServerRefused
   CHECK(h.degraded()["status"] == "False");
 }
 
+TEST_CASE("a Service that changed since the cache read it is not written over - a 409 is no refusal, pods still made") {
+  Harness h(mvsObject("direct", false, 1));
+  h.reconcile();  // creates the Service
+  REQUIRE(h.client.object(kube::resources::services(), "ns", "node"));
+  // Someone edits the selector; the operator's cache still has the old Service when it patches the drift back.
+  json edited = *h.client.object(kube::resources::services(), "ns", "node");
+  edited["spec"]["selector"] = {{"app", "other"}};
+  h.services.upsert(edited);  // the cache sees the drift...
+  h.client.put(kube::resources::services(), edited);
+  json newer = *h.client.object(kube::resources::services(), "ns", "node");
+  newer["metadata"]["labels"]["team"] = "b";
+  h.client.put(kube::resources::services(), newer);  // ...but the server has moved on since
+  const auto conflict = mv::testing::apiError(409, kube::StatusReason::Conflict, "the object has been modified");
+  h.client.failNext("patch", "services", conflict);
+  auto lastServicePatch = [&h] {
+    json last;
+    for (const auto& c : h.client.calls("patch"))
+      if (c.resource == "services") last = c.body;
+    return last;
+  };
+  h.reconciler.reconcile(runtime::reconcile::Request::fromKey("ns/node", "test"));
+  REQUIRE_FALSE(lastServicePatch().is_null());
+  CHECK(lastServicePatch()["metadata"]["resourceVersion"] == edited["metadata"]["resourceVersion"]);
+  CHECK(lastServicePatch()["metadata"]["uid"] == edited["metadata"]["uid"]);
+  CHECK(h.degraded()["status"] != "True");  // a conflict is not the server refusing the write
+  // The next reconcile reads the Service as it is now and patches the drift with its resourceVersion.
+  h.sync();
+  const json current = (*h.client.object(kube::resources::services(), "ns", "node"))["metadata"]["resourceVersion"];
+  h.reconcile();
+  CHECK(lastServicePatch()["metadata"]["resourceVersion"] == current);
+  CHECK((*h.client.object(kube::resources::services(), "ns", "node"))["spec"]["selector"]["medivote.io/service"] ==
+        "node");
+}
+
 TEST_CASE("a pod create forbidden by the server (quota) is surfaced - a 500 is not a refusal") {
   Harness h(mvsObject("direct", false, 1));
   h.client.failNext("create", "pods", mv::testing::internalError());
