@@ -374,7 +374,7 @@ TEST_CASE("planner: a deleted resource held by a dependency starts no shutdown, 
   CHECK_FALSE(p.orderWaitEnded);
 }
 
-TEST_CASE("planner: released, the deletion shuts every pod down; the Event and the metric flag say so") {
+TEST_CASE("planner: released, the deletion shuts every pod down, and the Event and the metric flag say so") {
   json backend = mvsJson("backend", 2, json::array({"frontend"}));
   backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
   backend["status"] = {{"conditions", waitingCondition("True", r::kDependentsUp, kNow - std::chrono::seconds(3))}};
@@ -387,7 +387,7 @@ TEST_CASE("planner: released, the deletion shuts every pod down; the Event and t
   CHECK(p.orderWaitEnded);
 }
 
-TEST_CASE("planner: scaled to 0 is held like a deletion; a scale-down to N > 0 is not") {
+TEST_CASE("planner: scaled to 0 is held like a deletion, a scale-down to N > 0 is not") {
   Plan p = plan(observeBackend(mvsJson("backend", 0, json::array({"frontend"})), true, true), PodSettings{});
   CHECK(p.startShutdown.empty());
   p = plan(observeBackend(mvsJson("backend", 1, json::array({"frontend"})), true, true), PodSettings{});
@@ -413,7 +413,7 @@ TEST_CASE("planner: a dependency that is not going down holds a deletion kSettle
   CHECK_FALSE(p.orderWaitEnded);
 }
 
-TEST_CASE("planner: a pod deleted by someone else is driven while held; nothing new starts") {
+TEST_CASE("planner: a pod deleted by someone else is driven while held, and nothing new starts") {
   json backend = mvsJson("backend", 0, json::array({"frontend"}));
   Observation o = observeBackend(backend, true, true);
   o.pods[0]["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";  // kubectl delete pod, eviction
