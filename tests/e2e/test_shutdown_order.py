@@ -178,3 +178,18 @@ def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator):
     starts = [e for e in k8s_events(cluster, ns, "back", "WaitingForDependents")]
     assert sum(e.get("count", 1) for e in starts) == 1, starts
     assert held["lastTransitionTime"]
+
+
+def test_namespace_deletion_ends_without_a_hold_as_its_pods_are_deleted_by_the_namespace_controller(
+        cluster, ns, operator):
+    """The namespace controller deletes the pods themselves, as it deletes every object of the namespace: their
+    shutdowns are External (someone else's deletion, the preStop clock already running), which the order never
+    holds. So a namespace deletion is not ordered; it must still end, every service called within its preStop."""
+    operator()
+    chain(cluster, ns)
+    cluster.rest.delete(f"/api/v1/namespaces/{ns}")  # as is: no finalizer dropped (existing_cluster.py does)
+    poll(lambda: cluster.get(f"/api/v1/namespaces/{ns}") is None, 90, f"namespace {ns} to be gone")
+    for name in CHAIN:
+        ev = events_of(cluster, ns, name)
+        assert first(ev, "shutdown-call", "202") and first(ev, "exit"), f"{name}: {ev}"
+        assert first(ev, "sigterm") is None, f"{name} got SIGTERM: {ev}"
