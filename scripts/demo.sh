@@ -8,8 +8,9 @@
 # Exit status: 0 only when no vote was lost and no process was left behind.
 #   scripts/demo.sh --stack
 # The six MediVote services of deploy/samples/ instead (scripts/demo_stack.py: pods isolated like real pods, so
-# root is needed): each scaled to zero, the savers brought back, all deleted, with the timeline; exit 0 only when
-# every shutdown followed its service's contract, the saved files were found on the claims and no process was left.
+# root is needed), installed with the stack chart (charts/medivote): each scaled to zero, all six brought back, then
+# `helm uninstall` (shut down in MediVote's stop order), with the timelines; exit 0 only when every shutdown followed
+# its service's contract, the stop order held, the saved files were found on the claims and no process was left.
 # Environment: MEDIVOTE_BUILD_DIR (default build/), MEDIVOTE_DEMO_SKIP_SETUP=1, MEDIVOTE_DEMO_KEEP=1 (keep the temp
 # dir with the logs), NO_COLOR=1.
 set -euo pipefail

@@ -172,7 +172,7 @@ Usage:
                                              It writes nothing.
 
 Flags (as kubectl's):
-  --kubeconfig FILE       the kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+  --kubeconfig FILE       the kubeconfig (default: $KUBECONFIG, then in-cluster, then ~/.kube/config)
   --context NAME          the kubeconfig context
   -n, --namespace NS      the namespace (default: the context's)
   -A, --all-namespaces    status: every namespace
