@@ -264,7 +264,8 @@ void ShutdownRunner::finishCall(Call& call) {
     // Delete at once when the answer allows it (accepted, or escalated), even before the answer is recorded: the
     // service exits within about a second of accepting, and a kubelet restarts a container that exits while its
     // pod is not being deleted. Safe in this order too: after a crash between the two, the next leader finds the
-    // pod deleted in stage Requested and calls again, which the endpoint's contract allows.
+    // pod deleted in stage Requested (or Draining, when the attempt was not recorded before the call, as for a pod
+    // reached directly) and calls again, which the endpoint's contract allows.
     PodFacts after = call.facts;
     after.state = effect.state;
     const Step next = decide(after, input.policy, clock_.wallNow());

@@ -279,19 +279,17 @@ TEST_CASE("Events: Normal when a hold begins, Normal when released, Warning when
   CHECK(events[0].reason == kWaitingForDependents);
   CHECK(orderEvents(wasHeld, held).empty());  // still held: said once
 
-  OrderDecision down;
-  down.reason = r::kDependentsDown;
-  events = orderEvents(wasHeld, down);
-  REQUIRE(events.size() == 1);
-  CHECK_FALSE(events[0].warning);
-  CHECK(events[0].reason == r::kDependentsDown);
-
+  // The hold ends: released (Normal) or timed out (Warning), one Event each.
+  for (const auto& [reason, warning] : {std::pair{r::kDependentsDown, false}, std::pair{r::kDependencyTimeout, true}}) {
+    OrderDecision ended;
+    ended.reason = reason;
+    events = orderEvents(wasHeld, ended);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].warning == warning);
+    CHECK(events[0].reason == reason);
+  }
   OrderDecision timeout;
   timeout.reason = r::kDependencyTimeout;
-  events = orderEvents(wasHeld, timeout);
-  REQUIRE(events.size() == 1);
-  CHECK(events[0].warning);
-  CHECK(events[0].reason == r::kDependencyTimeout);
   CHECK(orderEvents(waitingCondition("False", r::kDependencyTimeout, kNow), timeout).empty());
 
   OrderDecision notDown;
