@@ -15,6 +15,8 @@
 //   was cut short (Protocol), unless they are a cancellation or a timeout.
 
 #include <cpprest/http_client.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
 #include <pplx/threadpool.h>
 
 #include <atomic>
@@ -78,9 +80,17 @@ void drainIoPoolAtExit() {
 }
 
 // cpprest's process-wide I/O pool: sized once, before the first client exists.
+//
+// Exit order matters. Exit handlers run in the reverse order of their registration: cpprest registers the pool's
+// destruction (which joins its threads) when the pool is created, OpenSSL registers OPENSSL_cleanup when it is first
+// initialised. If OpenSSL came second, its clean-up ran first, while a pool thread could still be finishing a TLS
+// connection (a failed connect's SSL_free): that thread then blocked on OpenSSL's freed lock and the process hung at
+// exit, or crashed (seen: kubectl-medivote against an unreachable server, about 1 run in 150). So OpenSSL is
+// initialised before the pool exists, and its clean-up runs after the pool's threads are joined.
 void initializeIoPool(int threads) {
   static std::once_flag once;
   std::call_once(once, [threads] {
+    OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, nullptr);
     const int n = threads > 0 ? threads : 1;
     try {
       crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(n));

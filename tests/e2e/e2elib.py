@@ -131,6 +131,13 @@ class Cluster:
     def events(self, ns):
         return self.rest.get(f"/api/v1/namespaces/{ns}/events").body["items"]
 
+    def wait_event(self, ns, reason, type_=None, timeout=15):
+        """The first Event of `ns` with this reason (and type), waited for: the operator's Event recorder writes
+        Events on its own client, apart from (and possibly after) the status that reports the same thing."""
+        def found():
+            return next((e for e in self.events(ns) if e["reason"] == reason and type_ in (None, e["type"])), None)
+        return poll(found, timeout, f"a {type_ or ''} Event {reason} in {ns}")
+
     def stop(self):
         self.sim.stop()
 

@@ -16,7 +16,7 @@ def test_a_scale_down_waits_for_the_missing_token_secret_then_calls_with_it(clus
     held = poll(lambda: (lambda c: c if c and "wait until it is fixed" in c.get("message", "") else None)(
         condition(cluster.mvs(ns, "vote"), "Degraded")), 15, "Degraded saying that shutdowns wait")
     assert held["reason"] == "SecretNotFound" and "vote-token" in held["message"]
-    assert any(e["reason"] == "SecretNotFound" and e["type"] == "Warning" for e in cluster.events(ns))
+    cluster.wait_event(ns, "SecretNotFound", "Warning")
     # The old operator had deleted vote-1 by now (three unreachable calls, then SIGTERM).
     pod = cluster.pods(ns).get("vote-1")
     assert pod and pod["metadata"]["uid"] == uid

@@ -153,7 +153,7 @@ def test_a_cycle_is_reported_degraded_and_holds_nothing(cluster, ns, operator):
                  30, f"{name} to be Degraded")
         assert c["reason"] == "DependencyCycle", c
         assert f"{name} -> " in c["message"] and "cycle" in c["message"], c
-    assert any(e["reason"] == "DependencyCycle" and e["type"] == "Warning" for e in cluster.events(ns))
+    cluster.wait_event(ns, "DependencyCycle", "Warning")
     cluster.kubectl("delete", "mvs/a", "mvs/b", "-n", ns, "--wait=false")
     gone(cluster, ns, ["a", "b"], timeout=40)
     for name in ("a", "b"):

@@ -72,7 +72,7 @@ def test_a_busy_service_is_retried_until_it_accepts(cluster, ns, operator):
     assert calls == ["409", "409", "202"], ev
     assert first(ev, "sigterm") is None
     assert outcome(cluster, ns, "vote", "vote-0") == "http"
-    assert any(e["reason"] == "ShutdownRefused" for e in cluster.events(ns))
+    cluster.wait_event(ns, "ShutdownRefused")
 
 
 def test_a_hanging_endpoint_is_escalated_to_sigterm_once_its_timeouts_run_out(cluster, ns, operator):
@@ -90,7 +90,7 @@ def test_a_hanging_endpoint_is_escalated_to_sigterm_once_its_timeouts_run_out(cl
     assert sigterm - calls[0][1] >= 3 + 1.5 + 3 - 0.5
     assert sigterm - calls[0][1] < 30
     assert outcome(cluster, ns, "vote", "vote-0") == "sigterm"
-    assert any(e["reason"] == "EscalatedToSIGTERM" for e in cluster.events(ns))
+    cluster.wait_event(ns, "EscalatedToSIGTERM")
 
 
 def test_a_service_that_ignores_sigterm_is_killed_after_the_grace_period(cluster, ns, operator):
@@ -126,7 +126,7 @@ def test_a_wrong_token_is_a_degraded_condition_and_escalates(cluster, ns, operat
     poll(lambda: (condition(cluster.mvs(ns, "vote"), "Degraded") or {}).get("reason") == "ShutdownMisconfigured", 10,
          "Degraded ShutdownMisconfigured")
     assert "tokenSecretRef" in condition(cluster.mvs(ns, "vote"), "Degraded")["message"]
-    assert any(e["reason"] == "ShutdownMisconfigured" and e["type"] == "Warning" for e in cluster.events(ns))
+    cluster.wait_event(ns, "ShutdownMisconfigured", "Warning")
     log = "\n".join(op.log() for op in operator.all)
     assert "not-the-right-one" not in log
 

@@ -252,7 +252,7 @@ def test_a_service_busy_for_3s_when_asked_loses_no_vote(cluster, ns, operator, v
     assert accepted[0] - refused[0] >= 3000 - 100, "accepted only once the 3 s busy window ended"
     assert_http_stage(cluster, ns, "data-vote-2", pods)
     assert_outcomes(cluster, ns, "vote", {"vote-2": "http"})
-    assert any(e["reason"] == "ShutdownRefused" for e in cluster.events(ns))
+    cluster.wait_event(ns, "ShutdownRefused")
 
 
 def test_control_run_without_the_http_stage_loses_votes(cluster, ns, operator, votes):
