@@ -1,4 +1,4 @@
-"""`python3 -m sim.apiserver --state-dir DIR [--http] [--port N] [--bookmark-interval S] [--history N]`
+"""`python3 -m sim.apiserver --state-dir DIR [--http] [--port N] [--bookmark-interval S] [--history N] [--watch-list]`
 
 Serves until SIGTERM/SIGINT. Writes DIR/kubeconfig, DIR/operator.kubeconfig, DIR/kubelet.kubeconfig,
 DIR/ca.crt, DIR/port and DIR/server-url once listening."""
@@ -19,11 +19,14 @@ def main(argv=None):
     ap.add_argument("--http", action="store_true", help="serve plain HTTP (bearer tokens only)")
     ap.add_argument("--bookmark-interval", type=float, default=60.0)
     ap.add_argument("--history", type=int, default=1000, help="watch history size per resource")
+    ap.add_argument("--watch-list", action="store_true",
+                    help="serve streaming lists (sendInitialEvents=true) as a 1.32 server on etcd >= 3.4.31 does; "
+                         "default: refuse them as the captured server on etcd 3.4.23 (one ERROR 500 event)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO if a.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = Config(a.state_dir, a.host, a.port, a.http, a.bookmark_interval, a.history)
+    cfg = Config(a.state_dir, a.host, a.port, a.http, a.bookmark_interval, a.history, a.watch_list)
 
     async def run():
         srv = Server(cfg)

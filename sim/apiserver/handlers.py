@@ -351,7 +351,8 @@ class Handlers:
         return _json_response(body)
 
     async def watch(self, request, rt, ns, ri):
-        if _watch_list_requested(request.query):
+        send_initial = _watch_list_requested(request.query)
+        if send_initial and not self.srv.cfg.watch_list:
             return await _watch_list_unavailable(request)
         q = dict(request.query)
         if ri.name:
@@ -361,9 +362,12 @@ class Handlers:
         match_fn = self._selectors(rt, mq)
         rv_s = q.get("resourceVersion", "")
         if rv_s not in ("", "0"):
-            self._parse_rv(MultiDict({"resourceVersion": rv_s}))
+            rv, _ = self._parse_rv(MultiDict({"resourceVersion": rv_s}))
+            if send_initial:
+                await self._wait_rv(rv)  # cacher.Watch: waitUntilFreshAndBlock before the initial events
         out = codec.output_type(request.headers.get("Accept"))
-        return await watch.serve(request, self.srv, rt, ns if rt.namespaced else None, match_fn, q, out)
+        return await watch.serve(request, self.srv, rt, ns if rt.namespaced else None, match_fn, q, out,
+                                 send_initial=send_initial)
 
     # ---- writes ----------------------------------------------------------------------------
     async def _body(self, request, rt):

@@ -35,9 +35,10 @@ VERSION = {"major": "1", "minor": "32", "emulationMajor": "1", "emulationMinor":
 
 
 class Config:
-    def __init__(self, state_dir, host="127.0.0.1", port=0, http=False, bookmark_interval=60.0, history=1000):
+    def __init__(self, state_dir, host="127.0.0.1", port=0, http=False, bookmark_interval=60.0, history=1000,
+                 watch_list=False):
         self.state_dir, self.host, self.port, self.http = state_dir, host, port, http
-        self.bookmark_interval, self.history = bookmark_interval, history
+        self.bookmark_interval, self.history, self.watch_list = bookmark_interval, history, watch_list
 
 
 class Server:

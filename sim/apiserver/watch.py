@@ -26,7 +26,10 @@ from .query import query_bool
 from .store import Event, Watcher
 
 
-def _bookmark(rt, rv):
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+def _bookmark(rt, rv, initial_events_end=False):
     o = {"kind": rt.kind, "apiVersion": rt.api_version,
          "metadata": {"resourceVersion": str(rv), "creationTimestamp": None}}
     if rt.is_cr:
@@ -34,6 +37,8 @@ def _bookmark(rt, rv):
     if rt.key == "/pods":
         o["spec"] = {"containers": None}
         o["status"] = {}
+    if initial_events_end:
+        o["metadata"]["annotations"] = {INITIAL_EVENTS_END: "true"}
     return o
 
 
@@ -56,7 +61,9 @@ def make_filter(match):
     return filt
 
 
-async def serve(request, srv, rt, ns, match, q, out_type):
+async def serve(request, srv, rt, ns, match, q, out_type, send_initial=False):
+    """Serve one watch. `send_initial`: a streaming list (see the module doc); the caller has validated it and
+    waited for the store to reach a future RV."""
     store = srv.store
     rv_s = q.get("resourceVersion", "")
     timeout = q.get("timeoutSeconds")
@@ -71,14 +78,20 @@ async def serve(request, srv, rt, ns, match, q, out_type):
             ev = Event(ev.rv, ev.type, rt.out(ev.obj), rt.out(ev.prev))
         return base_filt(ev)
     min_rv = int(rv_s) if rv_s not in ("", "0") else 0
+    if send_initial:
+        min_rv = store.rv  # the snapshot's RV: the watch goes on from it, nothing doubled or lost
     watcher = Watcher(rt.key, ns if rt.namespaced else None,
                       lambda ev: None if ev.rv <= min_rv else filt(ev))
     initial, error = [], None
-    if rv_s in ("", "0"):
-        for o in store.items(rt.key, ns if rt.namespaced else None):
+    if rv_s in ("", "0") or send_initial:
+        # All namespaces: ns is "" (a cluster-wide watch of a namespaced resource), which store.items reads as
+        # the namespace "".
+        for o in store.items(rt.key, (ns or None) if rt.namespaced else None):
             o = rt.out(o)
             if match(o):
                 initial.append(("ADDED", o))
+        if send_initial and bookmarks:
+            initial.append(("BOOKMARK", _bookmark(rt, min_rv, initial_events_end=True)))
     else:
         rv = int(rv_s)
         start = store.window_start.get(rt.key, 0)
