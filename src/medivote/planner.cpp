@@ -7,6 +7,7 @@
 #include "api/names.h"
 #include "medivote/planner_parts.h"
 #include "medivote/service_drift.h"
+#include "shutdown/pod_facts.h"
 
 namespace mv::medivote {
 namespace {
@@ -55,6 +56,22 @@ void planService(const Observation& o, Plan& p) {
   }
 }
 
+// The earliest deletion request (deletionTimestamp - grace) of the resource's pods deleted by someone else whose
+// call is not made yet (stage None, or Draining as External); nullopt when there is none.
+std::optional<util::WallTime> externalAwaitingSince(const PodSet& pods) {
+  std::optional<util::WallTime> since;
+  for (const auto& v : pods.all) {
+    const bool awaiting = v.state.stage == shutdown::Stage::None ||
+                          (v.state.stage == shutdown::Stage::Draining && v.state.reason == shutdown::reasons::kExternal);
+    if (!v.ours || !v.deleting || !awaiting) continue;
+    const shutdown::PodFacts f = shutdown::observePod(*v.pod, "");
+    if (!f.deletionTimestamp) continue;
+    const util::WallTime requested = *f.deletionTimestamp - std::chrono::seconds(f.deletionGracePeriodSeconds);
+    if (!since || requested < *since) since = requested;
+  }
+  return since;
+}
+
 void planEvents(api::Tier tier, Plan& p) {
   if (!p.podsToCreate.empty())
     p.events.push_back({false, "ScalingUp", fmt::format("Creating {} pod(s)", p.podsToCreate.size())});
@@ -90,10 +107,16 @@ Plan plan(const Observation& o, const PodSettings& settings) {
     if (specValid) planService(o, p);
   }
   p.startShutdown = choices.orders();
-  // Shutdown order: while held, none of the resource's pods starts its shutdown (those under way go on).
-  p.order = decideShutdownOrder(
-      orderInput(mvs, o.namespaceResources, o.namespaceHasPods, !pods.active.empty(), o.now));
-  if (p.order.held) p.startShutdown.clear();
+  // Shutdown order: while held, none of the resource's pods starts its shutdown (those under way go on; the calls of
+  // those deleted by someone else wait in the stage machine).
+  // Pods deleted by someone else whose call is not made yet count as pods to shut down: the stage machine holds
+  // their calls by this decision, within their preStop budgets (ShutdownPolicy::orderHeld).
+  const std::optional<util::WallTime> externalSince = externalAwaitingSince(pods);
+  OrderInput order = orderInput(mvs, o.namespaceResources, o.namespaceHasPods,
+                                !pods.active.empty() || externalSince.has_value(), o.now, o.namespacePodsDeleted);
+  order.podsDeletedSince = externalSince;
+  p.order = decideShutdownOrder(order);
+  if (p.order.held && goingDown(mvs)) p.startShutdown.clear();  // not going down: only External calls wait
   // No endpoint call can be made (planner.h, holdsShutdowns): of the shutdowns chosen, only Deletion starts.
   if (o.tokenSecretProblem && o.tokenSecretProblem->holdsShutdowns)
     std::erase_if(p.startShutdown, [](const ShutdownOrder& s) { return s.reason != shutdown::reasons::kDeletion; });

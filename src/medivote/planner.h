@@ -72,10 +72,12 @@ struct Observation {
   // plans (a simple pod gone within ms of its SIGTERM) still gets its history entry from it.
   std::map<std::string, shutdown::ShutdownState> completedStates;
   // Shutdown order (shutdown_order.h): the other MediVoteServices of the namespace, and whether each still has a
-  // pod (by name). While the resource waits for those it names in spec.shutdown.after, no new shutdown of its pods
-  // starts; shutdowns under way go on.
+  // pod that holds the order (podHoldsOrder), by name. While the resource waits for those it names in
+  // spec.shutdown.after, no new shutdown of its pods starts; shutdowns under way go on, and the calls of pods
+  // deleted by someone else wait within their preStop budget (the stage machine).
   std::vector<api::MediVoteService> namespaceResources;
   std::map<std::string, bool> namespaceHasPods;
+  std::map<std::string, bool> namespacePodsDeleted;  // whether a pod of each is being deleted (OrderPeer::podsDeleted)
   util::WallTime now{};
 };
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "shutdown/pod_facts.h"
+
 namespace mv::medivote {
 namespace {
 
@@ -54,6 +56,11 @@ std::vector<std::string> cycleThrough(const OrderInput& in) {
 
 }  // namespace
 
+bool podHoldsOrder(const json& pod, const std::string& serviceContainer) {
+  const shutdown::PodFacts f = shutdown::observePod(pod, serviceContainer);
+  return !(f.deletionTimestamp && f.serviceExited);
+}
+
 bool goingDown(const api::MediVoteService& mvs) { return mvs.deleting || mvs.spec.replicas == 0; }
 
 OrderDecision decideShutdownOrder(const OrderInput& in) {
@@ -65,14 +72,38 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
                             fmt::join(d.cycle, " -> "));
     return d;
   }
+  const json* previous = findCondition(in.previousConditions, kWaitingForDependents);
+  const std::string prevStatus = previous ? previous->value("status", "") : "";
+  const std::string prevReason = previous ? previous->value("reason", "") : "";
+  auto heldSince = [&]() {
+    if (prevStatus == "True")
+      if (const auto t = util::parseTime(previous->value("lastTransitionTime", ""))) return *t;
+    return in.now;
+  };
   if (!in.goingDown) {
+    if (in.podsDeletedSince && in.now < *in.podsDeletedSince + kSettle) {
+      // Its pods deleted by someone else together with those of a resource it names (a namespace deletion, which
+      // may delete the pods before the resources): their calls wait a little for the resource's own deletion.
+      for (const auto& name : in.after) {
+        const auto it = in.peers.find(name);
+        if (it != in.peers.end() && it->second.hasPods && (it->second.goingDown || it->second.podsDeleted))
+          d.up.push_back(name);
+      }
+      if (!d.up.empty()) {
+        d.held = true;
+        d.reason = r::kDependentsSettling;
+        d.since = heldSince();
+        d.wakeAt = *in.podsDeletedSince + kSettle;
+        d.message = fmt::format("its pods are being deleted with those of {}: their shutdown calls wait up to {}s for "
+                                "the resource to go down too",
+                                fmt::join(d.up, ", "), kSettle.count());
+        return d;
+      }
+    }
     d.reason = r::kNotGoingDown;
     d.message = "not going down entirely (neither deleted nor scaled to 0): shutdowns are not held";
     return d;
   }
-  const json* previous = findCondition(in.previousConditions, kWaitingForDependents);
-  const std::string prevStatus = previous ? previous->value("status", "") : "";
-  const std::string prevReason = previous ? previous->value("reason", "") : "";
   if (!in.hasPodsToShutDown) {
     // Every pod is shutting down already: how the wait ended (if it did) stays said while they go.
     if (prevStatus == "False" && (prevReason == r::kDependentsDown || prevReason == r::kDependencyTimeout ||
@@ -91,11 +122,6 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
     if (it == in.peers.end() || !it->second.hasPods) continue;
     (it->second.goingDown ? d.up : stayingUp).push_back(name);
   }
-  auto heldSince = [&]() {
-    if (prevStatus == "True")
-      if (const auto t = util::parseTime(previous->value("lastTransitionTime", ""))) return *t;
-    return in.now;
-  };
   if (d.up.empty() && !stayingUp.empty()) {
     // Maybe not yet going down: they may be the next requests of the same kubectl delete or helm uninstall.
     const util::WallTime since = heldSince();
@@ -148,7 +174,8 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
 }
 
 OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::MediVoteService>& namespaceResources,
-                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now) {
+                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now,
+                      const std::map<std::string, bool>& podsDeleted) {
   OrderInput in;
   in.name = mvs.name;
   in.goingDown = goingDown(mvs);
@@ -160,7 +187,9 @@ OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::Me
   for (const auto& peer : namespaceResources) {
     if (peer.name == mvs.name || peer.ns != mvs.ns) continue;
     const auto it = hasPods.find(peer.name);
-    in.peers[peer.name] = {goingDown(peer), it != hasPods.end() && it->second, peer.spec.shutdown.after};
+    const auto deleted = podsDeleted.find(peer.name);
+    in.peers[peer.name] = {goingDown(peer), it != hasPods.end() && it->second, peer.spec.shutdown.after,
+                           deleted != podsDeleted.end() && deleted->second};
   }
   return in;
 }

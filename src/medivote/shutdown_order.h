@@ -10,7 +10,22 @@
 //   or spec.replicas == 0), it still has pods to shut down, and a resource it names is going down too (being deleted,
 //   or replicas 0) and still has pods (any pod of it, shutting down or not). A resource that is not going down
 //   (scale-down to N > 0, upgrade, kubectl delete pod, eviction) is never held; a named resource that does not exist,
-//   is gone or has no pods does not hold it.
+//   is gone or has no pods does not hold it. A pod being deleted whose service has exited (in its preStop sleep)
+//   counts as gone (podHoldsOrder).
+// - Pods deleted by someone else (a namespace deletion deletes the pods themselves, as it deletes every object of
+//   the namespace) are held too while the resource is held, but only within their own preStop budget: their
+//   shutdown starts by itself (External) and their preStop clock runs, so the stage machine lets them leave their
+//   Service at once and holds only their call, until the order releases it or until the latest moment that still
+//   leaves the call and the exit their time before SIGTERM (shutdown::orderWaitEnd: sigtermAt - requestTimeout -
+//   exitTimeout - 1 s); called then, the pod and the resource get an OrderWaitCutShort warning, and
+//   medivote_shutdown_order_waits_total{result="prestop-budget"} counts it. Such pods count as pods to shut down
+//   (hasPodsToShutDown) until their call is made. A namespace deletion is ordered as far as the budgets allow: the
+//   pods' deletion may be seen before the resources' own (the namespace controller deletes them one kind after the
+//   other, in an order of its own): a resource not going down (yet) whose pods are being deleted by someone else
+//   together with pods of a resource it names (or while that one goes down) is held at most kSettle from its
+//   pods' deletion request (DependentsSettling, no Event) for its own deletion to be seen. A pod deleted alone
+//   (kubectl delete pod, an eviction) is not held; pods of two resources of the chain deleted together by hand
+//   wait those 2 s. Each waiter needs a preStop budget that covers the resources before it.
 // - Resources going down together are deleted (or scaled) one request after another (kubectl delete -f, helm
 //   uninstall, kubectl scale --all), in any order: a resource that starts going down while a resource it names, with
 //   pods, is not (yet) going down waits kSettle for it to follow (reason DependentsSettling, no Event); if it does
@@ -56,8 +71,9 @@ inline constexpr std::chrono::seconds kSettle{2};
 // What is observed of another MediVoteService of the namespace.
 struct OrderPeer {
   bool goingDown = false;  // being deleted, or spec.replicas == 0
-  bool hasPods = false;    // any pod of it still exists
+  bool hasPods = false;    // any pod of it still holds the order (podHoldsOrder: exists, its service not exited)
   std::vector<std::string> after;  // its own spec.shutdown.after (for cycles)
+  bool podsDeleted = false;        // a pod of it is being deleted (a namespace deletion deletes them too)
 };
 
 struct OrderInput {
@@ -67,6 +83,9 @@ struct OrderInput {
   std::vector<std::string> after;
   int dependencyTimeoutSeconds = api::ShutdownSpec::kDefaultDependencyTimeoutSeconds;
   std::map<std::string, OrderPeer> peers;  // the other MediVoteServices of the namespace that exist, by name
+  // This resource's pods deleted by someone else whose call is not made yet: the earliest deletion request
+  // (deletionTimestamp - grace). While it is not going down (yet), see the settle rule above.
+  std::optional<util::WallTime> podsDeletedSince;
   json previousConditions = json::array();  // status.conditions as the resource has them
   util::WallTime now{};
 };
@@ -86,7 +105,14 @@ OrderDecision decideShutdownOrder(const OrderInput& in);
 // The input for `mvs`, from the MediVoteServices of its namespace (the resource itself among them or not) and
 // whether each has pods (by name). `hasPodsToShutDown` is the resource's own.
 OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::MediVoteService>& namespaceResources,
-                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now);
+                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now,
+                      const std::map<std::string, bool>& podsDeleted = {});
+
+// Whether a pod of a resource keeps the resources that name it waiting (OrderPeer::hasPods): it exists, and it is
+// not a pod being deleted whose service container has exited. A pod in its preStop sleep whose service is done has
+// ended its HTTP stage: with a namespace deletion every pod's preStop time runs at once, and waiting out the
+// named resources' sleeps would use up the waiter's own.
+bool podHoldsOrder(const json& pod, const std::string& serviceContainer);
 
 // Whether a resource is going down entirely: being deleted, or scaled to 0.
 bool goingDown(const api::MediVoteService& mvs);

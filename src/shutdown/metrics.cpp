@@ -40,7 +40,8 @@ ShutdownMetrics::ShutdownMetrics(prometheus::Registry& registry)
       orderWaits_(prometheus::BuildCounter()
                       .Name("medivote_shutdown_order_waits_total")
                       .Help("Waits of a resource's shutdown for the resources in its spec.shutdown.after, ended, by "
-                            "how: dependents-down, or timed-out (dependencyTimeoutSeconds).")
+                            "how: dependents-down, timed-out (dependencyTimeoutSeconds), or prestop-budget (the call of a pod deleted by "
+                            "someone else, at the end of its preStop budget; one per pod).")
                       .Register(registry)),
       inProgress_(prometheus::BuildGauge()
                       .Name("medivote_shutdowns_in_progress")
@@ -65,7 +66,10 @@ void ShutdownMetrics::completed(api::Tier tier, Outcome outcome, const ShutdownS
 }
 
 void ShutdownMetrics::orderWaitEnded(const std::string& reason) {
-  orderWaits_.Add({{"result", reason == "DependencyTimeout" ? "timed-out" : "dependents-down"}}).Increment();
+  const char* result = reason == "DependencyTimeout"   ? "timed-out"
+                       : reason == kOrderWaitCutShort ? "prestop-budget"
+                                                      : "dependents-down";
+  orderWaits_.Add({{"result", result}}).Increment();
 }
 
 void ShutdownMetrics::drained(const std::string& result) { drains_.Add({{"result", result}}).Increment(); }

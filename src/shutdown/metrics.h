@@ -8,7 +8,8 @@
 // - medivote_shutdown_endpoint_calls_total{answer}: endpoint calls by answer kind;
 // - medivote_shutdown_drains_total{result}: Draining stages ended, by how (drained, timed-out, unknown);
 // - medivote_shutdown_order_waits_total{result}: shutdown-order waits ended (medivote/shutdown_order.h), by how
-//   (dependents-down, timed-out).
+//   (dependents-down, timed-out; prestop-budget: one pod deleted by someone else, called at the end of its preStop
+//   budget while its resource was still held, stage_machine.h).
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -30,7 +31,8 @@ class ShutdownMetrics {
   void called(const EndpointAnswer& answer);
   void drained(const std::string& result);
   // A resource's wait for the resources of its spec.shutdown.after ended; `reason` is the condition's
-  // (DependencyTimeout counts as timed-out, anything else as dependents-down).
+  // (DependencyTimeout counts as timed-out, OrderWaitCutShort, one pod's call, as prestop-budget, anything else as
+  // dependents-down).
   void orderWaitEnded(const std::string& reason);
   void setInProgress(double n) { inProgress_.Set(n); }
 

@@ -21,6 +21,10 @@ struct ShutdownPolicy {
   // The longest Draining waits for the pod to leave its Service's EndpointSlices (0: not at all).
   std::chrono::seconds drainTimeout{5};
   // The preStop hook is not part of the policy: when SIGTERM can come is read from the pod as built (PodFacts).
+  // Not from the spec: whether the resource's shutdown order holds its pods' shutdowns now (OrderDecision::held of
+  // medivote/shutdown_order.h, set by the reconciler). The stage machine holds the call of a pod deleted by someone
+  // else (External) by it, within the pod's own preStop budget (stage_machine.h, orderWaitEnd).
+  bool orderHeld = false;
 
   bool httpStage() const { return tier == api::Tier::Critical && hasEndpoint; }
   // The longest one shutdown can take from its start until the pod is surely gone (the promise of issue 7: the sum

@@ -159,6 +159,22 @@ std::optional<Step> awaitDrain(const PodFacts& f, const ShutdownPolicy& p, WallT
   return st;
 }
 
+// The shutdown order's hold of an External pod's call (stage_machine.h): a Wait until the budget's end while the
+// order holds it, nullopt when it may be called now. A call that goes ahead only because the budget ends gets the
+// OrderWaitCutShort warning in `notes`.
+std::optional<Step> awaitOrder(const PodFacts& f, const ShutdownPolicy& p, WallTime now, std::vector<EventNote>& notes) {
+  if (!p.orderHeld || !f.deletionTimestamp) return std::nullopt;
+  const WallTime end = *orderWaitEnd(f, p);
+  if (now < end) return waitUntil(f.state, end);
+  notes.push_back(warning(
+      kOrderWaitCutShort,
+      fmt::format("Pod {} was deleted by someone else while its resource waits for the resources of its "
+                  "spec.shutdown.after; its preStop budget leaves no longer wait (the call, {}s, and the exit, {}s, "
+                  "must end before SIGTERM): calling it now",
+                  f.name, p.requestTimeout.count(), p.exitTimeout.count())));
+  return std::nullopt;
+}
+
 // How a finished shutdown ended, from what the kubelet reported for the service container (exit code or signal, and
 // finishedAt) against when the kubelet's SIGTERM could come:
 // - SIGKILL (signal 9, exit code 137) that was not an exit before SIGTERM: sigkill.
@@ -185,6 +201,12 @@ Outcome outcomeOf(const PodFacts& f, const ShutdownPolicy& p, WallTime now) {
 }
 
 }  // namespace
+
+std::optional<WallTime> orderWaitEnd(const PodFacts& f, const ShutdownPolicy& p) {
+  const auto sigterm = sigtermAt(f, p);
+  if (!sigterm) return std::nullopt;
+  return *sigterm - p.requestTimeout - p.exitTimeout - kOrderWaitMargin;
+}
 
 std::string_view outcomeName(Outcome o) {
   switch (o) {
@@ -299,10 +321,25 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
         return st;
       }
       if (external) {
-        // Someone else deleted or evicted the pod: its preStop sleep holds SIGTERM off; call the endpoint now.
+        // Someone else deleted or evicted the pod: its preStop sleep holds SIGTERM off; call the endpoint now, unless
+        // the shutdown order holds it: then it leaves its Service (Draining, no drain wait for a pod being deleted)
+        // and its call waits there.
         PodFacts started = f;
         started.state = next;
-        return call(started, now, true);
+        std::vector<EventNote> notes;
+        if (awaitOrder(started, p, now, notes)) {
+          next.stage = Stage::Draining;
+          Step st = makeStep(Step::Kind::UpdateState, next);
+          st.stopServing = true;
+          st.events.push_back(normal("ShutdownDraining",
+                                     fmt::format("Pod {} is being deleted ({}); it leaves its Service, and its "
+                                                 "shutdown call waits for the resources of spec.shutdown.after",
+                                                 f.name, next.reason)));
+          return st;
+        }
+        Step st = call(started, now, true);
+        st.events.insert(st.events.begin(), notes.begin(), notes.end());
+        return st;
       }
       // Operator-chosen (reach direct): first take the pod out of its Service. Dropping a label is idempotent.
       next.stage = Stage::Draining;
@@ -325,10 +362,22 @@ Step decide(const PodFacts& f, const ShutdownPolicy& p, WallTime now, const std:
       }
       PodFacts drained = f;
       std::vector<EventNote> drainNotes;
+      bool drainEnded = false;
       if (auto wait = awaitDrain(f, p, now)) {
         if (wait->kind == Step::Kind::Wait) return *wait;
         drained.state = wait->state;
         drainNotes = std::move(wait->events);
+        drainEnded = true;
+      }
+      if (s.reason == reasons::kExternal) {
+        // Deleted by someone else: the call may wait for the shutdown order, within the pod's budget. A drain that
+        // ended is recorded first (the wait then resumes from the record).
+        if (auto hold = awaitOrder(drained, p, now, drainNotes)) {
+          if (!drainEnded) return *hold;
+          Step st = makeStep(Step::Kind::UpdateState, drained.state);
+          st.events = std::move(drainNotes);
+          return st;
+        }
       }
       if (!f.deletionTimestamp && f.preStop != PreStopKind::AgentHold && s.startedAt &&
           now < *s.startedAt + kKubeletSyncSettle) {

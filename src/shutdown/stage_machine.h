@@ -18,6 +18,15 @@
 //   agent's hold, the wait runs after the delete and ends early enough to leave the call and the exit their time);
 //   how the drain ended is recorded in its state (drain, drainedAt).
 // - Every wait has a deadline: a shutdown ends within ShutdownPolicy::bound() of its start, whatever the service does.
+// - The shutdown order holds a pod deleted by someone else only within its own preStop budget. A pod whose shutdown
+//   is External (a namespace deletion deletes the pods themselves) and whose resource is held by its order
+//   (ShutdownPolicy::orderHeld) leaves its Service and drains as usual, but its call waits until the order releases
+//   it, or at the latest until orderWaitEnd: SIGTERM's time (sigtermAt, from the pod's deletionTimestamp, grace
+//   period and hook) minus requestTimeout, exitTimeout and kOrderWaitMargin, the time the call and the service's
+//   save still need. Called then, the call's step carries an OrderWaitCutShort warning. A function of the pod and
+//   the order decision, both observed: a new leader resumes the same wait. Operator-chosen shutdowns are held by
+//   the planner instead (they do not start), a pod whose resource is not going down is never held, and a simple-tier
+//   pod has no call to hold (SIGTERM at once).
 
 #include <chrono>
 #include <optional>
@@ -33,7 +42,7 @@ namespace mv::shutdown {
 struct EventNote {
   bool warning = false;
   std::string reason;   // ShutdownDraining, ShutdownTerminating (agent: deleted first), ShutdownRequested, ShutdownAccepted, ShutdownRefused, ShutdownCompleted,
-                        // DrainTimedOut, EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured
+                        // DrainTimedOut, EscalatedToSIGTERM, ForceDeleted, ShutdownMisconfigured, OrderWaitCutShort
   std::string message;
 };
 
@@ -103,6 +112,17 @@ inline constexpr std::chrono::seconds kAgentReleaseMargin{1};
 // kubelet-termination-2026-12.md ("patch, patch, POST, DELETE restarted 4 of 6"). 1 s for the relist and 1 s for the
 // write to reach the kubelet's watch: a service that exits on acceptance is restarted only by a slower kubelet.
 inline constexpr std::chrono::seconds kKubeletSyncSettle{2};
+// How long before the kubelet's SIGTERM an External shutdown held by the order is called at the latest, on top of
+// the call's request timeout and the service's exit timeout (orderWaitEnd): the answer's record, the kubelet's own
+// latency and a service that takes its whole exit timeout still fit before SIGTERM.
+inline constexpr std::chrono::seconds kOrderWaitMargin{1};
+// The Event reason of a held External shutdown called because its preStop budget ends (see the invariants).
+inline constexpr const char* kOrderWaitCutShort = "OrderWaitCutShort";
+
+// The latest moment the call of a pod being deleted may wait for the shutdown order (see the invariants above):
+// sigtermAt - requestTimeout - exitTimeout - kOrderWaitMargin; nullopt for a pod not being deleted.
+std::optional<WallTime> orderWaitEnd(const PodFacts& pod, const ShutdownPolicy& policy);
+
 // A container's finishedAt (metav1.Time) has whole seconds.
 inline constexpr std::chrono::seconds kFinishedAtPrecision{1};
 

@@ -252,7 +252,8 @@ TEST_CASE("orderInput reads going down, pods and the after lists of the namespac
   const auto node = parse("node", 1, false, {"frontend"});
   auto other = parse("elsewhere", 0, true, json::array());
   other.ns = "other";
-  const auto in = orderInput(backend, {backend, frontend, node, other}, {{"frontend", true}}, true, kNow);
+  const auto in =
+      orderInput(backend, {backend, frontend, node, other}, {{"frontend", true}}, true, kNow, {{"node", true}});
   CHECK(in.goingDown);  // replicas 0
   CHECK(in.after == std::vector<std::string>{"frontend", "node"});
   REQUIRE(in.peers.size() == 2);  // itself and the other namespace's are not peers
@@ -261,6 +262,8 @@ TEST_CASE("orderInput reads going down, pods and the after lists of the namespac
   CHECK_FALSE(in.peers.at("node").goingDown);
   CHECK_FALSE(in.peers.at("node").hasPods);
   CHECK(in.peers.at("node").after == std::vector<std::string>{"frontend"});
+  CHECK(in.peers.at("node").podsDeleted);
+  CHECK_FALSE(in.peers.at("frontend").podsDeleted);
   const auto d = decideShutdownOrder(in);
   CHECK(d.held);
   CHECK(d.up == std::vector<std::string>{"frontend"});
@@ -437,4 +440,105 @@ TEST_CASE("planner: a cycle is Degraded DependencyCycle naming it, and holds not
 TEST_CASE("planner: a resource without after gets no WaitingForDependents condition") {
   const Plan p = plan(observeBackend(mvsJson("backend", 2, json::array()), true, true), PodSettings{});
   CHECK_FALSE(condition(p.status, kWaitingForDependents));
+}
+
+TEST_CASE("planner: pods all deleted by someone else (a namespace deletion) hold the resource until they are called") {
+  // Both resources deleted with their pods, as the namespace controller does: backend's pods are External, not
+  // active, and still count as pods to shut down while their call is not made (the stage machine holds it).
+  json backend = mvsJson("backend", 2, json::array({"frontend"}));
+  backend["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:00Z";
+  for (const std::string stage : {"", "Draining", "Requested"}) {
+    CAPTURE(stage);
+    Observation o = observeBackend(backend, true, true);
+    o.namespaceResources[0] = api::parseMediVoteService(mvsJson("frontend", 1, json::array())).object;
+    o.namespaceResources[0].deleting = true;
+    for (auto& pod : o.pods) {
+      pod["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:16Z";
+      pod["metadata"]["deletionGracePeriodSeconds"] = 16;
+      if (!stage.empty()) {
+        pod["metadata"]["annotations"]["medivote.io/shutdown-stage"] = stage;
+        pod["metadata"]["annotations"]["medivote.io/shutdown-reason"] = "External";
+      }
+    }
+    const Plan p = plan(o, PodSettings{});
+    CHECK(p.startShutdown.empty());
+    CHECK(p.continueShutdown.size() == 2);
+    if (stage == "Requested") {  // called: nothing left to hold
+      CHECK_FALSE(p.order.held);
+      CHECK(p.order.reason == r::kNoPods);
+    } else {
+      CHECK(p.order.held);
+      CHECK(p.order.reason == r::kDependentsUp);
+    }
+    // Not going down, its pods deleted alone (kubectl delete pod, eviction; frontend untouched): never held.
+    Observation alone = o;
+    alone.mvs = api::parseMediVoteService(mvsJson("backend", 2, json::array({"frontend"}))).object;
+    alone.namespaceResources[0].deleting = false;
+    CHECK_FALSE(plan(alone, PodSettings{}).order.held);
+    // ... but deleted with frontend's pods (a namespace deletion that deleted the pods first): kSettle at most.
+    alone.namespacePodsDeleted["frontend"] = true;
+    alone.now = util::parseTime("2026-12-06T10:00:01Z").value();  // a second after the deletion (grace 16 s)
+    const Plan settling = plan(alone, PodSettings{});
+    CHECK(settling.order.held == (stage != "Requested"));
+    alone.now = util::parseTime("2026-12-06T10:00:02Z").value();
+    CHECK_FALSE(plan(alone, PodSettings{}).order.held);
+  }
+}
+
+TEST_CASE("podHoldsOrder: a pod holds the resources that name it until it is deleted and its service exited") {
+  const auto mvs = api::parseMediVoteService(mvsJson("frontend", 1, json::array())).object;
+  json pod = podOf(mvs, 0);
+  pod["status"]["containerStatuses"] = {{{"name", "c"}, {"restartCount", 0}, {"state", {{"running", json::object()}}}}};
+  CHECK(podHoldsOrder(pod, "c"));
+  pod["metadata"]["deletionTimestamp"] = "2026-12-06T10:00:16Z";
+  CHECK(podHoldsOrder(pod, "c"));  // being deleted, the service still runs (its HTTP stage is not over)
+  pod["status"]["containerStatuses"][0]["state"] = {
+      {"terminated", {{"exitCode", 0}, {"finishedAt", "2026-12-06T10:00:03Z"}}}};
+  CHECK_FALSE(podHoldsOrder(pod, "c"));  // in its preStop sleep, the service done
+  pod["metadata"].erase("deletionTimestamp");
+  CHECK(podHoldsOrder(pod, "c"));  // exited while not being deleted: restarted by the kubelet, still up
+}
+
+TEST_CASE("pods deleted by someone else together with a named resource's wait kSettle for their resource to go down") {
+  // A namespace deletion may delete the pods before the resources: backend is not going down yet, its pods are
+  // deleted (since kNow), and so are frontend's, or frontend goes down.
+  for (int peer = 0; peer < 4; ++peer) {
+    CAPTURE(peer);
+    auto in = backendDown();
+    in.goingDown = false;
+    in.after = {"frontend"};
+    in.peers["frontend"] = {peer == 1, true, {}, peer == 2};  // 0: up, untouched; 1: going down; 2: pods deleted
+    if (peer == 3) in.peers["frontend"] = {true, false, {}, true};  // 3: down (no pod holds the order)
+    in.podsDeletedSince = kNow;
+    for (auto at : {std::chrono::seconds(0), std::chrono::seconds(1), kSettle}) {
+      in.now = kNow + at;
+      const auto d = decideShutdownOrder(in);
+      const bool held = (peer == 1 || peer == 2) && at < kSettle;
+      CHECK(d.held == held);
+      CHECK(d.reason == (held ? r::kDependentsSettling : r::kNotGoingDown));
+      if (held) {
+        CHECK(*d.wakeAt == kNow + kSettle);
+        CHECK(d.up == std::vector<std::string>{"frontend"});
+        CHECK(orderEvents(json::array(), d).empty());  // no Event for a settle
+      }
+    }
+    // Its own deletion seen meanwhile: the ordinary hold, counted from the settle's start (on the condition).
+    in.goingDown = true;
+    in.now = kNow + std::chrono::seconds(1);
+    in.previousConditions = waitingCondition("True", r::kDependentsSettling, kNow);
+    in.peers["frontend"].goingDown = true;
+    const auto d = decideShutdownOrder(in);
+    CHECK(d.held == (peer != 3));
+    if (d.held) {
+      CHECK(d.reason == r::kDependentsUp);
+      CHECK(*d.since == kNow);
+    }
+  }
+  // A pod deleted alone (kubectl delete pod, eviction): frontend up and untouched, never held.
+  auto alone = backendDown();
+  alone.goingDown = false;
+  alone.podsDeletedSince = kNow;
+  alone.peers["frontend"] = {false, true, {}, false};
+  alone.peers["coordinator"] = {false, true, {"frontend"}, false};
+  CHECK_FALSE(decideShutdownOrder(alone).held);
 }
