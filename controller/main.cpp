@@ -27,6 +27,7 @@
 #include "runtime/manager/manager.h"
 #include "runtime/manager/runnable.h"
 #include "runtime/manager/signals.h"
+#include "runtime/memory/heap_scavenger.h"
 #include "runtime/metrics/registry.h"
 #include "shutdown/endpoint_caller.h"
 #include "shutdown/endpoint_membership.h"
@@ -310,6 +311,14 @@ int run(int argc, char** argv) {
       "shutdown-calls", true, [] {}, [&runner](util::Clock::TimePoint deadline) { return runner.stop(deadline); }));
   manager.addController(controller);
   if (elector) manager.setLeaderElector(elector.get());
+  // On every replica: RSS that follows the heap in use (runtime/memory/heap_scavenger.h).
+  runtime::memory::HeapScavenger scavenger(clock);
+  manager.add(runtime::manager::makeRunnable(
+      "heap-scavenger", false, [&scavenger] { scavenger.start(); },
+      [&scavenger](util::Clock::TimePoint) {
+        scavenger.stop();
+        return true;
+      }));
 
   runtime::manager::TerminationSignals signals([&](int signo) {
     log::info("termination signal received: stopping", {{"signal", signo}});
