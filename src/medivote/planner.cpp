@@ -113,8 +113,8 @@ Plan plan(const Observation& o, const PodSettings& settings) {
   // their calls by this decision, within their preStop budgets (ShutdownPolicy::orderHeld).
   const std::optional<util::WallTime> externalSince = externalAwaitingSince(pods);
   OrderInput order = orderInput(mvs, o.namespaceResources, o.namespaceHasPods,
-                                !pods.active.empty() || externalSince.has_value(), o.now, o.namespacePodsDeleted);
-  order.podsDeletedSince = externalSince;
+                                !pods.active.empty() || externalSince.has_value(), o.now);
+  if (pods.active.empty()) order.podsDeletedSince = externalSince;  // every pod of it deleted by someone else
   p.order = decideShutdownOrder(order);
   if (p.order.held && goingDown(mvs)) p.startShutdown.clear();  // not going down: only External calls wait
   // No endpoint call can be made (planner.h, holdsShutdowns): of the shutdowns chosen, only Deletion starts.

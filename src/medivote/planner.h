@@ -77,7 +77,6 @@ struct Observation {
   // deleted by someone else wait within their preStop budget (the stage machine).
   std::vector<api::MediVoteService> namespaceResources;
   std::map<std::string, bool> namespaceHasPods;
-  std::map<std::string, bool> namespacePodsDeleted;  // whether a pod of each is being deleted (OrderPeer::podsDeleted)
   util::WallTime now{};
 };
 

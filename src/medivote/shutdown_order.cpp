@@ -82,20 +82,19 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
   };
   if (!in.goingDown) {
     if (in.podsDeletedSince && in.now < *in.podsDeletedSince + kSettle) {
-      // Its pods deleted by someone else together with those of a resource it names (a namespace deletion, which
-      // may delete the pods before the resources): their calls wait a little for the resource's own deletion.
+      // Every pod of it deleted by someone else while a resource it names has pods (a namespace deletion may
+      // delete the pods before the resources): their calls wait a little for the resource's own deletion.
       for (const auto& name : in.after) {
         const auto it = in.peers.find(name);
-        if (it != in.peers.end() && it->second.hasPods && (it->second.goingDown || it->second.podsDeleted))
-          d.up.push_back(name);
+        if (it != in.peers.end() && it->second.hasPods) d.up.push_back(name);
       }
       if (!d.up.empty()) {
         d.held = true;
         d.reason = r::kDependentsSettling;
         d.since = heldSince();
         d.wakeAt = *in.podsDeletedSince + kSettle;
-        d.message = fmt::format("its pods are being deleted with those of {}: their shutdown calls wait up to {}s for "
-                                "the resource to go down too",
+        d.message = fmt::format("its pods are being deleted by someone else while {} has pods: their shutdown calls "
+                                "wait up to {}s for the resource to go down too (a namespace deletion)",
                                 fmt::join(d.up, ", "), kSettle.count());
         return d;
       }
@@ -174,8 +173,7 @@ OrderDecision decideShutdownOrder(const OrderInput& in) {
 }
 
 OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::MediVoteService>& namespaceResources,
-                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now,
-                      const std::map<std::string, bool>& podsDeleted) {
+                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now) {
   OrderInput in;
   in.name = mvs.name;
   in.goingDown = goingDown(mvs);
@@ -187,9 +185,7 @@ OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::Me
   for (const auto& peer : namespaceResources) {
     if (peer.name == mvs.name || peer.ns != mvs.ns) continue;
     const auto it = hasPods.find(peer.name);
-    const auto deleted = podsDeleted.find(peer.name);
-    in.peers[peer.name] = {goingDown(peer), it != hasPods.end() && it->second, peer.spec.shutdown.after,
-                           deleted != podsDeleted.end() && deleted->second};
+    in.peers[peer.name] = {goingDown(peer), it != hasPods.end() && it->second, peer.spec.shutdown.after};
   }
   return in;
 }

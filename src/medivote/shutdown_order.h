@@ -21,11 +21,13 @@
 //   medivote_shutdown_order_waits_total{result="prestop-budget"} counts it. Such pods count as pods to shut down
 //   (hasPodsToShutDown) until their call is made. A namespace deletion is ordered as far as the budgets allow: the
 //   pods' deletion may be seen before the resources' own (the namespace controller deletes them one kind after the
-//   other, in an order of its own): a resource not going down (yet) whose pods are being deleted by someone else
-//   together with pods of a resource it names (or while that one goes down) is held at most kSettle from its
-//   pods' deletion request (DependentsSettling, no Event) for its own deletion to be seen. A pod deleted alone
-//   (kubectl delete pod, an eviction) is not held; pods of two resources of the chain deleted together by hand
-//   wait those 2 s. Each waiter needs a preStop budget that covers the resources before it.
+//   other, in an order of its own, and the pods of one resource may go first): a resource not going down (yet)
+//   whose pods are ALL being deleted by someone else, while a resource it names has pods, has their calls held at
+//   most kSettle from the deletion request (DependentsSettling, no Event) for its own deletion to be seen. That
+//   cannot be told from a `kubectl delete pod` of the last pod of such a resource, whose call so comes up to 2 s
+//   later (within its preStop time: a direct pod's sleep is waited out in full anyway). A pod deleted while
+//   others of its resource serve (eviction, a rolling drain of nodes) is never held. Each waiter needs a preStop
+//   budget that covers the resources before it.
 // - Resources going down together are deleted (or scaled) one request after another (kubectl delete -f, helm
 //   uninstall, kubectl scale --all), in any order: a resource that starts going down while a resource it names, with
 //   pods, is not (yet) going down waits kSettle for it to follow (reason DependentsSettling, no Event); if it does
@@ -73,7 +75,6 @@ struct OrderPeer {
   bool goingDown = false;  // being deleted, or spec.replicas == 0
   bool hasPods = false;    // any pod of it still holds the order (podHoldsOrder: exists, its service not exited)
   std::vector<std::string> after;  // its own spec.shutdown.after (for cycles)
-  bool podsDeleted = false;        // a pod of it is being deleted (a namespace deletion deletes them too)
 };
 
 struct OrderInput {
@@ -83,8 +84,8 @@ struct OrderInput {
   std::vector<std::string> after;
   int dependencyTimeoutSeconds = api::ShutdownSpec::kDefaultDependencyTimeoutSeconds;
   std::map<std::string, OrderPeer> peers;  // the other MediVoteServices of the namespace that exist, by name
-  // This resource's pods deleted by someone else whose call is not made yet: the earliest deletion request
-  // (deletionTimestamp - grace). While it is not going down (yet), see the settle rule above.
+  // Every pod of this resource being deleted by someone else, some with their call not made yet: the earliest
+  // deletion request (deletionTimestamp - grace). While it is not going down (yet), see the settle rule above.
   std::optional<util::WallTime> podsDeletedSince;
   json previousConditions = json::array();  // status.conditions as the resource has them
   util::WallTime now{};
@@ -105,8 +106,7 @@ OrderDecision decideShutdownOrder(const OrderInput& in);
 // The input for `mvs`, from the MediVoteServices of its namespace (the resource itself among them or not) and
 // whether each has pods (by name). `hasPodsToShutDown` is the resource's own.
 OrderInput orderInput(const api::MediVoteService& mvs, const std::vector<api::MediVoteService>& namespaceResources,
-                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now,
-                      const std::map<std::string, bool>& podsDeleted = {});
+                      const std::map<std::string, bool>& hasPods, bool hasPodsToShutDown, util::WallTime now);
 
 // Whether a pod of a resource keeps the resources that name it waiting (OrderPeer::hasPods): it exists, and it is
 // not a pod being deleted whose service container has exited. A pod in its preStop sleep whose service is done has

@@ -252,8 +252,7 @@ TEST_CASE("orderInput reads going down, pods and the after lists of the namespac
   const auto node = parse("node", 1, false, {"frontend"});
   auto other = parse("elsewhere", 0, true, json::array());
   other.ns = "other";
-  const auto in =
-      orderInput(backend, {backend, frontend, node, other}, {{"frontend", true}}, true, kNow, {{"node", true}});
+  const auto in = orderInput(backend, {backend, frontend, node, other}, {{"frontend", true}}, true, kNow);
   CHECK(in.goingDown);  // replicas 0
   CHECK(in.after == std::vector<std::string>{"frontend", "node"});
   REQUIRE(in.peers.size() == 2);  // itself and the other namespace's are not peers
@@ -262,8 +261,6 @@ TEST_CASE("orderInput reads going down, pods and the after lists of the namespac
   CHECK_FALSE(in.peers.at("node").goingDown);
   CHECK_FALSE(in.peers.at("node").hasPods);
   CHECK(in.peers.at("node").after == std::vector<std::string>{"frontend"});
-  CHECK(in.peers.at("node").podsDeleted);
-  CHECK_FALSE(in.peers.at("frontend").podsDeleted);
   const auto d = decideShutdownOrder(in);
   CHECK(d.held);
   CHECK(d.up == std::vector<std::string>{"frontend"});
@@ -470,17 +467,22 @@ TEST_CASE("planner: pods all deleted by someone else (a namespace deletion) hold
       CHECK(p.order.held);
       CHECK(p.order.reason == r::kDependentsUp);
     }
-    // Not going down, its pods deleted alone (kubectl delete pod, eviction; frontend untouched): never held.
+    // Not going down (yet), every pod of it deleted by someone else (a namespace deletion that deleted the pods
+    // first, or kubectl delete pod of them all): kSettle at most from the deletion request (grace 16 s).
     Observation alone = o;
     alone.mvs = api::parseMediVoteService(mvsJson("backend", 2, json::array({"frontend"}))).object;
     alone.namespaceResources[0].deleting = false;
-    CHECK_FALSE(plan(alone, PodSettings{}).order.held);
-    // ... but deleted with frontend's pods (a namespace deletion that deleted the pods first): kSettle at most.
-    alone.namespacePodsDeleted["frontend"] = true;
-    alone.now = util::parseTime("2026-12-06T10:00:01Z").value();  // a second after the deletion (grace 16 s)
+    alone.now = util::parseTime("2026-12-06T10:00:01Z").value();
     const Plan settling = plan(alone, PodSettings{});
     CHECK(settling.order.held == (stage != "Requested"));
+    CHECK(settling.startShutdown.empty());
     alone.now = util::parseTime("2026-12-06T10:00:02Z").value();
+    CHECK_FALSE(plan(alone, PodSettings{}).order.held);
+    // One pod deleted while the other serves (an eviction): never held.
+    alone.now = util::parseTime("2026-12-06T10:00:01Z").value();
+    alone.pods[1]["metadata"].erase("deletionTimestamp");
+    alone.pods[1]["metadata"]["annotations"].erase("medivote.io/shutdown-stage");
+    alone.pods[1]["metadata"]["annotations"].erase("medivote.io/shutdown-reason");
     CHECK_FALSE(plan(alone, PodSettings{}).order.held);
   }
 }
@@ -499,21 +501,20 @@ TEST_CASE("podHoldsOrder: a pod holds the resources that name it until it is del
   CHECK(podHoldsOrder(pod, "c"));  // exited while not being deleted: restarted by the kubelet, still up
 }
 
-TEST_CASE("pods deleted by someone else together with a named resource's wait kSettle for their resource to go down") {
-  // A namespace deletion may delete the pods before the resources: backend is not going down yet, its pods are
-  // deleted (since kNow), and so are frontend's, or frontend goes down.
-  for (int peer = 0; peer < 4; ++peer) {
-    CAPTURE(peer);
+TEST_CASE("every pod deleted by someone else while a named resource has pods: kSettle for the resource to go down") {
+  // A namespace deletion may delete the pods before the resources: backend is not going down yet, all its pods are
+  // deleted (since kNow); frontend has pods, or has none left holding the order.
+  for (bool frontendHasPods : {true, false}) {
+    CAPTURE(frontendHasPods);
     auto in = backendDown();
     in.goingDown = false;
     in.after = {"frontend"};
-    in.peers["frontend"] = {peer == 1, true, {}, peer == 2};  // 0: up, untouched; 1: going down; 2: pods deleted
-    if (peer == 3) in.peers["frontend"] = {true, false, {}, true};  // 3: down (no pod holds the order)
+    in.peers["frontend"] = {false, frontendHasPods, {}};
     in.podsDeletedSince = kNow;
     for (auto at : {std::chrono::seconds(0), std::chrono::seconds(1), kSettle}) {
       in.now = kNow + at;
       const auto d = decideShutdownOrder(in);
-      const bool held = (peer == 1 || peer == 2) && at < kSettle;
+      const bool held = frontendHasPods && at < kSettle;
       CHECK(d.held == held);
       CHECK(d.reason == (held ? r::kDependentsSettling : r::kNotGoingDown));
       if (held) {
@@ -522,23 +523,20 @@ TEST_CASE("pods deleted by someone else together with a named resource's wait kS
         CHECK(orderEvents(json::array(), d).empty());  // no Event for a settle
       }
     }
-    // Its own deletion seen meanwhile: the ordinary hold, counted from the settle's start (on the condition).
+    // Its own deletion seen meanwhile, frontend's too: the ordinary hold, counted from the settle's start.
     in.goingDown = true;
     in.now = kNow + std::chrono::seconds(1);
     in.previousConditions = waitingCondition("True", r::kDependentsSettling, kNow);
     in.peers["frontend"].goingDown = true;
     const auto d = decideShutdownOrder(in);
-    CHECK(d.held == (peer != 3));
+    CHECK(d.held == frontendHasPods);
     if (d.held) {
       CHECK(d.reason == r::kDependentsUp);
       CHECK(*d.since == kNow);
     }
   }
-  // A pod deleted alone (kubectl delete pod, eviction): frontend up and untouched, never held.
-  auto alone = backendDown();
-  alone.goingDown = false;
-  alone.podsDeletedSince = kNow;
-  alone.peers["frontend"] = {false, true, {}, false};
-  alone.peers["coordinator"] = {false, true, {"frontend"}, false};
-  CHECK_FALSE(decideShutdownOrder(alone).held);
+  // No pod of it deleted by someone else (podsDeletedSince unset): never held while not going down.
+  auto live = backendDown();
+  live.goingDown = false;
+  CHECK_FALSE(decideShutdownOrder(live).held);
 }
