@@ -268,7 +268,12 @@ int run(int argc, char** argv) {
   auto waitersOfResource = [enqueueWaiters](const nlohmann::json& mvs) {
     enqueueWaiters(runtime::informer::objectKey(mvs));
   };
-  podInformer.addEventHandler({waitersOfPod, {}, waitersOfPod});  // only whether B has pods matters
+  // Whether B has pods matters, and (podHoldsOrder) whether the service of a pod of B being deleted has exited.
+  podInformer.addEventHandler({waitersOfPod,
+                               [waitersOfPod](const nlohmann::json&, const nlohmann::json& now) {
+                                 if (now.contains("/metadata/deletionTimestamp"_json_pointer)) waitersOfPod(now);
+                               },
+                               waitersOfPod});
   mvsInformer.addEventHandler(
       {waitersOfResource,
        [waitersOfResource](const nlohmann::json&, const nlohmann::json& now) { waitersOfResource(now); },

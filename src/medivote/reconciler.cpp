@@ -270,7 +270,10 @@ void MediVoteReconciler::observeOrderPeers(const api::MediVoteService& mvs, Obse
   for (const auto& object : stores_.mediVoteServices.byIndex(runtime::informer::kNamespaceIndex, mvs.ns)) {
     api::MediVoteService peer = api::parseMediVoteService(object).object;
     if (peer.name == mvs.name) continue;
-    o.namespaceHasPods[peer.name] = !stores_.pods.byIndex(runtime::informer::kControllerOwnerUidIndex, peer.uid).empty();
+    const auto peerPods = stores_.pods.byIndex(runtime::informer::kControllerOwnerUidIndex, peer.uid);
+    const std::string container = serviceContainerName(peer);
+    o.namespaceHasPods[peer.name] = std::any_of(peerPods.begin(), peerPods.end(),
+                                                [&](const json& pod) { return podHoldsOrder(pod, container); });
     o.namespaceResources.push_back(std::move(peer));
   }
 }
@@ -489,6 +492,7 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
     shutdown::DriveInput in;
     in.pod = pod;
     in.policy = shutdown::policyFor(mvs, shutdown::podTierAnnotation(pod));
+    in.policy.orderHeld = p.order.held;  // holds the call of a pod deleted by someone else (stage_machine.h)
     in.startReason = it->second;
     in.serviceContainer = serviceContainerName(mvs);
     in.ownerKey = mvsKey;

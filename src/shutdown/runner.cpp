@@ -93,6 +93,7 @@ void ShutdownRunner::noteDrainEnd(const ShutdownState& before, const ShutdownSta
 void ShutdownRunner::emit(const json& pod, const runtime::events::ObjectRef& owner,
                           const std::vector<EventNote>& notes) {
   for (const auto& n : notes) {
+    if (metrics_ && n.reason == kOrderWaitCutShort) metrics_->orderWaitEnded(n.reason);  // a held call's wait
     events_.record(runtime::events::ObjectRef::of(pod), n.warning, n.reason, n.message);
     if (!owner.name.empty()) events_.record(owner, n.warning, n.reason, n.message);
   }
