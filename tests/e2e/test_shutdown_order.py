@@ -180,16 +180,49 @@ def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator):
     assert held["lastTransitionTime"]
 
 
-def test_namespace_deletion_ends_without_a_hold_as_its_pods_are_deleted_by_the_namespace_controller(
-        cluster, ns, operator):
-    """The namespace controller deletes the pods themselves, as it deletes every object of the namespace: their
-    shutdowns are External (someone else's deletion, the preStop clock already running), which the order never
-    holds. So a namespace deletion is not ordered; it must still end, every service called within its preStop."""
-    operator()
-    chain(cluster, ns)
+def delete_namespace(cluster, ns):
     cluster.rest.delete(f"/api/v1/namespaces/{ns}")  # as is: no finalizer dropped (existing_cluster.py does)
     poll(lambda: cluster.get(f"/api/v1/namespaces/{ns}") is None, 90, f"namespace {ns} to be gone")
-    for name in CHAIN:
-        ev = events_of(cluster, ns, name)
-        assert first(ev, "shutdown-call", "202") and first(ev, "exit"), f"{name}: {ev}"
-        assert first(ev, "sigterm") is None, f"{name} got SIGTERM: {ev}"
+
+
+def test_namespace_deletion_ends_in_the_declared_order_within_the_pods_prestop_budget(cluster, ns, operator):
+    """The namespace controller deletes the pods themselves: each shutdown starts by itself (External), its preStop
+    clock running. The order holds their calls (not their draining) while their resource waits, within each pod's
+    budget: 12 s of preStop sleep leave 7 s of wait (12 - request 1 - exit 3 - 1), room for the chain."""
+    op = operator()
+    chain(cluster, ns, **{n: {"preStopSleepSeconds": 12, "terminationGracePeriodSeconds": 16} for n in CHAIN})
+    delete_namespace(cluster, ns)
+    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    # Released by the order, not by the budget. (No Event can be created in a terminating namespace: the metric
+    # tells how the waits ended.)
+    assert order_waits(op, "prestop-budget") == 0
+    assert order_waits(op, "dependents-down") >= 1  # back's at least (mid's too unless front was down first)
+
+
+def test_namespace_deletion_with_a_budget_too_small_for_the_wait_calls_the_waiter_before_its_sigterm(
+        cluster, ns, operator):
+    """back waits for front, which takes 7 s to save: back's 6 s preStop sleep leaves 2 s of wait (6 - 1 - 2 - 1).
+    Then back is called anyway, before its SIGTERM, and says why (a Warning OrderWaitCutShort for the pod and the
+    resource, the metric's prestop-budget)."""
+    op = operator()
+    cluster.apply(service("front", ns, args=["--save-ms", "7000"], preStopSleepSeconds=6,
+                          terminationGracePeriodSeconds=8, exitTimeoutSeconds=2))
+    cluster.apply(service("back", ns, after=["front"], preStopSleepSeconds=6, terminationGracePeriodSeconds=8,
+                          exitTimeoutSeconds=2))
+    wait_ready(cluster, ns, "front", 1)
+    wait_ready(cluster, ns, "back", 1)
+    delete_namespace(cluster, ns)
+    back = events_of(cluster, ns, "back")
+    call = first(back, "shutdown-call", "202")
+    assert call and first(back, "saved") and first(back, "exit"), back
+    assert first(back, "sigterm") is None, f"back got SIGTERM: {back}"
+    front = events_of(cluster, ns, "front")
+    # back waited (front, never held, was called first) but not for front's save: the budget ended the wait.
+    assert first(front, "shutdown-call", "202") < call, (front, back)
+    assert first(front, "saved") is None or first(front, "saved") > call, (front, back)
+    # The API server refuses new Events in a terminating namespace (NamespaceLifecycle): the operator's log has
+    # them, with the metric.
+    cut = [r for r in log_records(op.log()) if r.get("event") == "OrderWaitCutShort"]
+    assert sorted(r["object"] for r in cut) == ["MediVoteService/back", "Pod/back-0"], cut
+    assert all(r["level"] == "warn" and r["namespace"] == ns for r in cut), cut
+    assert order_waits(op, "prestop-budget") == 1
