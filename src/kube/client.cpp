@@ -175,6 +175,8 @@ void RestClient::watch(const Resource& r, const std::string& ns, const WatchOpti
       .add("fieldSelector", o.fieldSelector)
       .add("resourceVersion", o.resourceVersion)
       .add("allowWatchBookmarks", std::string(o.allowWatchBookmarks ? "true" : ""))
+      .add("sendInitialEvents", std::string(o.sendInitialEvents ? "true" : ""))
+      .add("resourceVersionMatch", std::string(o.sendInitialEvents ? "NotOlderThan" : ""))
       .add("timeoutSeconds", o.timeoutSeconds);
   HttpRequest req = makeRequest("GET", collectionPath(r, ns) + q.str());
   // The transport's timeout on a stream is an inactivity limit: a healthy watch is silent for up to its

@@ -42,6 +42,10 @@ struct WatchOptions {
   std::string resourceVersion;  // start after this version; "" = from now (with a synthetic ADDED of everything)
   bool allowWatchBookmarks = true;
   std::optional<long> timeoutSeconds;  // the server ends the watch quietly after it
+  // A streaming list (KEP-3157): the state at least as new as resourceVersion as ADDED events, then a BOOKMARK
+  // annotated k8s.io/initial-events-end, then the watch. Sent with resourceVersionMatch=NotOlderThan, which the
+  // server requires with it.
+  bool sendInitialEvents = false;
 };
 
 enum class PatchType { Merge, Json, StrategicMerge };

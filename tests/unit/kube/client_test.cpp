@@ -213,6 +213,19 @@ TEST_CASE("watch delivers each event as decoded, from a resourceVersion with boo
         "/api/v1/namespaces/ns/pods?watch=true&resourceVersion=10&allowWatchBookmarks=true&timeoutSeconds=300");
 }
 
+TEST_CASE("a streaming list is a watch with sendInitialEvents and resourceVersionMatch=NotOlderThan") {
+  Fixture f;
+  f.transport->replyStream({R"J({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"15"}}})J" "\n"});
+  CancelToken cancel;
+  WatchOptions o;
+  o.labelSelector = "app=x";
+  o.sendInitialEvents = true;
+  f.client->watch(resources::pods(), "", o, [](const WatchEvent&) {}, cancel);
+  CHECK(f.last().pathAndQuery ==
+        "/api/v1/pods?watch=true&labelSelector=app%3Dx&allowWatchBookmarks=true&sendInitialEvents=true"
+        "&resourceVersionMatch=NotOlderThan");
+}
+
 TEST_CASE("410 during a watch is Gone, whether an ERROR event or an HTTP status") {
   Fixture f;
   f.transport->replyStream(
