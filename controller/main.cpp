@@ -46,6 +46,7 @@ using namespace mv;
 struct OperatorFlags {
   medivote::PodSettings pod;
   int maxConcurrentShutdownCalls = 64;
+  runtime::informer::StreamingList streamingList = runtime::informer::StreamingList::Off;
 };
 
 constexpr std::string_view kOperatorUsage = R"(
@@ -54,6 +55,8 @@ MediVote flags:
                                         (default medivote/agent:dev)
   --agent-port=PORT                     port the agent listens on in the pod (default 9901)
   --max-concurrent-shutdown-calls=N     shutdown endpoint calls in flight at once, across all resources (default 64)
+  --streaming-list=off|auto             how the informers list: off pages (limit 500); auto asks for a streaming list
+                                        (sendInitialEvents) and pages if the server cannot serve one (default off)
 )";
 
 // Takes the operator's own flags out of `args`; throws std::invalid_argument on a bad value.
@@ -87,6 +90,14 @@ OperatorFlags takeOperatorFlags(std::vector<std::string>& args) {
       f.pod.agentPort = number("--agent-port", *v, 1, 65535);
     } else if (auto v = value("--max-concurrent-shutdown-calls")) {
       f.maxConcurrentShutdownCalls = number("--max-concurrent-shutdown-calls", *v, 1, 4096);
+    } else if (auto v = value("--streaming-list")) {
+      if (*v == "off") {
+        f.streamingList = runtime::informer::StreamingList::Off;
+      } else if (*v == "auto") {
+        f.streamingList = runtime::informer::StreamingList::Auto;
+      } else {
+        throw std::invalid_argument("--streaming-list must be off or auto, not '" + *v + "'");
+      }
     } else {
       rest.push_back(a);
     }
@@ -203,6 +214,9 @@ int run(int argc, char** argv) {
   sliceOptions.ns = flags.watchNamespace;
   sliceOptions.transform = shutdown::projectEndpointSliceForDrain;
   sliceOptions.reflector.labelSelector = managed;
+  for (auto* o : {&mvsOptions, &podOptions, &serviceOptions, &sliceOptions}) {
+    o->reflector.streamingList = op.streamingList;
+  }
   Informer mvsInformer(*client, kube::resources::mediVoteServices(), clock, mvsOptions);
   Informer podInformer(*client, kube::resources::pods(), clock, podOptions);
   Informer serviceInformer(*client, kube::resources::services(), clock, serviceOptions);

@@ -24,6 +24,23 @@ class HistoryWentBack : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Thrown from the watch callback when a streaming list cannot complete (an event other than ADDED or BOOKMARK before
+// the initial-events-end bookmark); ends the watch. An ERROR event arrives as an ApiError, thrown by the client.
+class StreamingListRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// metav1.InitialEventsAnnotationKey: on the BOOKMARK that ends a streaming list's initial events.
+bool endsInitialEvents(const json& bookmark) {
+  const auto md = bookmark.find("metadata");
+  if (md == bookmark.end() || !md->is_object()) return false;
+  const auto annotations = md->find("annotations");
+  if (annotations == md->end() || !annotations->is_object()) return false;
+  const auto end = annotations->find("k8s.io/initial-events-end");
+  return end != annotations->end() && end->is_string() && end->get<std::string>() == "true";
+}
+
 // Raises `ended` and joins the probe thread when a watch is over, however watchOnce() leaves.
 struct ProbeGuard {
   ClockSignal& ended;
@@ -46,6 +63,7 @@ std::string_view stateName(ReflectorState state) {
   switch (state) {
     case ReflectorState::Empty: return "Empty";
     case ReflectorState::InitialListing: return "InitialListing";
+    case ReflectorState::StreamingListing: return "StreamingListing";
     case ReflectorState::Watching: return "Watching";
     case ReflectorState::BackingOff: return "BackingOff";
     case ReflectorState::Stopped: return "Stopped";
@@ -134,8 +152,15 @@ void Reflector::stop() {
 void Reflector::step() {
   switch (state()) {
     case ReflectorState::Empty:
+      if (options_.streamingList == StreamingList::Auto && !streamingUnavailable_) {
+        transition(ReflectorState::StreamingListing, "listing by a streaming list (sendInitialEvents)");
+        return;
+      }
+      listPage();
+      return;
     case ReflectorState::InitialListing: listPage(); return;
-    case ReflectorState::Watching: watchOnce(); return;
+    case ReflectorState::StreamingListing: watchOnce(true); return;
+    case ReflectorState::Watching: watchOnce(false); return;
     case ReflectorState::BackingOff: waitOutBackoff(); return;
     case ReflectorState::Stopped: return;
   }
@@ -276,17 +301,27 @@ void Reflector::probeHistory(ClockSignal& watchEnded, kube::CancelToken& cancel)
   }
 }
 
-void Reflector::watchOnce() {
+void Reflector::streamingListUnavailable(const std::string& why) {
+  streamingUnavailable_ = true;
+  log::warn("reflector: the API server cannot serve streaming lists, listing by pages from now on",
+            {{"resource", resource_.qualifiedName()}, {"reason", why}});
+  transition(ReflectorState::Empty, "streaming list unavailable, falling back to a paged list: " + why);
+}
+
+void Reflector::watchOnce(bool streamingList) {
   auto cancel = std::make_shared<kube::CancelToken>();
   kube::WatchOptions options;
   options.labelSelector = options_.labelSelector;
   options.fieldSelector = options_.fieldSelector;
-  options.allowWatchBookmarks = true;
+  options.allowWatchBookmarks = true;  // a streaming list's end is a bookmark: without them it never ends
+  options.sendInitialEvents = streamingList;
   const double minSeconds = static_cast<double>(options_.minWatchTimeout.count());
   options.timeoutSeconds = static_cast<long>(minSeconds * (1.0 + options_.random()));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    options.resourceVersion = resourceVersion_;
+    // A streaming list asks for the current state ("": a consistent read, as the first page of a paged list).
+    options.resourceVersion = streamingList ? std::string() : resourceVersion_;
+    if (streamingList) lastProgress_ = clock_.now();
     watchCancel_ = cancel;
     probeFoundReset_.reset();
   }
@@ -301,8 +336,39 @@ void Reflector::watchOnce() {
 
   const auto started = clock_.now();
   long events = 0;
+  bool listing = streamingList;  // the streaming list's initial events are still coming
+  long initialEvents = 0;
+  if (streamingList) sink_.beginList();
   auto onEvent = [&](const kube::WatchEvent& event) {
     ++events;
+    if (listing) {
+      if (event.type == kube::WatchEvent::Type::Added) {
+        json items = json::array({event.object});
+        sink_.listedItems(items);
+        ++initialEvents;
+        return;
+      }
+      if (event.type == kube::WatchEvent::Type::Bookmark && endsInitialEvents(event.object)) {
+        const std::string rv = resourceVersionOf(event.object);
+        const auto why = historyWentBack(resourceVersion(), rv);
+        sink_.endList(rv);
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          resourceVersion_ = rv;
+          lastProgress_ = clock_.now();
+          stale_.reset();
+        }
+        listing = false;
+        transition(ReflectorState::Watching,
+                   "streaming list complete (" + std::to_string(initialEvents) + " objects), watching on its stream" +
+                       (why ? " (HistoryReset: " + *why + ")" : std::string()));
+        return;
+      }
+      if (event.type == kube::WatchEvent::Type::Bookmark) return;  // a progress bookmark: the list is not over
+      if (event.type == kube::WatchEvent::Type::Error) throw kube::apiErrorFromStatus(event.object);
+      throw StreamingListRefused(std::string("a ") + std::string(kube::eventTypeName(event.type)) +
+                                 " event before the initial-events-end bookmark");
+    }
     if (event.type == kube::WatchEvent::Type::Error) throw kube::apiErrorFromStatus(event.object);
     std::string rv = resourceVersionOf(event.object);
     if (event.type == kube::WatchEvent::Type::Bookmark) {
@@ -328,20 +394,31 @@ void Reflector::watchOnce() {
     client_.watch(resource_, ns_, options, onEvent, *cancel);
     auto probeFound = finish();
     if (stopping()) return;
-    if (probeFound) {
+    if (listing && !probeFound) {
+      streamingListUnavailable("the stream ended before the initial-events-end bookmark");
+    } else if (probeFound) {
       historyReset(*probeFound);
     } else if (events == 0 && clock_.now() - started < kVeryShortWatch) {
       backOff(ReflectorState::Watching, "watch ended at once without events");
     } else {
       transition(ReflectorState::Watching, "watch ended, resuming from the last resourceVersion");
     }
+  } catch (const StreamingListRefused& e) {
+    finish();
+    if (stopping()) return;
+    streamingListUnavailable(e.what());
   } catch (const HistoryWentBack& e) {
     finish();
     if (stopping()) return;
     historyReset(e.what());
   } catch (const kube::ApiError& e) {
     auto probeFound = finish();
-    if (probeFound) {
+    if (listing && !probeFound) {
+      // The client throws an ERROR event (a server on etcd 3.4.23: 500 "RequestWatchProgress is disabled") and an
+      // error status alike; either way a paged list is what works on every server.
+      if (stopping()) return;
+      streamingListUnavailable(std::string("refused: ") + e.what());
+    } else if (probeFound) {
       historyReset(*probeFound);
     } else if (e.isGone()) {
       transition(ReflectorState::Empty, std::string("resourceVersion too old, relisting: ") + e.what());
@@ -353,7 +430,13 @@ void Reflector::watchOnce() {
   } catch (const std::exception& e) {
     auto probeFound = finish();
     if (stopping()) return;
-    if (probeFound) {
+    if (listing && !probeFound) {
+      if (events > 0) {
+        streamingListUnavailable(std::string("the stream broke before the initial-events-end bookmark: ") + e.what());
+      } else {
+        backOff(ReflectorState::Empty, std::string("streaming list failed: ") + e.what());
+      }
+    } else if (probeFound) {
       historyReset(*probeFound);
     } else {
       backOff(ReflectorState::Watching, std::string("watch failed: ") + e.what());

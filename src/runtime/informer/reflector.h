@@ -3,9 +3,20 @@
 // listing, then watching, as an explicit state machine (the shape of kube-rs's watcher.rs).
 //
 // state           its step                          outcome                                 next state
-// Empty           list the first page (limit,       more pages                              InitialListing
-//                 resourceVersion "": a consistent  last page: the list replaces the cache  Watching
-//                 snapshot)                         failure                                 BackingOff, then Empty
+// Empty           streaming list chosen (options:   (nothing called yet)                    StreamingListing
+//                 streamingList Auto, and the
+//                 server not known to refuse it)
+//                 else: list the first page         more pages                              InitialListing
+//                 (limit, resourceVersion "": a     last page: the list replaces the cache  Watching
+//                 consistent snapshot)              failure                                 BackingOff, then Empty
+// StreamingListing  watch with sendInitialEvents,   the initial-events-end BOOKMARK: the    Watching (same stream,
+//                 resourceVersionMatch=NotOlder-    ADDED events so far replace the cache   no new request)
+//                 Than, resourceVersion "",         an ERROR event or error status (the     Empty: streaming off for
+//                 bookmarks on                      client tells them apart no more than    good, paged lists from
+//                                                   that), MODIFIED/DELETED, or the stream  now on (logged once)
+//                                                   ending or broken after an event, all
+//                                                   before that bookmark
+//                                                   no answer (connection refused, reset)   BackingOff, then Empty
 // InitialListing  list the next page (continue)     more pages                              InitialListing
 //                                                   last page: the list replaces the cache  Watching
 //                                                   410: the continue token expired         Empty, at once
@@ -34,9 +45,15 @@
 // above; the cache is then stale (staleReason()) until the relist that follows completes. A first page lower than
 // the last seen resourceVersion is itself that relist: it is noted in the transition's reason and replaces the cache.
 //
+// Streaming lists (KEP-3157; a 1.32 server on etcd >= 3.4.31/3.5.13): no list request and no large response, the
+// state arrives as ADDED events that the sink takes as list items (one listedItems per event), and the watch goes on
+// from the bookmark's resourceVersion on the same stream. A server that cannot (etcd 3.4.23 answers one ERROR 500
+// event, "RequestWatchProgress is disabled") or a proxy that mangles it is remembered: every later relist pages.
+// Nothing is lost or doubled by the fallback: the sink's pending list is discarded by the paged list's beginList.
+//
 // Contract:
-// - The sink sees, in order: beginList, listedItems per page, endList(rv) for every complete list (the first one
-//   and every relist); then watchEvent for each ADDED/MODIFIED/DELETED event. A relist's endList replaces the
+// - The sink sees, in order: beginList, listedItems per page (or per initial event of a streaming list), endList(rv)
+//   for every complete list (the first one and every relist); then watchEvent for each ADDED/MODIFIED/DELETED event. A relist's endList replaces the
 //   sink's content. An incomplete list (a failed page) is abandoned: the next beginList starts over.
 // - Bookmarks advance resourceVersion() and reach no sink.
 // - Every state change goes through one function, which logs it (resource, from, to, reason, resourceVersion); a
@@ -65,8 +82,9 @@ namespace mv::runtime::informer {
 using json = nlohmann::json;
 
 enum class ReflectorState {
-  Empty,           // nothing listed yet, or the last list was abandoned: the next step lists the first page
-  InitialListing,  // pages are being listed: the next step fetches the page of the saved continue token
+  Empty,             // nothing listed yet, or the last list was abandoned: the next step starts a list
+  InitialListing,    // pages are being listed: the next step fetches the page of the saved continue token
+  StreamingListing,  // the next step opens a streaming list and, once its initial events end, watches on it
   Watching,        // listed: the next step (re)starts a watch from resourceVersion() and streams it
   BackingOff,      // a failure happened: waiting before retrying the state saved for it
   Stopped,         // stop() was called: run() has returned or is returning
@@ -88,7 +106,12 @@ class ReflectorSink {
   virtual void watchEvent(const kube::WatchEvent& event) = 0;
 };
 
+// How the reflector lists: Off pages (limit, continue); Auto tries a streaming list first and pages from then on if
+// the server cannot serve one.
+enum class StreamingList { Off, Auto };
+
 struct ReflectorOptions {
+  StreamingList streamingList = StreamingList::Off;
   std::string labelSelector;
   std::string fieldSelector;
   long pageSize = 500;  // client-go's pager default
@@ -127,7 +150,10 @@ class Reflector {
  private:
   void step();
   void listPage();
-  void watchOnce();
+  // Watching: a watch from resourceVersion(). StreamingListing: a streaming list, then the watch on its stream.
+  void watchOnce(bool streamingList);
+  // The server cannot serve streaming lists: remember it, log it once, and list by pages from now on.
+  void streamingListUnavailable(const std::string& why);
   void waitOutBackoff();
   void backOff(ReflectorState retry, std::string_view reason);
   // The probe's loop for one watch: returns when `watchEnded` is raised, or after cancelling the watch.
@@ -158,6 +184,7 @@ class Reflector {
   util::Clock::TimePoint lastProgress_{};        // Watching: when the resourceVersion last advanced or was confirmed
   std::optional<std::string> probeFoundReset_;  // Watching: set by the probe before it cancels the watch
   std::optional<std::string> stale_;
+  bool streamingUnavailable_ = false;  // reflector thread only
   ClockSignal stopRequested_;
 };
 
