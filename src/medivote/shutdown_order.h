@@ -17,7 +17,8 @@
 //   shutdown starts by itself (External) and their preStop clock runs, so the stage machine lets them leave their
 //   Service at once and holds only their call, until the order releases it or until the latest moment that still
 //   leaves the call and the exit their time before SIGTERM (shutdown::orderWaitEnd: sigtermAt - requestTimeout -
-//   exitTimeout - 1 s); called then, the pod and the resource get an OrderWaitCutShort warning, and
+//   exitTimeout - 1 s); called then, the pod and the resource get an OrderWaitCutShort warning (in the log; the
+//   API server takes no new Event in a terminating namespace), and
 //   medivote_shutdown_order_waits_total{result="prestop-budget"} counts it. Such pods count as pods to shut down
 //   (hasPodsToShutDown) until their call is made. A namespace deletion is ordered as far as the budgets allow: the
 //   pods' deletion may be seen before the resources' own (the namespace controller deletes them one kind after the
