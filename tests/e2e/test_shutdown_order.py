@@ -2,13 +2,18 @@
 critical services of test_tiered_shutdown.py, which record their calls, saves and exits with times on their claims.
 
 The chain is MediVote's own in small: `front` goes first, `mid` after it, `back` after both
-(back.after = [front, mid], mid.after = [front])."""
+(back.after = [front, mid], mid.after = [front]).
+
+The order is checked from both sides: the stand-ins' own records (calls, saves, exits) and the pods' shutdown
+annotations (tests/e2e/pod_annotations.py), followed by a watch from before the deletion."""
 import re
 import urllib.request
 
+import pytest
 import yaml
 
 from e2elib import condition, first, log_records, mvs, poll, read_events, wait_ready
+from pod_annotations import annotation_order_wrong, final_lives, watch_pods
 
 TIMEOUTS = {"preStopSleepSeconds": 3, "terminationGracePeriodSeconds": 6, "exitTimeoutSeconds": 3,
             "refusalTimeoutSeconds": 10, "forceDeleteAfterSeconds": 30, "maxConcurrent": 1}
@@ -58,8 +63,24 @@ def order_waits(op, result):
     return float(m.group(1)) if m else 0.0
 
 
-def assert_in_order(cluster, ns, names):
-    """Each service's HTTP stage (its accepted call, its save and its exit) ended before the next one's call."""
+@pytest.fixture
+def pods(cluster, ns):
+    """The pods of the test's namespace followed from the test's start (samples_lib.ShutdownWatch)."""
+    watch = watch_pods(cluster, ns)
+    yield watch
+    watch.stop()
+
+
+def running_uids(cluster, ns, names):
+    return {p["metadata"]["uid"] for name in names for p in cluster.pods(ns, name).values()}
+
+
+def assert_in_order(cluster, ns, names, pods, uids=None):
+    """Each service's HTTP stage (its accepted call, its save and its exit) ended before the next one's call, by the
+    stand-ins' records; and by the pods' annotations (of the pods of `uids`, by default every pod seen), each pod
+    accepted before the next service's first call."""
+    wrong = annotation_order_wrong(final_lives(pods, names, uids), names)
+    assert wrong == [], "\n".join(wrong)
     prev = None
     for name in names:
         ev = events_of(cluster, ns, name)
@@ -72,7 +93,7 @@ def assert_in_order(cluster, ns, names):
         prev = (name, exit_)
 
 
-def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operator, tmp_path):
+def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operator, tmp_path, pods):
     op = operator()
     objs = chain(cluster, ns)
     manifest = tmp_path / "chain.yaml"
@@ -84,7 +105,7 @@ def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operato
     assert held["reason"] == "DependentsUp"
     assert "front" in held["message"] or "mid" in held["message"], held
     gone(cluster, ns, CHAIN)
-    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    assert_in_order(cluster, ns, ["front", "mid", "back"], pods)
     for name in ("mid", "back"):
         assert k8s_events(cluster, ns, name, "WaitingForDependents"), name
         assert k8s_events(cluster, ns, name, "DependentsDown"), name
@@ -93,7 +114,7 @@ def test_kubectl_delete_of_the_chain_shuts_it_down_in_order(cluster, ns, operato
     assert order_waits(op, "timed-out") == 0
 
 
-def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_held(cluster, ns, operator):
+def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_held(cluster, ns, operator, pods):
     operator()
     chain(cluster, ns)
     # back alone to 0 while front and mid stay: they do not follow within the settle time (2 s), so it goes on
@@ -112,10 +133,11 @@ def test_scale_of_the_chain_to_zero_is_ordered_but_a_scale_down_alone_is_not_hel
     c = condition(cluster.mvs(ns, "mid"), "WaitingForDependents")
     assert c["status"] == "False" and c["reason"] == "NotGoingDown", c
     # mid and front to 0 together, mid first: mid waits for front.
+    running = running_uids(cluster, ns, ["front", "mid"])
     for name in ("mid", "front"):
         cluster.kubectl("scale", f"mvs/{name}", "--replicas=0", "-n", ns)
     poll(lambda: not cluster.pods(ns, "mid") and not cluster.pods(ns, "front"), 60, "mid and front to go")
-    assert_in_order(cluster, ns, ["front", "mid"])
+    assert_in_order(cluster, ns, ["front", "mid"], pods, running)
     assert k8s_events(cluster, ns, "mid", "WaitingForDependents")
 
 
@@ -161,7 +183,7 @@ def test_a_cycle_is_reported_degraded_and_holds_nothing(cluster, ns, operator):
         assert not k8s_events(cluster, ns, name, "WaitingForDependents"), name
 
 
-def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator):
+def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator, pods):
     op = operator()
     # front takes 3 s to save: the operator is killed while back and mid wait for it.
     objs = chain(cluster, ns, front={"args": ["--save-ms", "2500"], "exitTimeoutSeconds": 3})
@@ -173,7 +195,7 @@ def test_an_operator_killed_mid_way_resumes_the_order(cluster, ns, operator):
     op.kill()
     operator()
     gone(cluster, ns, CHAIN)
-    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    assert_in_order(cluster, ns, ["front", "mid", "back"], pods)
     # The wait kept its start across the restart (the condition's lastTransitionTime is on the object).
     starts = [e for e in k8s_events(cluster, ns, "back", "WaitingForDependents")]
     assert sum(e.get("count", 1) for e in starts) == 1, starts
@@ -185,14 +207,14 @@ def delete_namespace(cluster, ns):
     poll(lambda: cluster.get(f"/api/v1/namespaces/{ns}") is None, 90, f"namespace {ns} to be gone")
 
 
-def test_namespace_deletion_ends_in_the_declared_order_within_the_pods_prestop_budget(cluster, ns, operator):
+def test_namespace_deletion_ends_in_the_declared_order_within_the_pods_prestop_budget(cluster, ns, operator, pods):
     """The namespace controller deletes the pods themselves: each shutdown starts by itself (External), its preStop
     clock running. The order holds their calls (not their draining) while their resource waits, within each pod's
     budget: 12 s of preStop sleep leave 7 s of wait (12 - request 1 - exit 3 - 1), room for the chain."""
     op = operator()
     chain(cluster, ns, **{n: {"preStopSleepSeconds": 12, "terminationGracePeriodSeconds": 16} for n in CHAIN})
     delete_namespace(cluster, ns)
-    assert_in_order(cluster, ns, ["front", "mid", "back"])
+    assert_in_order(cluster, ns, ["front", "mid", "back"], pods)
     # Released by the order, not by the budget. (No Event can be created in a terminating namespace: the metric
     # tells how the waits ended.)
     assert order_waits(op, "prestop-budget") == 0
