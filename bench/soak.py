@@ -59,8 +59,28 @@ class Sampler:
 
     def sample(self):
         s = proc_status(self.pid)
+        heap, other = self.anon_split()
         return {"VmRSS": s["VmRSS"], "RssAnon": s["RssAnon"], "Threads": s["Threads"],
-                "fds": len(os.listdir(f"/proc/{self.pid}/fd"))}
+                "fds": len(os.listdir(f"/proc/{self.pid}/fd")), "heap": heap, "anonOther": other}
+
+    def anon_split(self):
+        """Anonymous resident kB in malloc's main heap ([heap], the brk area: the operator runs one arena) and in
+        every other anonymous mapping (thread stacks, mmapped large allocations), from /proc/<pid>/smaps."""
+        heap = other = 0
+        name = ""
+        with open(f"/proc/{self.pid}/smaps") as f:
+            for line in f:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):  # a mapping's header: range perms offset dev inode [name]
+                    parts = line.split()
+                    name = parts[5] if len(parts) > 5 else ""
+                elif first == "Anonymous:":
+                    kb = int(line.split()[1])
+                    if name == "[heap]":
+                        heap += kb
+                    else:
+                        other += kb
+        return heap, other
 
 
 class Requests:
@@ -179,7 +199,8 @@ class Soak:
         req = f"{total} requests ({ours} by the operator)" if total is not None else "requests: -"
         tag = label or ("warm-up" if done == self.opts.warmup else "")
         print(f"{time.monotonic() - self.began:7.0f} s  cycles {done:5d}{' ' + tag if tag else '':10s} "
-              f"VmRSS {s['VmRSS']:6d} kB  RssAnon {s['RssAnon']:6d} kB  threads {s['Threads']:3d}  "
+              f"VmRSS {s['VmRSS']:6d} kB  RssAnon {s['RssAnon']:6d} kB (heap {s['heap']:6d}, other {s['anonOther']:6d})  "
+              f"threads {s['Threads']:3d}  "
               f"fds {s['fds']:3d}  {req}; failed cycles {failed}", flush=True)
 
     def worker(self, i):
