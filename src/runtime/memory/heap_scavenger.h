@@ -7,8 +7,9 @@
 // long-lived allocation made above a burst of short-lived ones keeps the pages below it resident after they are
 // freed. Measured over 400 create/scale/delete cycles (bench/README.md, "Soak"): heaptrack saw 2.8 KB leaked and a
 // 1.8 MB heap peak, while VmRSS grew by steps to +1 MB per 1,000 cycles. malloc_trim(0) releases every whole free page,
-// wherever it lies in the heap (madvise MADV_DONTNEED); it costs a walk of the free lists (well under a millisecond
-// for this heap) and changes nothing the program can observe but RSS.
+// wherever it lies in the heap (madvise MADV_DONTNEED); it costs one walk of the heap's free chunks under the malloc
+// lock (its duration is not measured yet) and changes nothing the program can observe but RSS. It did not make the
+// soak flat: pages shared with live objects stay (bench/README.md).
 //
 // Contract: start() begins a thread that calls `release` once every `interval` on `clock` (the first call one interval
 // after start), until stop(). stop() is idempotent, returns once the thread has ended (it never waits out an interval),
