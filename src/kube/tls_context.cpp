@@ -7,6 +7,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "kube/trust_roots.h"
+
 namespace mv::kube::detail {
 namespace {
 
@@ -160,7 +162,9 @@ void TlsPolicy::configure(SSL_CTX* ctx) {
     X509_STORE* store = X509_STORE_new();
     for (X509* c : caCerts_) X509_STORE_add_cert(store, c);
     SSL_CTX_set_cert_store(ctx, store);  // frees the system store cpprest loaded
-  }
+  } else if (X509_STORE* roots = detachedSystemTrustRoots()) {
+    SSL_CTX_set1_cert_store(ctx, roots);  // the system roots, loaded once (trust_roots.h); cpprest's load was empty
+  }  // else: the system store cpprest loaded into this context (detachImplicitTrustRoots was not called)
   if (!clientChain_.empty()) {
     SSL_CTX_use_certificate(ctx, clientChain_.front());
     for (std::size_t i = 1; i < clientChain_.size(); ++i) SSL_CTX_add1_chain_cert(ctx, clientChain_[i]);

@@ -6,8 +6,9 @@
 // - create() parses the PEM material once (CA bundle, client certificate chain and key, RSA or EC, PKCS#8 or
 //   traditional) and throws ConfigError naming the configuration's source when it cannot be used.
 // - configure() is called for every new connection's SSL_CTX (cpprest builds one per connection, with the system
-//   trust store already loaded). With a CA bundle configured, the store is replaced so that only that bundle is
-//   trusted, as kubectl does. The chain check and the server name check are done by OpenSSL itself against
+//   trust store already loaded, or an empty one after detachImplicitTrustRoots: trust_roots.h). With a CA bundle
+//   configured, the store is replaced so that only that bundle is trusted, as kubectl does; without, after
+//   detachImplicitTrustRoots, by the process's one store of system roots. The chain check and the server name check are done by OpenSSL itself against
 //   `verifyName` (tlsServerName when set, else the server URL's host); an IP address is matched against IP SANs only,
 //   a name against DNS SANs only. The ClientHello's SNI carries `verifyName` when it is a name.
 // - The outcome of the last failed verification, and whether the server asked for a client certificate, are kept so

@@ -17,6 +17,7 @@
 #include "cli/reports.h"
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/trust_roots.h"
 #include "shutdown/endpoint_membership.h"
 #include "util/clock.h"
 
@@ -120,6 +121,7 @@ int run(const cli::Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mv::kube::detachImplicitTrustRoots();  // before any thread: system CA roots loaded once, not per connection
   cli::Options o;
   try {
     o = cli::parseArgs(std::vector<std::string>(argv + 1, argv + argc));

@@ -10,7 +10,9 @@
 #include <string>
 
 #include "kube/transport.h"
+#include "support/scoped_env.h"
 #include "support/scripted_server.h"
+#include "support/tls_fixtures.h"
 #include "support/test_pki.h"
 
 using namespace std::chrono_literals;
@@ -21,37 +23,17 @@ using mv::kube::TransportError;
 using mv::testing::CertAndKey;
 using mv::testing::Expect;
 using mv::testing::Reply;
+using mv::testing::ScopedEnv;
 using mv::testing::ScriptedServer;
 using mv::testing::ServerOptions;
 using mv::testing::TestPki;
+using mv::testing::tlsServer;
+using mv::testing::trusting;
 using Kind = TransportError::Kind;
 
 namespace {
 
-ServerOptions tlsServer(const CertAndKey& cert) {
-  ServerOptions o;
-  o.tls = true;
-  o.certPem = cert.certPem;
-  o.keyPem = cert.keyPem;
-  return o;
-}
-
-// A connection configuration as a kubeconfig with certificate-authority-data would give.
-ConnectionConfig trusting(const std::string& server, const std::string& caPem) {
-  ConnectionConfig c;
-  c.server = server;
-  c.caPem = caPem;
-  c.source = "kubeconfig /tmp/test-kubeconfig (context kind-medivote)";
-  return c;
-}
-
-HttpRequest get(std::string path) {
-  HttpRequest r;
-  r.method = "GET";
-  r.pathAndQuery = std::move(path);
-  r.timeout = 5s;
-  return r;
-}
+HttpRequest get(std::string path) { return mv::testing::getRequest(std::move(path)); }
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -66,25 +48,6 @@ TransportError expectTransportError(Fn&& fn) {
   FAIL("no TransportError was thrown");
   return TransportError(Kind::Protocol, "unreachable");
 }
-
-// Sets an environment variable for the scope of a test, restoring the previous value.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 
