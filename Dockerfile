@@ -29,8 +29,10 @@ RUN apt-get update \
       libcpprest2.10 \
       libfmt9 \
       libgcc-s1 \
+      libjemalloc2 \
       libprometheus-cpp-core1.0 \
       libprometheus-cpp-pull1.0 \
+      libsimdjson14 \
       libssl3 \
       libstdc++6 \
       libyaml-cpp0.7 \

@@ -13,6 +13,7 @@
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/trust_roots.h"
 #include "kube/write_guard.h"
 #include "medivote/reconciler.h"
 #include "medivote/shutdown_order.h"
@@ -27,6 +28,7 @@
 #include "runtime/manager/manager.h"
 #include "runtime/manager/runnable.h"
 #include "runtime/manager/signals.h"
+#include "runtime/memory/allocator.h"
 #include "runtime/memory/heap_scavenger.h"
 #include "runtime/metrics/registry.h"
 #include "shutdown/endpoint_caller.h"
@@ -148,7 +150,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   log::info("starting medivote-controller",
-            {{"version", MEDIVOTE_VERSION}, {"server", connection.server}, {"source", connection.source}});
+            {{"version", MEDIVOTE_VERSION}, {"server", connection.server}, {"source", connection.source},
+             {"allocator", runtime::memory::allocatorName()}});
 
   util::Clock& clock = util::RealClock::instance();
   runtime::metrics::Registry registry;
@@ -203,6 +206,7 @@ int run(int argc, char** argv) {
   InformerOptions podOptions;
   podOptions.ns = flags.watchNamespace;
   podOptions.transform = runtime::informer::projectPodForOperator;
+  podOptions.reflector.itemFields = runtime::informer::podOperatorFields();  // decode only what it projects
   podOptions.reflector.labelSelector = managed;
   InformerOptions serviceOptions;
   serviceOptions.ns = flags.watchNamespace;
@@ -355,9 +359,12 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // One malloc arena: the worker threads would otherwise each grow an arena of their own, and the informer caches'
-  // memory is dominated by how well freed list pages are reused (bench/README.md: 38.3 → 34.2 MB with 10,000 pods).
+  // One malloc arena when running on glibc's malloc (sanitizer builds, MEDIVOTE_JEMALLOC=OFF; no effect on jemalloc,
+  // which has its own narenas:1 in allocator_config.cpp): the worker threads would otherwise each grow an arena of
+  // their own, and the informer caches' memory is dominated by how well freed list pages are reused
+  // (bench/README.md: 38.3 → 34.2 MB with 10,000 pods).
   mallopt(M_ARENA_MAX, 1);
+  mv::kube::detachImplicitTrustRoots();  // before any thread: system CA roots loaded once, not per connection
   mv::runtime::manager::blockTerminationSignals();
   try {
     return run(argc, argv);

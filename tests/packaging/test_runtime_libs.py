@@ -30,7 +30,8 @@ def required():
 
 def test_every_library_of_both_binaries_comes_from_a_package_the_runtime_stage_installs(required):
     # The controller's libraries are all there: the check cannot pass on an empty ldd listing.
-    for pkg in ("libcpprest2.10", "libssl3", "libyaml-cpp0.7", "libprometheus-cpp-core1.0", "libfmt9", "libc6"):
+    for pkg in ("libcpprest2.10", "libssl3", "libyaml-cpp0.7", "libprometheus-cpp-core1.0", "libfmt9", "libc6",
+                "libjemalloc2"):
         assert pkg in required, required
     assert rl.missing_packages(required, dockerfile()) == []
 

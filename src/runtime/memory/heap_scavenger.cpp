@@ -1,12 +1,8 @@
 #include "runtime/memory/heap_scavenger.h"
 
-#include <malloc.h>
-
 #include <utility>
 
 namespace mv::runtime::memory {
-
-void releaseFreeHeapPages() { malloc_trim(0); }
 
 HeapScavenger::HeapScavenger(util::Clock& clock, util::Clock::Duration interval, std::function<void()> release)
     : clock_(clock), interval_(interval), release_(std::move(release)) {}
