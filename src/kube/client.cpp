@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "kube/json_parse.h"
+#include "kube/list_stream.h"
+
 namespace mv::kube {
 namespace {
 
@@ -71,6 +74,22 @@ HttpRequest RestClient::makeRequest(const std::string& method, std::string pathA
 }
 
 json RestClient::call(const std::string& verb, HttpRequest request) {
+  std::string body = callForBody(verb, request);
+  if (body.empty()) return json::object();
+  json parsed = parseJson(body);
+  if (parsed.is_discarded())
+    throw TransportError(TransportError::Kind::Protocol,
+                         fmt::format("the API server's reply to {} {} is not valid JSON", request.method,
+                                     request.pathAndQuery));
+  return parsed;
+}
+
+std::string RestClient::callForBody(const std::string& verb, HttpRequest& request) {
+  return exchange(verb, request, [&](const HttpRequest& r) { return transport_->send(r); });
+}
+
+std::string RestClient::exchange(const std::string& verb, HttpRequest& request,
+                                 const std::function<HttpResponse(const HttpRequest&)>& send) {
   bool retriedUnauthorized = false;
   for (int attempt = 0;; ++attempt) {
     if (token_) request.headers["Authorization"] = "Bearer " + token_->current();
@@ -78,7 +97,7 @@ json RestClient::call(const std::string& verb, HttpRequest request) {
     const auto start = clock_.now();
     HttpResponse resp;
     try {
-      resp = transport_->send(request);
+      resp = send(request);
     } catch (const TransportError&) {
       if (options_.observer)
         options_.observer(verb, 0, std::chrono::duration<double>(clock_.now() - start).count());
@@ -86,15 +105,7 @@ json RestClient::call(const std::string& verb, HttpRequest request) {
     }
     if (options_.observer)
       options_.observer(verb, resp.status, std::chrono::duration<double>(clock_.now() - start).count());
-    if (is2xx(resp.status)) {
-      if (resp.body.empty()) return json::object();
-      json parsed = json::parse(resp.body, nullptr, /*allow_exceptions=*/false);
-      if (parsed.is_discarded())
-        throw TransportError(TransportError::Kind::Protocol,
-                             fmt::format("the API server's reply to {} {} is not valid JSON", request.method,
-                                         request.pathAndQuery));
-      return parsed;
-    }
+    if (is2xx(resp.status)) return std::move(resp.body);
     ApiError err = apiErrorFromResponse(resp.status, resp.body, resp.header("retry-after"));
     // A 429 whose Retry-After fits in the request budget is waited out here, as client-go does.
     if (err.isTooManyRequests() && err.retryAfter() && *err.retryAfter() <= kMaxClientRetryAfter &&
@@ -117,7 +128,7 @@ json RestClient::get(const Resource& r, const std::string& ns, const std::string
   return call("get", makeRequest("GET", objectPath(r, ns, name, subresource)));
 }
 
-json RestClient::list(const Resource& r, const std::string& ns, const ListOptions& o) {
+HttpRequest RestClient::listRequest(const Resource& r, const std::string& ns, const ListOptions& o) {
   Query q;
   q.add("labelSelector", o.labelSelector)
       .add("fieldSelector", o.fieldSelector)
@@ -125,7 +136,40 @@ json RestClient::list(const Resource& r, const std::string& ns, const ListOption
       .add("continue", o.continueToken)
       .add("resourceVersion", o.resourceVersion)
       .add("resourceVersionMatch", o.resourceVersionMatch);
-  return call("list", makeRequest("GET", collectionPath(r, ns) + q.str()));
+  return makeRequest("GET", collectionPath(r, ns) + q.str());
+}
+
+json RestClient::list(const Resource& r, const std::string& ns, const ListOptions& o) {
+  return call("list", listRequest(r, ns, o));
+}
+
+void RestClient::listPage(const Resource& r, const std::string& ns, const ListOptions& o,
+                          const std::function<bool(const json& page)>& onPage,
+                          const std::function<void(json&& item)>& onItem) {
+  HttpRequest request = listRequest(r, ns, o);
+  // Read as it arrives (list_stream.h): a list with resourceVersion=0 is the whole collection in one reply.
+  ListStream list(onPage, onItem, o.itemFields.get());
+  try {
+    exchange("list", request, [&](const HttpRequest& req) {
+      CancelToken never;
+      return transport_->stream(req, [&](std::string_view piece) { list.feed(piece); }, never);
+    });
+    list.finish();
+  } catch (const ListStreamError& e) {
+    throw TransportError(TransportError::Kind::Protocol,
+                         fmt::format("the API server's reply to {} {} is {}", request.method, request.pathAndQuery,
+                                     e.what()));
+  }
+}
+
+void Client::listPage(const Resource& r, const std::string& ns, const ListOptions& options,
+                      const std::function<bool(const json& page)>& onPage,
+                      const std::function<void(json&& item)>& onItem) {
+  json page = list(r, ns, options);
+  json items = page.is_object() && page.contains("items") ? std::move(page["items"]) : json();
+  if (page.is_object()) page.erase("items");
+  if (!onPage(page) || !items.is_array()) return;
+  for (auto& item : items) onItem(std::move(item));
 }
 
 json RestClient::create(const Resource& r, const std::string& ns, const json& object, const WriteOptions& w) {
@@ -185,10 +229,12 @@ void RestClient::watch(const Resource& r, const std::string& ns, const WatchOpti
   if (token_) req.headers["Authorization"] = "Bearer " + token_->current();
   limiter_.acquire();
 
-  WatchDecoder decoder([&](WatchEvent&& ev) {
-    if (ev.type == WatchEvent::Type::Error) throw apiErrorFromStatus(ev.object);
-    onEvent(ev);
-  });
+  WatchDecoder decoder(
+      [&](WatchEvent&& ev) {
+        if (ev.type == WatchEvent::Type::Error) throw apiErrorFromStatus(ev.object);
+        onEvent(ev);
+      },
+      WatchDecoder::kDefaultMaxLineBytes, o.itemFields.get());
   const auto start = clock_.now();
   HttpResponse resp;
   try {

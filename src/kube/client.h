@@ -19,6 +19,7 @@
 
 #include "kube/config.h"
 #include "kube/errors.h"
+#include "kube/json_parse.h"
 #include "kube/resource.h"
 #include "kube/transport.h"
 #include "kube/watch.h"
@@ -34,6 +35,10 @@ struct ListOptions {
   std::string continueToken;
   std::string resourceVersion;       // "" (most recent, quorum read), "0" (any), or a version
   std::string resourceVersionMatch;  // "", "NotOlderThan" or "Exact"
+  // listPage only, a hint: each item may be built with only these members (a decoding saving, never a query
+  // parameter). For a caller that projects items anyway (an informer's transform); a client holding whole items
+  // (a fake, list()) hands them out whole.
+  std::shared_ptr<const JsonFieldFilter> itemFields;
 };
 
 struct WatchOptions {
@@ -46,6 +51,9 @@ struct WatchOptions {
   // annotated k8s.io/initial-events-end, then the watch. Sent with resourceVersionMatch=NotOlderThan, which the
   // server requires with it.
   bool sendInitialEvents = false;
+  // A decoding hint as ListOptions::itemFields: the objects of ADDED, MODIFIED and DELETED events may be built with
+  // only these members (BOOKMARK and ERROR objects stay whole). Never a query parameter.
+  std::shared_ptr<const JsonFieldFilter> itemFields;
 };
 
 enum class PatchType { Merge, Json, StrategicMerge };
@@ -72,6 +80,16 @@ class Client {
                    const std::string& subresource = "") = 0;
   // One page. Follow `metadata.continue` for the next; listAll() does that.
   virtual json list(const Resource& r, const std::string& ns, const ListOptions& options = {}) = 0;
+  // One page, in pieces, for a caller that takes the items one at a time (an informer's list): `onPage` gets the page
+  // without its items (kind, apiVersion, metadata) before any item; if it returns true, `onItem` gets each element of
+  // `items` in order, each decoded just before it is handed out, so the page's whole tree never exists at once.
+  // Errors as list(). A reply found not to be a valid list throws TransportError Protocol, possibly after callbacks
+  // ran (RestClient reads the reply as it arrives, list_stream.h): the caller abandons what it got. An exception from
+  // a callback ends the call and propagates. This default is list() and a loop (for clients that hold the whole tree
+  // anyway).
+  virtual void listPage(const Resource& r, const std::string& ns, const ListOptions& options,
+                        const std::function<bool(const json& page)>& onPage,
+                        const std::function<void(json&& item)>& onItem);
   virtual json create(const Resource& r, const std::string& ns, const json& object, const WriteOptions& w = {}) = 0;
   // PUT. The object's metadata.resourceVersion makes it conditional: a stale one throws ApiError Conflict.
   virtual json update(const Resource& r, const std::string& ns, const json& object,
@@ -118,6 +136,9 @@ class RestClient final : public Client {
   json get(const Resource& r, const std::string& ns, const std::string& name,
            const std::string& subresource = "") override;
   json list(const Resource& r, const std::string& ns, const ListOptions& options = {}) override;
+  void listPage(const Resource& r, const std::string& ns, const ListOptions& options,
+                const std::function<bool(const json& page)>& onPage,
+                const std::function<void(json&& item)>& onItem) override;
   json create(const Resource& r, const std::string& ns, const json& object, const WriteOptions& w = {}) override;
   json update(const Resource& r, const std::string& ns, const json& object, const std::string& subresource = "",
               const WriteOptions& w = {}) override;
@@ -132,6 +153,13 @@ class RestClient final : public Client {
 
  private:
   json call(const std::string& verb, HttpRequest request);
+  // call() without the parse: the body of the 2xx reply. Adds the Authorization header to `request`.
+  std::string callForBody(const std::string& verb, HttpRequest& request);
+  // The request's life: token, rate limit, `send`, the observer, errors mapped, 429s and a 401 retried. Returns a 2xx
+  // reply's body (empty when `send` streamed it).
+  std::string exchange(const std::string& verb, HttpRequest& request,
+                       const std::function<HttpResponse(const HttpRequest&)>& send);
+  HttpRequest listRequest(const Resource& r, const std::string& ns, const ListOptions& options);
   HttpRequest makeRequest(const std::string& method, std::string pathAndQuery, std::string body = {},
                           std::string contentType = {});
   std::unique_ptr<Transport> transport_;

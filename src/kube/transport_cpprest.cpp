@@ -31,6 +31,7 @@
 #include <mutex>
 #include <optional>
 
+#include "kube/body_window.h"
 #include "kube/tls_context.h"
 #include "kube/transport.h"
 
@@ -41,6 +42,8 @@ namespace http = web::http;
 using Kind = TransportError::Kind;
 
 constexpr std::size_t kMaxPooledClients = 8;
+// How much of a streamed body may wait unread (BodyWindow): a few of cpprest's 64 KiB reads.
+constexpr std::size_t kStreamWindowBytes = 256u << 10;
 // What "no limit" means to cpprest, which needs some timeout.
 constexpr std::chrono::milliseconds kNoLimit = std::chrono::hours(24 * 365);
 
@@ -220,27 +223,41 @@ class CpprestTransport final : public Transport {
     CancelSubscription subscription(cancel, state);
     if (state->userCancelled)
       throw TransportError(Kind::Cancelled, describe(request) + ": cancelled before it started");
-    http::http_response reply = start(request, *state);
+    // The body arrives through a bounded window (body_window.h): cpprest reads no further ahead than it.
+    auto window = std::make_shared<BodyWindow>(kStreamWindowBytes);
+    struct AbandonOnExit {  // declared after `guard`, so it runs first: cpprest is not left waiting on the window
+      std::shared_ptr<BodyWindow> window;
+      ~AbandonOnExit() { window->abandon(); }
+    } abandonOnExit{window};
+    http::http_response reply = start(request, *state, window);
     guard.reply = reply;
+    reply.content_ready().then([window](pplx::task<http::http_response> t) {
+      try {
+        t.get();
+        window->finish(nullptr);
+      } catch (...) {
+        window->finish(std::current_exception());
+      }
+    });
     HttpResponse out = head(reply);
+    std::string piece;
+    // False at the end of the body; throws what ended it early.
+    auto next = [&] {
+      if (window->take(piece)) return true;
+      if (auto error = window->error()) throw translate(error, request, *state, Phase::Body);
+      return false;
+    };
     if (out.status < 200 || out.status > 299) {
-      readWhole(reply, request, *state, out.body);
+      const std::size_t limit = options_.maxBodyBytes;
+      if (reply.headers().content_length() > limit) throw tooLarge(request, reply.headers().content_length());
+      while (next()) {
+        if (out.body.size() + piece.size() > limit) throw tooLarge(request, out.body.size() + piece.size());
+        out.body += piece;
+      }
       guard.done = true;
       return out;
     }
-    auto body = reply.body().streambuf();
-    std::string piece;
-    for (;;) {
-      bool more = false;
-      try {
-        more = readPiece(body, piece);
-        if (!more) reply.content_ready().get();  // surfaces an error that ended the body early
-      } catch (...) {
-        throw translate(std::current_exception(), request, *state, Phase::Body);
-      }
-      if (!more) break;
-      onData(piece);  // an exception from onData propagates as is; the guard closes the connection
-    }
+    while (next()) onData(piece);  // an exception from onData propagates as is; the guard closes the connection
     if (state->userCancelled) throw TransportError(Kind::Cancelled, describe(request) + ": cancelled");
     guard.done = true;
     return out;
@@ -248,9 +265,11 @@ class CpprestTransport final : public Transport {
 
  private:
   // Sends the request and waits for the status line and headers.
-  http::http_response start(const HttpRequest& request, CallState& state) {
+  http::http_response start(const HttpRequest& request, CallState& state,
+                            const std::shared_ptr<BodyWindow>& window = nullptr) {
     try {
       http::http_request msg = build(request);
+      if (window) msg.set_response_stream(concurrency::streams::streambuf<uint8_t>(window).create_ostream());
       auto client = clientFor(request.timeout);
       return client->request(msg, state.cts.get_token()).get();
     } catch (...) {
@@ -316,19 +335,20 @@ class CpprestTransport final : public Transport {
     return true;
   }
 
+  TransportError tooLarge(const HttpRequest& request, std::uint64_t bytes) const {
+    return TransportError(Kind::Protocol, describe(request) + ": the response body (" + std::to_string(bytes) +
+                                              " bytes or more) exceeds the limit of " +
+                                              std::to_string(options_.maxBodyBytes) + " bytes");
+  }
+
   void readWhole(http::http_response& reply, const HttpRequest& request, CallState& state, std::string& out) {
     const std::size_t limit = options_.maxBodyBytes;
-    const auto tooLarge = [&](std::uint64_t n) {
-      return TransportError(Kind::Protocol, describe(request) + ": the response body (" + std::to_string(n) +
-                                                " bytes or more) exceeds the limit of " + std::to_string(limit) +
-                                                " bytes");
-    };
-    if (reply.headers().content_length() > limit) throw tooLarge(reply.headers().content_length());
+    if (reply.headers().content_length() > limit) throw tooLarge(request, reply.headers().content_length());
     auto body = reply.body().streambuf();
     std::string piece;
     try {
       while (readPiece(body, piece)) {
-        if (out.size() + piece.size() > limit) throw tooLarge(out.size() + piece.size());
+        if (out.size() + piece.size() > limit) throw tooLarge(request, out.size() + piece.size());
         out += piece;
       }
       reply.content_ready().get();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "kube/errors.h"
+#include "kube/json_parse.h"
 
 namespace mv::kube {
 
@@ -17,8 +18,9 @@ std::string_view eventTypeName(WatchEvent::Type t) {
   return "UNKNOWN";
 }
 
-WatchDecoder::WatchDecoder(std::function<void(WatchEvent&&)> onEvent, std::size_t maxLineBytes)
-    : onEvent_(std::move(onEvent)), maxLineBytes_(maxLineBytes) {}
+WatchDecoder::WatchDecoder(std::function<void(WatchEvent&&)> onEvent, std::size_t maxLineBytes,
+                           const JsonFieldFilter* objectFields)
+    : onEvent_(std::move(onEvent)), maxLineBytes_(maxLineBytes), objectFields_(objectFields) {}
 
 void WatchDecoder::feed(std::string_view piece) {
   while (!piece.empty()) {
@@ -51,13 +53,12 @@ void WatchDecoder::finish() const {
 
 void WatchDecoder::decodeLine(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;
-  json doc = json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
-    throw TransportError(TransportError::Kind::Protocol, "a watch event is not valid JSON");
-  if (!doc.contains("type") || !doc["type"].is_string() || !doc.contains("object") || !doc["object"].is_object())
+  ParsedWatchEvent doc = parseWatchEvent(line, objectFields_);
+  if (!doc.valid) throw TransportError(TransportError::Kind::Protocol, "a watch event is not valid JSON");
+  if (doc.type.empty() || !doc.object.is_object())
     throw TransportError(TransportError::Kind::Protocol, "a watch event lacks its type or object");
-  const std::string type = doc["type"].get<std::string>();
-  WatchEvent ev{WatchEvent::Type::Added, std::move(doc["object"])};
+  const std::string& type = doc.type;
+  WatchEvent ev{WatchEvent::Type::Added, std::move(doc.object)};
   if (type == "ADDED") ev.type = WatchEvent::Type::Added;
   else if (type == "MODIFIED") ev.type = WatchEvent::Type::Modified;
   else if (type == "DELETED") ev.type = WatchEvent::Type::Deleted;

@@ -261,6 +261,11 @@ void FakeClient::setEmitEvents(bool on) {
   emitEvents_ = on;
 }
 
+void FakeClient::setWatchCache(bool on) {
+  std::lock_guard<std::mutex> g(mu_);
+  watchCache_ = on;
+}
+
 void FakeClient::failNext(const std::string& verb, const std::string& resource, std::exception_ptr error,
                           std::size_t skip) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -382,7 +387,11 @@ json FakeClient::list(const kube::Resource& r, const std::string& ns, const kube
   }
   const auto& snapshot = listSnapshots_[snapshotId];
   const std::size_t total = snapshot.size() - 1;
-  const std::size_t limit = options.limit && *options.limit > 0 ? static_cast<std::size_t>(*options.limit) : total;
+  // resourceVersion=0 is served from the watch cache, which ignores limit: everything in one page
+  // (../shared/k8s-reference/edge-cases-2026-12.md; storage/cacher: a list at RV 0 is not paginated).
+  const bool fromCache = watchCache_ && options.resourceVersion == "0" && options.continueToken.empty();
+  const std::size_t limit =
+      !fromCache && options.limit && *options.limit > 0 ? static_cast<std::size_t>(*options.limit) : total;
   const std::size_t end = std::min(total, offset + limit);
   json page = {{"kind", r.kind + "List"},
                {"apiVersion", r.apiVersion()},

@@ -114,6 +114,9 @@ class FakeClient final : public kube::Client {
   std::size_t objectCount(const kube::Resource& r) const;
   std::string currentResourceVersion() const;
   void setEmitEvents(bool on);
+  // A server whose watch cache is off (--watch-cache=false) pages a list at resourceVersion=0 as any other; with it
+  // on (the default, as the real server), such a list is answered whole whatever its limit.
+  void setWatchCache(bool on);
 
   // --- scripting ---
   // A coming call of `verb` on `resource` (qualified name; "" = any resource) throws `error`: the next one, or
@@ -170,6 +173,7 @@ class FakeClient final : public kube::Client {
   long resourceVersion_ = 1000;
   long uidCounter_ = 0;
   bool emitEvents_ = true;
+  bool watchCache_ = true;
   std::vector<Call> calls_;
   struct Failure {
     std::string match;  // verb + " " + resource

@@ -46,8 +46,12 @@ class FakeTransport final : public kube::Transport {
   kube::HttpResponse stream(const kube::HttpRequest& request, const std::function<void(std::string_view)>& onData,
                             kube::CancelToken&) override {
     Reply r = next(request);
-    if (r.response.status >= 200 && r.response.status < 300)
+    if (r.response.status >= 200 && r.response.status < 300) {
+      // A reply() streamed: its body as one piece, as the real transport hands out a 2xx body and returns none.
+      if (r.pieces.empty() && !r.response.body.empty()) r.pieces.push_back(std::move(r.response.body));
+      r.response.body.clear();
       for (const auto& p : r.pieces) onData(p);
+    }
     return r.response;
   }
 

@@ -2,8 +2,10 @@
 // compare what the informer holds with what the API server holds (issue 5, tests against the simulator).
 //
 // Usage: medivote-informer-probe --kubeconfig FILE --resource NAME [--namespace NS] [--label-selector SEL]
-//            [--page-size N] [--min-watch-timeout SECONDS] [--transform strip|operator-pod|none]
-//            [--log-level debug|info|warn|error]
+//            [--page-size N] [--first-list watch-cache|consistent] [--min-watch-timeout SECONDS]
+//            [--transform strip|operator-pod|none] [--log-level debug|info|warn|error]
+// --first-list: watch-cache (the default, as the operator) lists first at resourceVersion=0, which the API server
+// answers whole; consistent lists first as every relist does, in pages of --page-size.
 // NAME: pods, services, configmaps, leases, medivoteservices.
 //
 // Protocol: one command per stdin line; every answer ends with one line starting with "end".
@@ -26,6 +28,7 @@
 
 #include "kube/client.h"
 #include "kube/config.h"
+#include "kube/trust_roots.h"
 #include "runtime/informer/informer.h"
 #include "runtime/informer/object_key.h"
 #include "runtime/informer/transforms.h"
@@ -43,6 +46,7 @@ struct Options {
   std::string ns;
   std::string labelSelector;
   long pageSize = 500;
+  bool firstListFromWatchCache = true;
   long minWatchTimeoutSeconds = 300;
   std::string transform = "strip";
   log::Level logLevel = log::Level::Info;
@@ -76,7 +80,12 @@ Options parse(int argc, char** argv) {
       o.labelSelector = value();
     else if (a == "--page-size")
       o.pageSize = std::stol(value());
-    else if (a == "--min-watch-timeout")
+    else if (a == "--first-list") {
+      const std::string v = value();
+      if (v != "watch-cache" && v != "consistent")
+        throw std::invalid_argument("--first-list is watch-cache or consistent, not " + v);
+      o.firstListFromWatchCache = v == "watch-cache";
+    } else if (a == "--min-watch-timeout")
       o.minWatchTimeoutSeconds = std::stol(value());
     else if (a == "--transform")
       o.transform = value();
@@ -156,12 +165,14 @@ int run(const Options& o) {
   io.ns = o.ns;
   if (o.transform == "strip")
     io.transform = runtime::informer::stripManagedFields;
-  else if (o.transform == "operator-pod")
+  else if (o.transform == "operator-pod") {
     io.transform = runtime::informer::projectPodForOperator;
-  else if (o.transform != "none")
+    io.reflector.itemFields = runtime::informer::podOperatorFields();
+  } else if (o.transform != "none")
     throw std::invalid_argument("unknown --transform " + o.transform);
   io.reflector.labelSelector = o.labelSelector;
   io.reflector.pageSize = o.pageSize;
+  io.reflector.firstListFromWatchCache = o.firstListFromWatchCache;
   io.reflector.minWatchTimeout = std::chrono::seconds(o.minWatchTimeoutSeconds);
   runtime::informer::Informer informer(*client, resourceNamed(o.resource), clock, io);
   HandlerView view;
@@ -202,6 +213,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mv::kube::detachImplicitTrustRoots();  // as the operator does: system CA roots loaded once, not per connection
   Options options;
   try {
     options = parse(argc, argv);

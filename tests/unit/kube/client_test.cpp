@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <thread>
+#include <vector>
 
 #include "support/fake_transport.h"
 
@@ -55,6 +56,80 @@ TEST_CASE("list carries selectors, limit, continue and resourceVersion in the qu
   f.client->list(resources::pods(), "", o);
   CHECK(f.last().pathAndQuery ==
         "/api/v1/pods?labelSelector=app%3Dvote%2Ctier%21%3Dsimple&fieldSelector=spec.nodeName%3Dn1&limit=50&continue=abc");
+}
+
+TEST_CASE("listPage hands out the page's metadata, then each item in order, with the same query as list") {
+  Fixture f;
+  f.transport->reply(200, R"J({"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"42","continue":"c2"},
+                               "items":[{"metadata":{"name":"a"}},{"metadata":{"name":"b"}},{"metadata":{"name":"c"}}]})J");
+  ListOptions o;
+  o.labelSelector = "app=vote";
+  o.limit = 3;
+  std::vector<std::string> seen;
+  f.client->listPage(
+      resources::pods(), "ns", o,
+      [&](const json& page) {
+        CHECK_FALSE(page.contains("items"));
+        CHECK(page["kind"] == "PodList");
+        CHECK(page["metadata"]["continue"] == "c2");
+        seen.push_back("page " + page["metadata"]["resourceVersion"].get<std::string>());
+        return true;
+      },
+      [&](json&& item) { seen.push_back(item["metadata"]["name"].get<std::string>()); });
+  CHECK(seen == std::vector<std::string>{"page 42", "a", "b", "c"});
+  CHECK(f.last().pathAndQuery == "/api/v1/namespaces/ns/pods?labelSelector=app%3Dvote&limit=3");
+}
+
+TEST_CASE("listPage: a page refused by onPage hands out no item, nor does a page without items or with null items") {
+  Fixture f;
+  int items = 0;
+  auto count = [&](json&&) { ++items; };
+  f.transport->reply(200, R"J({"metadata":{"resourceVersion":"1"},"items":[{},{}]})J");
+  f.client->listPage(resources::pods(), "ns", {}, [](const json&) { return false; }, count);
+  f.transport->reply(200, R"J({"metadata":{"resourceVersion":"1"}})J");
+  f.client->listPage(resources::pods(), "ns", {}, [](const json&) { return true; }, count);
+  f.transport->reply(200, R"J({"metadata":{"resourceVersion":"1"},"items":null})J");
+  f.client->listPage(resources::pods(), "ns", {}, [](const json&) { return true; }, count);
+  CHECK(items == 0);
+}
+
+TEST_CASE("listPage: a reply that is not a valid list is a protocol error, found where it breaks") {
+  Fixture f;
+  // Read as it arrives: a reply cut short has handed out what came before the cut (the caller abandons it).
+  f.transport->reply(200, R"J({"metadata":{"resourceVersion":"5"},"items":[{"a":1},)J");
+  int pages = 0, items = 0;
+  auto onPage = [&](const json&) { return ++pages, true; };
+  auto onItem = [&](json&&) { ++items; };
+  try {
+    f.client->listPage(resources::pods(), "ns", {}, onPage, onItem);
+    FAIL("no error");
+  } catch (const TransportError& e) {
+    CHECK(e.kind() == TransportError::Kind::Protocol);
+    CHECK(std::string(e.what()).find("GET /api/v1/namespaces/ns/pods") != std::string::npos);
+    CHECK(std::string(e.what()).find("ended early") != std::string::npos);
+  }
+  CHECK((pages == 1 && items == 1));
+  // Not an object: nothing is handed out.
+  f.transport->reply(200, "[1,2]");
+  CHECK_THROWS_AS(f.client->listPage(resources::pods(), "ns", {}, onPage, onItem), TransportError);
+  CHECK((pages == 1 && items == 1));
+  f.transport->reply(409, kConflict);
+  CHECK_THROWS_AS(f.client->listPage(resources::pods(), "ns", {}, onPage, onItem), ApiError);
+  CHECK((pages == 1 && items == 1));
+}
+
+TEST_CASE("listPage reads the reply in pieces split anywhere, after the same retries as any call (a 401: once)") {
+  Fixture f;
+  f.transport->reply(401, R"J({"kind":"Status","code":401,"reason":"Unauthorized","status":"Failure"})J");
+  f.transport->replyStream({R"J({"metadata":{"resourceVersion":"7"},"it)J", R"J(ems":[{"metadata":{"name":"a"}})J",
+                            R"J(,{"metadata":{"name":"b"}}]})J"});
+  std::vector<std::string> names;
+  f.client->listPage(
+      resources::pods(), "ns", {}, [](const json& page) { return page["metadata"]["resourceVersion"] == "7"; },
+      [&](json&& item) { names.push_back(item["metadata"]["name"]); });
+  CHECK(names == std::vector<std::string>{"a", "b"});
+  REQUIRE(f.transport->requests().size() == 2);
+  CHECK(f.transport->pending() == 0);
 }
 
 TEST_CASE("update is a PUT of the object - a stale resourceVersion is a Conflict") {
@@ -224,6 +299,30 @@ TEST_CASE("a streaming list is a watch with sendInitialEvents and resourceVersio
   CHECK(f.last().pathAndQuery ==
         "/api/v1/pods?watch=true&labelSelector=app%3Dx&allowWatchBookmarks=true&sendInitialEvents=true"
         "&resourceVersionMatch=NotOlderThan");
+}
+
+TEST_CASE("a watch decodes its objects with the item filter, never sent as a query parameter, and ERRORs whole") {
+  Fixture f;
+  f.transport->replyStream(
+      {R"J({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"11"},"spec":{"x":1}}})J" "\n"
+       R"J({"type":"ERROR","object":{"kind":"Status","status":"Failure","message":"too old","reason":"Expired","code":410}})J" "\n"});
+  auto metadata = std::make_shared<JsonFieldFilter>();
+  metadata->keep["name"] = nullptr;
+  auto fields = std::make_shared<JsonFieldFilter>();
+  fields->keep["metadata"] = metadata;
+  WatchOptions o;
+  o.itemFields = fields;
+  CancelToken cancel;
+  std::vector<json> objects;
+  try {
+    f.client->watch(resources::pods(), "ns", o, [&](const WatchEvent& e) { objects.push_back(e.object); }, cancel);
+    FAIL("no error");
+  } catch (const ApiError& e) {
+    CHECK(e.isGone());  // the Status was decoded whole
+  }
+  REQUIRE(objects.size() == 1);
+  CHECK(objects[0] == json::parse(R"J({"metadata":{"name":"a"}})J"));
+  CHECK(f.last().pathAndQuery == "/api/v1/namespaces/ns/pods?watch=true&allowWatchBookmarks=true");
 }
 
 TEST_CASE("410 during a watch is Gone, whether an ERROR event or an HTTP status") {

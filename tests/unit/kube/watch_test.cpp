@@ -65,3 +65,24 @@ TEST_CASE("an oversized line is refused") {
   WatchDecoder d([](WatchEvent&&) {}, 64);
   CHECK_THROWS_AS(d.feed(std::string(100, 'x')), TransportError);
 }
+
+TEST_CASE("with a filter, the objects of ADDED, MODIFIED and DELETED events keep only its members, others stay whole") {
+  JsonFieldFilter metadata;
+  metadata.keep["name"] = nullptr;
+  metadata.keep["resourceVersion"] = nullptr;
+  JsonFieldFilter fields;
+  fields.keep["metadata"] = std::make_shared<JsonFieldFilter>(metadata);
+  std::vector<WatchEvent> got;
+  WatchDecoder d([&](WatchEvent&& e) { got.push_back(std::move(e)); }, 1 << 20, &fields);
+  const std::string pod = R"({"kind":"Pod","metadata":{"name":"a","resourceVersion":"5","labels":{"x":"y"}},"spec":{}})";
+  d.feed(R"({"type":"ADDED","object":)" + pod + "}\n" + R"({"type":"MODIFIED","object":)" + pod + "}\n" +
+         R"({"type":"DELETED","object":)" + pod + "}\n");
+  d.feed(R"({"type":"BOOKMARK","object":{"kind":"Pod","metadata":{"resourceVersion":"9","annotations":)"
+         R"({"k8s.io/initial-events-end":"true"}}}})" "\n");
+  d.feed(R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})" "\n");
+  REQUIRE(got.size() == 5);
+  for (int i = 0; i < 3; ++i) CHECK(got[i].object == json::parse(R"({"metadata":{"name":"a","resourceVersion":"5"}})"));
+  CHECK(got[3].object["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true");
+  CHECK(got[3].object["kind"] == "Pod");
+  CHECK(got[4].object == json::parse(R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})"));
+}
