@@ -302,6 +302,9 @@ class Handlers:
         elif rv is None:
             objs, snap_rv = self.store.items(rt.key, scope_ns), self.store.rv
         elif rv == 0:
+            # Served by the watch cache, which ignores limit: everything, no continue token
+            # (../shared/k8s-reference/edge-cases-2026-12.md, "GET pods?resourceVersion=0&limit=2"). A real watch
+            # cache may also lag etcd a little; this one answers the current state (kinder: not modelled).
             objs, snap_rv, limit = self.store.items(rt.key, scope_ns), self.store.rv, 0
         elif rv_match == "Exact" or (limit and rv_match != "NotOlderThan"):
             # Served by etcd at that revision (shouldDelegateList; etcd3 GetList's withRev).

@@ -155,7 +155,9 @@ def test_informer_lists_in_pages_then_follows_adds_updates_deletes_and_selector_
     for i in range(5):  # not selected
         create_cm(apiserver, a, f"other-{i}", labels={"probe": "no"})
 
-    probe = probes("configmaps", "--label-selector", CM_LABEL, "--page-size", "7")
+    # Paged as every relist is (the first list of the operator's informers is resourceVersion=0, answered whole:
+    # test_informer_lists_first_from_the_watch_cache_whole_whatever_the_page_size).
+    probe = probes("configmaps", "--label-selector", CM_LABEL, "--page-size", "7", "--first-list", "consistent")
     d = converged(probe, apiserver)
     assert len(d["cache"]) == 30
     lists = probe_requests(apiserver, "list")
@@ -290,6 +292,20 @@ def test_informer_relists_after_compaction_and_notices_deletions(apiserver, prob
     assert len(d["cache"]) == 17 + 1   # and kube-root-ca.crt
 
 
+def test_informer_lists_first_from_the_watch_cache_whole_whatever_the_page_size(apiserver, probes):
+    """The operator's informers list first as client-go does: resourceVersion=0 (limit still sent), which the API
+    server answers from its watch cache, whole (../shared/k8s-reference/edge-cases-2026-12.md): one request."""
+    ns = namespace(apiserver, "probe-rv0")
+    for i in range(20):
+        create_cm(apiserver, ns, f"cm-{i}")
+    probe = probes("configmaps", "--namespace", ns, "--page-size", "7")
+    d = converged(probe, apiserver, ns)
+    assert len(d["cache"]) == 20 + 1  # and kube-root-ca.crt
+    lists = probe_requests(apiserver, "list")
+    assert [(query_param(i["path"], "resourceVersion"), query_param(i["path"], "limit"), i["code"]) for i in lists] \
+        == [("0", "7", 200)], lists
+
+
 def test_informer_relists_when_the_continue_token_expires_mid_list(apiserver, probes):
     ns = namespace(apiserver, "probe-continue")
     for i in range(25):
@@ -298,7 +314,7 @@ def test_informer_relists_when_the_continue_token_expires_mid_list(apiserver, pr
     apiserver.admin("POST", "latency", {"method": "GET", "path": rf"/namespaces/{ns}/configmaps\?.*continue=",
                                         "seconds": 2.0, "count": 1})
     try:
-        probe = probes("configmaps", "--namespace", ns, "--page-size", "10")
+        probe = probes("configmaps", "--namespace", ns, "--page-size", "10", "--first-list", "consistent")
         poll(lambda: [i for i in probe_requests(apiserver, "list") if i["code"] == 200], 10, "the first page")
         # A write, then the compaction: the first page's snapshot is now older than the history kept.
         delete_cm(apiserver, ns, "cm-0")
@@ -441,6 +457,41 @@ def test_after_the_leader_exits_cleanly_the_other_leads_within_seconds(apiserver
     assert took <= (released - t_term) + RETRY_PERIOD * (1 + JITTER) + 0.5, \
         f"took {took:.2f} s: the survivor leads at its first attempt after the release"
     assert lease(apiserver, lease_id)["spec"]["holderIdentity"] == identity(b)
+
+
+def test_the_operator_runs_on_jemalloc_whose_thread_takes_no_signal_and_exits_cleanly_on_sigterm(apiserver,
+                                                                                                  operators):
+    """The operator's allocator (src/runtime/memory/allocator.h) is jemalloc, named in the start-up line. Its
+    background thread starts before main() blocks the termination signals, so it must block every signal itself:
+    otherwise the kernel may hand it a SIGTERM, whose default action ends the process without the graceful stop."""
+    op = operators()
+    start = poll(lambda: records(op, "starting medivote-controller"), 20, "the operator to start")[0]
+    assert start.get("allocator", "").startswith("jemalloc "), start
+    poll(lambda: "jemalloc_bg_thd" in thread_names(op.proc.pid).values(), 20, "jemalloc's background thread")
+    for tid, name in thread_names(op.proc.pid).items():
+        if name == "jemalloc_bg_thd":
+            blocked = int(proc_task_status(op.proc.pid, tid)["SigBlk"], 16)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                assert blocked & (1 << (sig - 1)), f"jemalloc's thread {tid} can take signal {sig}: {blocked:x}"
+    op.proc.send_signal(signal.SIGTERM)
+    assert op.proc.wait(timeout=20) == 0, op.log()[-3000:]
+    assert records(op, "medivote-controller stopped"), op.log()[-3000:]
+
+
+def thread_names(pid):
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                out[tid] = f.read().strip()
+        except FileNotFoundError:
+            pass  # the thread ended meanwhile
+    return out
+
+
+def proc_task_status(pid, tid):
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
 def test_a_leader_that_cannot_renew_stops_acting_within_the_renew_deadline(apiserver, operators):

@@ -199,29 +199,47 @@ void Reflector::listPage() {
   options.labelSelector = options_.labelSelector;
   options.fieldSelector = options_.fieldSelector;
   options.limit = options_.pageSize;
-  // The first page is a consistent (quorum) read: resourceVersion "" honours limit, "0" would not page.
+  options.itemFields = options_.itemFields;
+  // The reflector's very first list is client-go's: resourceVersion=0, which the API server answers from its watch
+  // cache, whole whatever the limit (cheap for the server; read as it arrives, list_stream.h), possibly a little
+  // behind, which the watch from its resourceVersion then catches up. A relist (after a 410 or a history reset) is a
+  // consistent read that honours limit, resourceVersion "": the cache must not go back behind what it has seen.
+  if (firstPage && options_.firstListFromWatchCache && resourceVersion().empty()) options.resourceVersion = "0";
   if (!firstPage) options.continueToken = continueToken_;
   try {
-    json page = client_.list(resource_, ns_, options);
-    const std::string pageResourceVersion = resourceVersionOf(page);
     std::string note;  // a history reset noticed on the first page: this list is the relist that repairs it
-    if (firstPage) {
-      if (auto why = historyWentBack(resourceVersion(), pageResourceVersion)) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          stale_ = *why;
-        }
-        note = " (HistoryReset: " + *why + ")";
-      }
-      listResourceVersion_ = pageResourceVersion;
-      sink_.beginList();
-    } else if (auto why = historyWentBack(listResourceVersion_, pageResourceVersion)) {
-      historyReset(*why + " between two pages of one list");
+    std::string next;
+    std::optional<std::string> wentBack;  // between two pages of one list
+    // The page's metadata first, then its items one at a time: the page's whole tree never exists at once.
+    client_.listPage(
+        resource_, ns_, options,
+        [&](const json& page) {
+          const std::string pageResourceVersion = resourceVersionOf(page);
+          next = stringAt(page, {"metadata", "continue"});
+          if (firstPage) {
+            if (auto why = historyWentBack(resourceVersion(), pageResourceVersion)) {
+              {
+                std::lock_guard<std::mutex> lock(mu_);
+                stale_ = *why;
+              }
+              note = " (HistoryReset: " + *why + ")";
+            }
+            listResourceVersion_ = pageResourceVersion;
+            sink_.beginList();
+          } else if ((wentBack = historyWentBack(listResourceVersion_, pageResourceVersion))) {
+            return false;  // none of this page's items
+          }
+          return true;
+        },
+        [&](json&& item) {
+          json one = json::array();
+          one.push_back(std::move(item));
+          sink_.listedItems(one);
+        });
+    if (wentBack) {
+      historyReset(*wentBack + " between two pages of one list");
       return;
     }
-    json& items = page["items"];
-    if (items.is_array()) sink_.listedItems(items);
-    std::string next = stringAt(page, {"metadata", "continue"});
     if (!next.empty()) {
       continueToken_ = std::move(next);
       transition(ReflectorState::InitialListing, "page listed" + note);
@@ -315,6 +333,7 @@ void Reflector::watchOnce(bool streamingList) {
   options.fieldSelector = options_.fieldSelector;
   options.allowWatchBookmarks = true;  // a streaming list's end is a bookmark: without them it never ends
   options.sendInitialEvents = streamingList;
+  options.itemFields = options_.itemFields;  // the events' objects, as the listed items, only what the transform reads
   const double minSeconds = static_cast<double>(options_.minWatchTimeout.count());
   options.timeoutSeconds = static_cast<long>(minSeconds * (1.0 + options_.random()));
   {

@@ -8,7 +8,10 @@
 //                 server not known to refuse it)
 //                 else: list the first page         more pages                              InitialListing
 //                 (limit, resourceVersion "": a     last page: the list replaces the cache  Watching
-//                 consistent snapshot)              failure                                 BackingOff, then Empty
+//                 consistent snapshot; the first    failure                                 BackingOff, then Empty
+//                 list of its life resource-
+//                 Version "0": the watch cache's,
+//                 one page whatever the limit)
 // StreamingListing  watch with sendInitialEvents,   the initial-events-end BOOKMARK: the    Watching (same stream,
 //                 resourceVersionMatch=NotOlder-    ADDED events so far replace the cache   no new request)
 //                 Than, resourceVersion "",         an ERROR event or error status (the     Empty: streaming off for
@@ -115,6 +118,12 @@ struct ReflectorOptions {
   std::string labelSelector;
   std::string fieldSelector;
   long pageSize = 500;  // client-go's pager default
+  // The first list of the reflector's life asks for resourceVersion=0, as client-go does (the watch cache answers it
+  // whole); relists are consistent paged reads whatever this says. False: every list is a consistent paged read.
+  bool firstListFromWatchCache = true;
+  // The members of each listed item and watched object to decode at all (kube::ListOptions::itemFields,
+  // kube::WatchOptions::itemFields): set with a transform that reads no other (transforms.h). Null = every member.
+  std::shared_ptr<const kube::JsonFieldFilter> itemFields;
   // Each watch asks the server to end it after minWatchTimeout * (1 + random()), client-go's 5 to 10 minutes.
   std::chrono::seconds minWatchTimeout{300};
   BackoffPolicy backoff;

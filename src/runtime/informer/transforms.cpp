@@ -81,6 +81,37 @@ json projectPodForOperator(json&& pod) {
   return out;
 }
 
+namespace {
+
+using Filter = std::shared_ptr<const kube::JsonFieldFilter>;
+
+// A filter keeping `whole` entirely and `nested` by their own filters.
+Filter keeping(std::initializer_list<const char*> whole,
+               std::initializer_list<std::pair<const char*, Filter>> nested = {}) {
+  auto f = std::make_shared<kube::JsonFieldFilter>();
+  for (const char* key : whole) f->keep.emplace(key, nullptr);
+  for (const auto& [key, child] : nested) f->keep.emplace(key, child);
+  return f;
+}
+
+}  // namespace
+
+std::shared_ptr<const kube::JsonFieldFilter> podOperatorFields() {
+  // Mirrors projectPodForOperator above: change them together (transforms_test checks they agree).
+  static const Filter fields = keeping(
+      {"apiVersion", "kind"},
+      {{"metadata", keeping({"name", "namespace", "uid", "resourceVersion", "labels", "annotations", "ownerReferences",
+                             "deletionTimestamp", "deletionGracePeriodSeconds"})},
+       {"spec", keeping({"nodeName", "terminationGracePeriodSeconds"},
+                        {{"containers", keeping({"name", "ports", "lifecycle"})},
+                         {"initContainers", keeping({"name", "ports", "restartPolicy"})}})},
+       {"status", keeping({"phase", "podIP"},
+                          {{"conditions", keeping({"type", "status"})},
+                           {"containerStatuses",
+                            keeping({"name", "ready", "restartCount", "started", "state", "lastState"})}})}});
+  return fields;
+}
+
 Transform compose(Transform first, Transform second) {
   return [first = std::move(first), second = std::move(second)](json&& object) {
     return second(first(std::move(object)));

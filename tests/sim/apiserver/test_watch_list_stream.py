@@ -3,7 +3,7 @@
 `k8s.io/initial-events-end`, then the ordinary watch). Without the switch: the captured server's one ERROR 500 event
 (see also test_fidelity.py)."""
 import pytest
-from simlib import Sim
+from simlib import Sim, poll
 
 INITIAL_END = "k8s.io/initial-events-end"
 STREAM = {"sendInitialEvents": "true", "resourceVersionMatch": "NotOlderThan", "allowWatchBookmarks": "true"}
@@ -19,7 +19,12 @@ def wl(tmp_path_factory):
 
 
 def _ns(rest, name):
+    """A new namespace, once the simulator's root-CA publisher has put kube-root-ca.crt in it (asynchronously, as
+    kube-controller-manager's does): the tests count it among the namespace's ConfigMaps, so it must not appear
+    mid-test (CI once saw it missing from the initial events under load)."""
     rest.ok(rest.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    poll(lambda: rest.get(f"/api/v1/namespaces/{name}/configmaps/kube-root-ca.crt").status == 200, 10,
+         f"kube-root-ca.crt in {name}")
     return name
 
 

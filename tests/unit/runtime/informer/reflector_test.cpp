@@ -18,8 +18,29 @@ using mv::testing::FakeClient;
 using mv::testing::makePod;
 using mv::testing::ReflectorFixture;
 
-TEST_CASE("reflector pages the initial list, then watches from the list's resourceVersion with bookmarks") {
+TEST_CASE("the first list is client-go's, resourceVersion 0 (the watch cache answers it whole), and a relist pages") {
   ReflectorFixture f;
+  for (int i = 0; i < 5; ++i) f.seed("p" + std::to_string(i));
+  f.start(2);
+  auto stream = f.watch(0);
+  auto lists = f.client.calls("list");
+  REQUIRE(lists.size() == 1);
+  CHECK(lists[0].list.resourceVersion == "0");
+  CHECK(lists[0].list.limit == 2);  // sent as client-go does; the watch cache ignores it
+  CHECK(f.informer->store().size() == 5);
+  // After a 410 the relist is a consistent read: never behind what the cache has seen, and paged.
+  stream->send(WatchEvent::Type::Error, mv::testing::goneEvent().object);
+  f.watch(1);
+  lists = f.client.calls("list");
+  REQUIRE(lists.size() == 4);
+  for (std::size_t i = 1; i < 4; ++i) CHECK(lists[i].list.resourceVersion.empty());
+  CHECK_FALSE(lists[2].list.continueToken.empty());
+  CHECK(f.informer->store().size() == 5);
+}
+
+TEST_CASE("reflector pages the initial list where the server does, then watches from its resourceVersion") {
+  ReflectorFixture f;
+  f.client.setWatchCache(false);  // resourceVersion=0 lists are then paged, as by a server with --watch-cache=false
   for (int i = 0; i < 5; ++i) f.seed("p" + std::to_string(i));
   const std::string listRv = f.client.currentResourceVersion();
   f.start(2);
@@ -29,7 +50,7 @@ TEST_CASE("reflector pages the initial list, then watches from the list's resour
   REQUIRE(lists.size() == 3);
   CHECK(lists[0].list.limit == 2);
   CHECK(lists[0].list.continueToken.empty());
-  CHECK(lists[0].list.resourceVersion.empty());  // a consistent read that honours limit (RV "0" would not page)
+  CHECK(lists[0].list.resourceVersion == "0");
   CHECK_FALSE(lists[1].list.continueToken.empty());
   CHECK(lists[2].list.continueToken != lists[1].list.continueToken);
   CHECK(lists[2].list.limit == 2);
@@ -44,6 +65,20 @@ TEST_CASE("reflector pages the initial list, then watches from the list's resour
   // List items come without kind/apiVersion; the informer sets them.
   CHECK((*f.informer->store().get("ns/p0"))["kind"] == "Pod");
   CHECK(f.informer->state() == ReflectorState::Watching);
+}
+
+TEST_CASE("the item filter goes with every list and every watch of the reflector") {
+  ReflectorFixture f;
+  f.seed("a");
+  InformerOptions options;
+  options.reflector.itemFields = std::make_shared<mv::kube::JsonFieldFilter>();
+  options.reflector.random = [] { return 0.5; };
+  f.informer = std::make_unique<Informer>(f.client, mv::kube::resources::pods(), f.clock, options);
+  f.informer->start();
+  auto stream = f.watch(0);
+  REQUIRE(f.client.calls("list").size() == 1);
+  CHECK(f.client.calls("list")[0].list.itemFields == options.reflector.itemFields);
+  CHECK(stream->options.itemFields == options.reflector.itemFields);
 }
 
 TEST_CASE("reflector watch timeouts span 300 to 600 seconds with the random source") {
@@ -204,6 +239,7 @@ TEST_CASE("watch failures back off 800ms doubling to 30s, and start over after 2
 
 TEST_CASE("a failed list backs off and lists again from the first page") {
   ReflectorFixture f;
+  f.client.setWatchCache(false);  // paged
   f.seed("a");
   f.seed("b");
   f.seed("c");
@@ -223,6 +259,7 @@ TEST_CASE("a failed list backs off and lists again from the first page") {
 
 TEST_CASE("an expired continue token (410 on a later page) restarts the list from scratch at once") {
   ReflectorFixture f;
+  f.client.setWatchCache(false);  // paged
   for (int i = 0; i < 4; ++i) f.seed("p" + std::to_string(i));
   f.client.failNext("list", "pods",
                     mv::testing::apiError(410, mv::kube::StatusReason::Expired,

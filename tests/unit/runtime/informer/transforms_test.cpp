@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "realistic_pod.h"
 #include "runtime/informer/object_codec.h"
 
@@ -90,4 +92,48 @@ TEST_CASE("compose applies transforms in order") {
   Transform addA = [](json&& o) { o["trail"].push_back("a"); return std::move(o); };
   Transform addB = [](json&& o) { o["trail"].push_back("b"); return std::move(o); };
   CHECK(compose(addA, addB)(json::object())["trail"] == json::array({"a", "b"}));
+}
+
+namespace {
+
+// `pods` as a list page decoded with podOperatorFields(), item by item, as the informer's list gets them.
+std::vector<json> decodedWithPodFields(const std::vector<json>& pods) {
+  json page = {{"kind", "PodList"}, {"metadata", {{"resourceVersion", "1"}}}, {"items", pods}};
+  std::vector<json> out;
+  REQUIRE(mv::kube::parseJsonList(
+      page.dump(), [](const json&) { return true; }, [&](json&& item) { out.push_back(std::move(item)); },
+      podOperatorFields().get()));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("podOperatorFields: a pod decoded with only these members projects exactly as the whole pod does") {
+  json terminating = realisticPod();
+  terminating["metadata"]["deletionTimestamp"] = "2026-11-25T20:10:00Z";
+  terminating["metadata"]["deletionGracePeriodSeconds"] = 30;
+  terminating["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] = "{\"a\":1}";
+  terminating["spec"]["initContainers"] = json::parse(
+      R"([{"name":"medivote-agent","image":"agent:1","restartPolicy":"Always","ports":[{"containerPort":9000}],
+           "env":[{"name":"X","value":"y"}]}, "not an object"])");
+  terminating["status"]["containerStatuses"][0]["lastState"] =
+      json::parse(R"({"terminated":{"exitCode":0,"reason":"Completed","finishedAt":"2026-11-25T20:09:58Z"}})");
+  json sparse = json::parse(R"({"metadata":{"name":"p","namespace":"n","resourceVersion":"7"},"status":{}})");
+  json odd = json::parse(R"({"metadata":{"name":"q","namespace":"n","resourceVersion":"8"},"spec":{"containers":5},
+                              "status":{"conditions":[{"type":"Ready"},3,{"type":"PodScheduled","status":"True"}]}})");
+  const std::vector<json> pods = {realisticPod(), terminating, sparse, odd};
+  const std::vector<json> decoded = decodedWithPodFields(pods);
+  REQUIRE(decoded.size() == pods.size());
+  for (std::size_t i = 0; i < pods.size(); ++i) {
+    CAPTURE(i);
+    CHECK(decoded[i].dump().size() < pods[i].dump().size() + (i >= 2 ? 1 : 0));  // never more than the pod
+    CHECK(projectPodForOperator(json(decoded[i])) == projectPodForOperator(json(pods[i])));
+    CHECK(encodeObject(projectPodForOperator(json(decoded[i])))->compare(
+              *encodeObject(projectPodForOperator(json(pods[i])))) == 0);
+  }
+  // What was left out: the largest parts of a pod the operator never reads.
+  CHECK_FALSE(decoded[0]["metadata"].contains("managedFields"));
+  CHECK_FALSE(decoded[0]["spec"].contains("volumes"));
+  CHECK_FALSE(decoded[0]["spec"]["containers"][0].contains("env"));
+  CHECK(decoded[0].dump().size() * 3 < pods[0].dump().size());
 }
