@@ -45,6 +45,32 @@ json historyEntry(const std::string& pod, const shutdown::ShutdownState& s) {
   return entry;
 }
 
+// At most kHistoryLength entries. Finished shutdowns go first, oldest first; a shutdown under way is dropped only when
+// more than kHistoryLength are under way, and then one this plan added (its pod had no entry yet), so the entries
+// shown stay the same until one of them ends. Were an open entry dropped for a finished one (as a plain cut of the
+// oldest did when many shutdowns ended between two plans), the history would read "all finished" while pods are
+// still shutting down, and the next plan would open their entries again.
+json trimmed(json history, const json& previous) {
+  if (history.size() <= kHistoryLength) return history;
+  auto shownBefore = [&](const json& h) {
+    return previous.is_array() && std::any_of(previous.begin(), previous.end(), [&](const json& p) {
+      return p.is_object() && p.value("pod", "") == h.value("pod", "") && p.value("outcome", "").empty();
+    });
+  };
+  std::size_t excess = history.size() - kHistoryLength;
+  std::vector<bool> drop(history.size(), false);
+  for (std::size_t i = history.size(); i-- > 0 && excess > 0;)
+    if (!history[i].value("outcome", "").empty()) drop[i] = true, --excess;
+  for (std::size_t i = 0; i < history.size() && excess > 0; ++i)
+    if (!drop[i] && !shownBefore(history[i])) drop[i] = true, --excess;
+  for (std::size_t i = 0; i < history.size() && excess > 0; ++i)
+    if (!drop[i]) drop[i] = true, --excess;
+  json kept = json::array();
+  for (std::size_t i = 0; i < history.size(); ++i)
+    if (!drop[i]) kept.push_back(std::move(history[i]));
+  return kept;
+}
+
 }  // namespace
 
 json updatedHistory(const json& previous, const PodSet& pods, const Observation& o) {
@@ -88,8 +114,7 @@ json updatedHistory(const json& previous, const PodSet& pods, const Observation&
     if (!h.contains("stages") || !h["stages"].is_array()) h["stages"] = json::array();
     h["stages"].push_back({{"stage", "Completed"}, {"time", util::formatTime(o.now)}});
   }
-  if (history.size() > kHistoryLength) history.erase(history.begin() + kHistoryLength, history.end());
-  return history;
+  return trimmed(std::move(history), previous);
 }
 
 }  // namespace mv::medivote::planning

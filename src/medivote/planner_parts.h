@@ -85,7 +85,8 @@ std::string scaleUp(const Observation& o, const PodSettings& settings, api::Tier
 std::string rollingUpgrade(const api::MediVoteService& mvs, const PodSet& pods, const std::string& updateRevision,
                            ShutdownChoices& choices);
 
-// status.shutdowns: at most the last 10 shutdowns, newest first; a shutdown's outcome is written when its pod is gone.
+// status.shutdowns: at most 10 shutdowns, newest first; a shutdown's outcome is written when its pod is gone. Those
+// under way are kept before finished ones: while any of the resource's pods is shutting down, an entry shows it open.
 json updatedHistory(const json& previous, const PodSet& pods, const Observation& o);
 
 // What the status needs to know of the plan besides the observation.

@@ -198,16 +198,23 @@ def test_two_replicas_with_leader_election_the_survivor_finishes_a_scale_down(cl
         assert first(ev, "shutdown-call", "202") and first(ev, "sigterm") is None, ev
 
 
+# Reach direct's margin (docs/architecture.md) is the time from the 202 to the exit: the kubelet must have seen the
+# DELETE by then, or it restarts the service. With 1 s, CI's existing-cluster suite (2 cores, a separate kubelet
+# process) had 4 of 50 restarted; a 2.5 s save leaves the same 2.5 s on both sides (the DELETE seen by the kubelet
+# within 2.5 s of the 202; SIGTERM at least 2.5 s after the exit, at the end of the 5 s sleep that starts then).
+SAVE_MS = 2500
+
+
 def test_fifty_critical_pods_scaled_to_zero_take_seconds(cluster, ns, operator):
     op = operator("--max-concurrent-shutdown-calls=64", "--kube-api-qps=200", "--kube-api-burst=400")
-    cluster.apply(critical("many", ns, 50, args=["--save-ms", "1000"], maxConcurrent=50, preStopSleepSeconds=5,
+    cluster.apply(critical("many", ns, 50, args=["--save-ms", str(SAVE_MS)], maxConcurrent=50, preStopSleepSeconds=5,
                            exitTimeoutSeconds=5, terminationGracePeriodSeconds=10))
     wait_ready(cluster, ns, "many", 50, timeout=120)
     start = time.monotonic()
     cluster.kubectl("scale", "mvs/many", "--replicas=0", "-n", ns)
     poll(lambda: cluster.pods(ns, "many") == {}, 120, "every pod to go")
     took = time.monotonic() - start
-    print(f"\n50 critical pods (1 s save each) scaled to 0 in {took:.1f} s")
+    print(f"\n50 critical pods ({SAVE_MS / 1000:g} s save each) scaled to 0 in {took:.1f} s")
     assert took < 30
     poll(lambda: all(h["outcome"] for h in cluster.mvs(ns, "many")["status"]["shutdowns"]), 10, "the history")
     outcomes = [h["outcome"] for h in cluster.mvs(ns, "many")["status"]["shutdowns"]]
@@ -218,4 +225,5 @@ def test_fifty_critical_pods_scaled_to_zero_take_seconds(cluster, ns, operator):
         judged = [r for r in log_records(op.log()) if r.get("msg") == "shutdown completed"]
         print("starts per ordinal:", starts)
         print("\n".join(str(r) for r in judged[:10]))
+        print("history:", cluster.mvs(ns, "many")["status"]["shutdowns"])
     assert set(outcomes) == {"http"}

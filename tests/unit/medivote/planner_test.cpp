@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "api/names.h"
 #include "medivote/service_drift.h"
@@ -436,6 +437,62 @@ TEST_CASE("a shutdown that began and ended between two plans still gets its hist
   again.completedOutcomes["vote-1"] = "sigterm";
   again.completedStates["vote-1"] = s;
   CHECK(plan(again, {}).status["shutdowns"].size() == 1);
+}
+
+// CI's existing-cluster suite (stop 23): 50 pods scaled to 0, then many ended between two plans. Their entries, added
+// newest first, pushed the open entries of pods still shutting down out of the last 10: the history read "all
+// finished" while 10 pods were still going, and the next plan opened their entries again.
+TEST_CASE("the shutdown history keeps shutdowns under way before finished ones") {
+  json mvs = makeMvs(0);
+  std::vector<json> going;
+  for (int i = 0; i < 50; ++i)
+    going.push_back(withStage(runningPod(mvs, i), shutdown::Stage::Accepted, shutdown::reasons::kScaleDown));
+  Plan p = plan(observe(mvs, going), {});
+  REQUIRE(p.status["shutdowns"].size() == 10);
+  std::set<std::string> shown;
+  for (const auto& h : p.status["shutdowns"]) {
+    CHECK(h["outcome"] == "");
+    shown.insert(h["pod"].get<std::string>());
+  }
+  // The next plan shows the same ten: none of them ended.
+  json next = mvs;
+  next["status"] = p.status;
+  p = plan(observe(next, going), {});
+  for (const auto& h : p.status["shutdowns"]) CHECK(shown.count(h["pod"].get<std::string>()) == 1);
+
+  // 40 pods gone since, the ten shown among them (the case of CI: every entry shown ended); 10 still shutting down.
+  std::vector<json> still;
+  std::set<std::string> stillNames;
+  next["status"] = p.status;
+  auto o = observe(next, {});
+  for (const auto& pod : going) {
+    const std::string name = pod["metadata"]["name"];
+    if (shown.count(name) || still.size() == 10) {
+      o.completedOutcomes[name] = "http";
+      o.completedStates[name] = shutdown::readState(pod["metadata"]["annotations"]);
+    } else {
+      still.push_back(pod);
+      stillNames.insert(name);
+    }
+  }
+  REQUIRE(still.size() == 10);
+  REQUIRE(o.completedStates.size() == 40);
+  o.pods = still;
+  p = plan(o, {});
+  REQUIRE(p.status["shutdowns"].size() == 10);
+  std::set<std::string> open;
+  for (const auto& h : p.status["shutdowns"])
+    if (h["outcome"] == "") open.insert(h["pod"].get<std::string>());
+  CHECK(open == stillNames);
+
+  // Once every pod is gone, every entry is finished, and a later plan keeps it so.
+  next["status"] = p.status;
+  auto gone = observe(next, {});
+  for (const auto& pod : stillNames) gone.completedOutcomes[pod] = "http";
+  p = plan(gone, {});
+  for (const auto& h : p.status["shutdowns"]) CHECK(h["outcome"] == "http");
+  next["status"] = p.status;
+  CHECK(sameStatus(plan(observe(next, {}), {}).status, p.status));
 }
 
 TEST_CASE("the Service is patched when its selector drifted") {
