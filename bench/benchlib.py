@@ -34,3 +34,39 @@ def prepare_run(opts, prefix):
     os.makedirs(workdir, exist_ok=True)
     print(f"controller: {e2elib.CONTROLLER}; work dir {workdir}", flush=True)
     return workdir
+
+
+def remove_unless_kept(opts, workdir):
+    """The end of a run: its work directory goes, unless --keep named it."""
+    import shutil
+    if not getattr(opts, "keep", None):
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of the process so far (/proc/<pid>/stat fields 14 and 15)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_ready(proc, log_path, interval=0.05):
+    """Returns once the operator `proc` (logging to `log_path`) answers /readyz 200; fails if it exits first."""
+    import urllib.request
+    from e2elib import log_records, poll
+
+    def port():
+        assert proc.poll() is None, open(log_path).read()[-3000:]
+        for r in log_records(open(log_path).read()):
+            if r.get("msg") == "serving health probes":
+                return r["address"].rsplit(":", 1)[1]
+        return None
+    readyz = f"http://127.0.0.1:{poll(port, 60, 'the probe server', interval=min(interval, 0.05))}/readyz"
+
+    def ready():
+        assert proc.poll() is None, open(log_path).read()[-3000:]
+        try:
+            return urllib.request.urlopen(readyz, timeout=5).status == 200
+        except OSError:
+            return False
+    poll(ready, 300, "/readyz", interval=interval)

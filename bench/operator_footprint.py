@@ -20,11 +20,9 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
@@ -184,29 +182,17 @@ def bench_operator(server, workdir, variant=""):
         t0 = time.time()
         proc = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT, env=env)
     try:
-        def port():
-            for r in log_records(open(log_path).read()):
-                if r.get("msg") == "serving health probes":
-                    return r["address"].rsplit(":", 1)[1]
-            assert proc.poll() is None, open(log_path).read()[-3000:]
-            return None
-        readyz = f"http://127.0.0.1:{poll(port, 60, 'the probe server')}/readyz"
-
-        def ready():
-            assert proc.poll() is None, open(log_path).read()[-3000:]
-            try:
-                return urllib.request.urlopen(readyz, timeout=5).status == 200
-            except OSError:
-                return False
-        poll(ready, 300, "/readyz", interval=0.05)
+        benchlib.wait_until_ready(proc, log_path)
         t_ready = time.time() - t0
+        cpu_at_sync = benchlib.cpu_seconds(proc.pid)
         at_sync = memory(proc.pid)
         recs = log_records(open(log_path).read())
         synced = {r["cache"]: e2elib.log_time(r) - t0 for r in recs if r.get("msg") == "cache synced"}
         later = settle(proc.pid, 5)
         assert "phase=campaigning" in open(log_path).read() and "leader election won" not in open(log_path).read()
         print(f"medivote-controller{' [' + variant + ']' if variant else ''}: /readyz 200 after {t_ready:.2f} s "
-              f"(cache synced: {', '.join(f'{k} {v:.2f} s' for k, v in synced.items())})")
+              f"(cache synced: {', '.join(f'{k} {v:.2f} s' for k, v in synced.items())}); its CPU until then "
+              f"{cpu_at_sync:.2f} s")
         print(f"  at sync:        {fmt_mem(at_sync)}")
         print(f"  5 s later:      {fmt_mem(later)}")
         return t_ready, at_sync, later
@@ -265,8 +251,7 @@ def main():
             bench_probe(server, workdir, "strip", resource="medivoteservices", selector="")
     finally:
         server.stop()
-        if not opts.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.remove_unless_kept(opts, workdir)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ Exit code 0 when the verdict is flat, 1 when something grew, 2 when cycles faile
 import argparse
 import base64
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -64,8 +63,9 @@ class Sampler:
                 "fds": len(os.listdir(f"/proc/{self.pid}/fd")), "heap": heap, "anonOther": other}
 
     def anon_split(self):
-        """Anonymous resident kB in malloc's main heap ([heap], the brk area: the operator runs one arena) and in
-        every other anonymous mapping (thread stacks, mmapped large allocations), from /proc/<pid>/smaps."""
+        """Anonymous resident kB in the brk heap ([heap]: glibc malloc's one arena in a glibc build of the operator;
+        0 on jemalloc, the operator's allocator, which maps its own memory) and in every other anonymous mapping
+        (thread stacks, mmapped blocks, jemalloc's extents), from /proc/<pid>/smaps."""
         heap = other = 0
         name = ""
         with open(f"/proc/{self.pid}/smaps") as f:
@@ -199,7 +199,7 @@ class Soak:
         req = f"{total} requests ({ours} by the operator)" if total is not None else "requests: -"
         tag = label or ("warm-up" if done == self.opts.warmup else "")
         print(f"{time.monotonic() - self.began:7.0f} s  cycles {done:5d}{' ' + tag if tag else '':10s} "
-              f"VmRSS {s['VmRSS']:6d} kB  RssAnon {s['RssAnon']:6d} kB (heap {s['heap']:6d}, other {s['anonOther']:6d})  "
+              f"VmRSS {s['VmRSS']:6d} kB  RssAnon {s['RssAnon']:6d} kB (brk heap {s['heap']:6d}, other {s['anonOther']:6d})  "
               f"threads {s['Threads']:3d}  "
               f"fds {s['fds']:3d}  {req}; failed cycles {failed}", flush=True)
 
@@ -318,8 +318,7 @@ def main():
             op.stop()
         cluster.stop()
         left = processes_matching(workdir)
-        if not opts.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.remove_unless_kept(opts, workdir)
         if left:
             print(f"warning: processes survived: {left}", file=sys.stderr)
     sys.exit(code)

@@ -26,7 +26,6 @@ import argparse
 import calendar
 import collections
 import os
-import shutil
 import time
 import urllib.request
 
@@ -188,8 +187,7 @@ def main():
         if op:
             op.stop()
         server.stop()
-        if not opts.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        benchlib.remove_unless_kept(opts, workdir)
 
 
 if __name__ == "__main__":
