@@ -8,12 +8,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 import socket
 import subprocess
+import time
 
 import pytest
 
-from e2elib import BUILD, poll, wait_ready
+from e2elib import BUILD, first, poll, wait_ready
 from test_drain import own_slice
-from test_tiered_shutdown import TIMEOUTS, critical, wait_gone
+from test_tiered_shutdown import TIMEOUTS, critical, events_of, wait_gone
 
 PLUGIN = os.path.join(BUILD, "kubectl-medivote")
 
@@ -207,6 +208,40 @@ def test_plan_through_kubectl_names_the_pods_the_operator_then_shuts_down_and_ch
         assert history(cluster, ns, "vote", pod)["outcome"] == "http"  # accepted, saved and exited
     went = [h["pod"] for h in plugin_json(cluster, "history", "vote", "-n", ns)["items"]]
     assert list(reversed(went)) == ["vote-2", "vote-1"]  # newest first
+
+
+def test_plan_of_an_upgrade_and_of_a_deletion_names_what_the_operator_then_does(cluster, ns, operator):
+    operator()
+    cluster.apply(critical("vote", ns, 3))
+    wait_ready(cluster, ns, "vote", 3)
+    planned = plugin_json(cluster, "plan", "vote", "-n", ns, "--image", "medivote/scripted:2")
+    assert {(p["reason"], p["tier"], p["path"]) for p in planned["pods"]} == {("Upgrade", "critical", "http (direct)")}
+    old = {n: p["metadata"]["uid"] for n, p in cluster.pods(ns, "vote").items()}
+
+    # The upgrade, made: every planned pod replaced over HTTP, in the planned order (history is newest first).
+    upgraded = critical("vote", ns, 3)
+    upgraded["spec"]["template"]["spec"]["containers"][0]["image"] = "medivote/scripted:2"
+    cluster.apply(upgraded)
+    poll(lambda: all(p["metadata"]["uid"] != old.get(n) and p["spec"]["containers"][0]["image"] ==
+                     "medivote/scripted:2" for n, p in cluster.pods(ns, "vote").items())
+         and len(cluster.pods(ns, "vote")) == 3, 3 * bound() + 60, "the three pods to be replaced")
+    wait_ready(cluster, ns, "vote", 3)
+    went = [(h["pod"], h["reason"], h["outcome"]) for h in plugin_json(cluster, "history", "vote", "-n", ns)["items"]]
+    assert list(reversed(went)) == [(p["pod"], "Upgrade", "http") for p in planned["pods"]]
+
+    # The deletion: every planned pod (all of the new ones) goes over HTTP, by the services' own records (the
+    # resource's history goes with it): each accepted the call after the deletion and got no SIGTERM.
+    planned = plugin_json(cluster, "plan", "vote", "-n", ns, "--delete")
+    assert {(p["reason"], p["path"]) for p in planned["pods"]} == {("Deletion", "http (direct)")}
+    assert sorted(p["pod"] for p in planned["pods"]) == ["vote-0", "vote-1", "vote-2"]
+    deleted_at = time.time()
+    cluster.kubectl("delete", "mvs/vote", "-n", ns, "--wait=false")
+    poll(lambda: cluster.mvs(ns, "vote") is None and not cluster.pods(ns, "vote"), 3 * bound() + 60,
+         "the resource and its pods to be gone")
+    for p in planned["pods"]:
+        ev = [e for e in events_of(cluster, ns, "vote", p["pod"].rsplit("-", 1)[1]) if e[1] >= deleted_at]
+        assert first(ev, "shutdown-call", "202") is not None, (p["pod"], ev)
+        assert first(ev, "sigterm") is None, (p["pod"], ev)
 
 
 def free_port():

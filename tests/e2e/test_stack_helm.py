@@ -12,10 +12,17 @@ started as deploy/08-deployment.yaml starts it (tests/e2e/samples_lib.py).
   shutdown (its HTTP stage for the critical ones) completed, by the pods' medivote.io/shutdown-* annotations and the
   stand-ins' own records, before the next service's first shutdown stage; every shutdown as its service's contract
   says; the claims kept, with the files saved at the shutdown on them;
+- `kubectl delete -f` of the chart's rendered manifest (`helm template`, applied by `kubectl apply -f`) deletes the
+  six at once too, and ends in the same order, checked the same way;
 - deleting the namespace of a release whose critical services' preStop holds leave room for the services before
   them also ends in that order (each service's HTTP stage, by the stand-ins' records, over before the next one's
-  call), except between the two simple services, which the kubelet SIGTERMs together at once (no preStop hook to
-  hold); with the presets' holds it is not ordered (charts/medivote/README.md).
+  call, and by the pods' annotations each critical pod accepted before the next service's first call), except
+  between the two simple services, which the kubelet SIGTERMs together at once (no preStop hook to hold); with the
+  presets' holds it is not ordered (charts/medivote/README.md).
+
+The pods' side (tests/e2e/pod_annotations.py): every pod of a critical service has its accepted-at (its HTTP stage
+was reached), and no critical service's first requested-at comes before the last accepted-at of the critical service
+before it. The simple services (frontend, network dashboard) have no HTTP stage.
 """
 import os
 import subprocess
@@ -23,6 +30,7 @@ import subprocess
 import pytest
 
 from e2elib import REPO, poll, running_cluster, unique_name, wait_ready
+from pod_annotations import annotation_order_wrong, final_lives
 from samples_lib import (SAVES, SIGTERM_ONLY, Stack, StackCluster, check_history, check_saved_state, check_shutdown,
                          external_signals, is_shutdown_call, isolation_unavailable, sample_mvs, start_operator,
                          stop_order_spans, stop_order_wrong)
@@ -36,6 +44,7 @@ ORDER = ["frontend", "network-dashboard", "network-coordinator", "incentive-syst
 WAIT = 90             # bound of each wait for one service's pods to become ready or to be replaced
 STACK_DOWN = 6 * 60   # bound of the whole ordered uninstall (six services one after the other)
 UPGRADED = "network-coordinator"  # critical, saves state, waits for two services in the stop order
+CRITICAL = [service for service in ORDER if service not in SIGTERM_ONLY]  # the ones with an HTTP stage
 
 
 def crd_has_stop_order():
@@ -152,9 +161,7 @@ def uninstall(installed, upgrade, helm):
     poll(lambda: not s.cluster.pods(s.ns) and not s.cluster.get(
         f"/apis/medivote.io/v1alpha1/namespaces/{s.ns}/medivoteservices")["items"], STACK_DOWN,
         "every service of the stack to go")
-    lives = {service: [life for life in s.watch.lives(service=service) if life.uid in running[service]]
-             for service in ORDER}
-    return lives, claims_before
+    return final_lives(s.watch, ORDER, set().union(*running.values())), claims_before
 
 
 def claims(stack):
@@ -163,8 +170,14 @@ def claims(stack):
 
 
 def test_helm_uninstall_takes_the_stack_down_in_medivotes_order(installed, uninstall):
-    s = installed
     lives, _ = uninstall
+    assert_stack_down_in_order(installed, lives)
+
+
+def assert_stack_down_in_order(s, lives):
+    """The six went down together in MediVote's order ({service: [PodLife]} of the pods running before): each
+    shutdown as its service's contract says, each service's shutdown over before the next one's began (stand-ins'
+    records and annotations), and each critical service accepted before the next one's first call (annotations)."""
     wrong = []
     for service in ORDER:
         assert len(lives[service]) == s.replicas(service), (service, lives[service])
@@ -178,6 +191,8 @@ def test_helm_uninstall_takes_the_stack_down_in_medivotes_order(installed, unins
     timeline = "\n".join(f"  {service:<20} {start - t0:7.3f} s .. {end - t0:7.3f} s"
                          for service, (start, end) in spans.items())
     assert stop_order_wrong(spans, ORDER) == [], f"not in MediVote's order:\n{timeline}"
+    wrong = annotation_order_wrong({service: lives[service] for service in CRITICAL}, CRITICAL)
+    assert wrong == [], "not in MediVote's order by the pods' annotations:\n" + "\n".join(wrong)
 
 
 def test_helm_uninstall_keeps_the_claims_and_the_state_saved_on_them(installed, uninstall):
@@ -192,6 +207,25 @@ def test_helm_uninstall_keeps_the_claims_and_the_state_saved_on_them(installed, 
     for service in SAVES:
         wrong += check_saved_state(s, service)
     assert wrong == [], "\n".join(wrong)
+
+
+def test_kubectl_delete_of_the_rendered_chart_takes_the_stack_down_in_medivotes_order(stack, helm, tmp_path):
+    s = Stack(stack.cluster, unique_name("stack-kubectl"))
+    s.presets = stack.presets
+    try:
+        manifest = tmp_path / "medivote.yaml"
+        manifest.write_text(helm(s.cluster.sim.kubeconfig, "template", RELEASE, CHART, "-n", s.ns))
+        s.cluster.kubectl("apply", "-n", s.ns, "-f", str(manifest))
+        for service in ORDER:
+            wait_ready(s.cluster, s.ns, service, s.replicas(service), timeout=WAIT)
+        running = {service: s.uids(service) for service in ORDER}
+        s.cluster.kubectl("delete", "-n", s.ns, "-f", str(manifest), "--wait=false")
+        poll(lambda: not s.cluster.pods(s.ns) and not s.cluster.get(
+            f"/apis/medivote.io/v1alpha1/namespaces/{s.ns}/medivoteservices")["items"], STACK_DOWN,
+            "every service of the stack to go")
+        assert_stack_down_in_order(s, final_lives(s.watch, ORDER, set().union(*running.values())))
+    finally:
+        s.stop()
 
 
 # Namespace deletion: the namespace controller deletes the pods themselves, so the order can hold each critical
@@ -225,9 +259,10 @@ def test_namespace_deletion_takes_the_stack_down_in_medivotes_order_when_the_hol
         running = {service: s.uids(service) for service in ORDER}
         s.cluster.rest.delete(f"/api/v1/namespaces/{s.ns}")
         poll(lambda: s.cluster.get(f"/api/v1/namespaces/{s.ns}") is None, STACK_DOWN, f"namespace {s.ns} to be gone")
+        all_lives = final_lives(s.watch, ORDER, set().union(*running.values()))
         spans = {}
         for service in ORDER:
-            lives = [life for life in s.watch.lives(service=service) if life.uid in running[service]]
+            lives = all_lives[service]
             assert len(lives) == s.replicas(service), (service, lives)
             for life in lives:
                 start, end = http_stage_span(s, life)
@@ -248,5 +283,7 @@ def test_namespace_deletion_takes_the_stack_down_in_medivotes_order_when_the_hol
         spans["simple"] = (min(spans[x][0] for x in simple), max(spans.pop(x)[1] for x in simple))
         order = ["simple"] + [service for service in ORDER if service not in SIGTERM_ONLY]
         assert stop_order_wrong(spans, order) == [], f"not in MediVote's order:\n{timeline}"
+        wrong = annotation_order_wrong({service: all_lives[service] for service in CRITICAL}, CRITICAL)
+        assert wrong == [], "not in MediVote's order by the pods' annotations:\n" + "\n".join(wrong)
     finally:
         s.stop()
