@@ -97,18 +97,18 @@ void Informer::endList(const std::string& resourceVersion) {
       if (!change.before) {
         ++added;
         if (handlers_.empty()) continue;
-        json object = decodeObject(*change.after);
+        json object = decodeObject(change.after);
         dispatchLocked("add", [&](const EventHandler& h) { if (h.onAdd) h.onAdd(object); });
       } else if (!change.after) {
         ++deleted;
         if (handlers_.empty()) continue;
-        json last = decodeObject(*change.before);
+        json last = decodeObject(change.before);
         dispatchLocked("delete", [&](const EventHandler& h) { if (h.onDelete) h.onDelete(last); });
       } else {
         ++updated;
         if (handlers_.empty()) continue;
-        json before = decodeObject(*change.before);
-        json after = decodeObject(*change.after);
+        json before = decodeObject(change.before);
+        json after = decodeObject(change.after);
         dispatchLocked("update", [&](const EventHandler& h) { if (h.onUpdate) h.onUpdate(before, after); });
       }
     }

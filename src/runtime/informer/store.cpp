@@ -34,7 +34,7 @@ std::optional<json> Store::get(const std::string& key) const {
     if (it == items_.end()) return std::nullopt;
     data = it->second;
   }
-  return decodeObject(*data);
+  return decodeObject(data);
 }
 
 std::vector<json> Store::list() const {
@@ -50,7 +50,7 @@ std::vector<json> Store::list() const {
   }
   std::vector<json> out;
   out.reserve(all.size());
-  for (const auto& data : all) out.push_back(decodeObject(*data));
+  for (const auto& data : all) out.push_back(decodeObject(data));
   return out;
 }
 
@@ -91,7 +91,7 @@ std::vector<json> Store::byIndex(const std::string& indexName, const std::string
   }
   std::vector<json> out;
   out.reserve(found.size());
-  for (const auto& data : found) out.push_back(decodeObject(*data));
+  for (const auto& data : found) out.push_back(decodeObject(data));
   return out;
 }
 
@@ -135,11 +135,11 @@ std::optional<json> Store::upsert(const json& object) {
   auto [it, inserted] = items_.try_emplace(std::move(key));
   std::optional<json> previous;
   if (!inserted) {
-    previous = decodeObject(*it->second);
+    previous = decodeObject(it->second);
     unindexLocked(&it->first, *previous);
-    encodedBytes_ -= it->second->size();
+    encodedBytes_ -= it->second.size();
   }
-  encodedBytes_ += data->size();
+  encodedBytes_ += data.size();
   it->second = std::move(data);
   indexLocked(&it->first, object);
   return previous;
@@ -149,9 +149,9 @@ std::optional<json> Store::erase(const std::string& key) {
   std::unique_lock lock(mu_);
   auto it = items_.find(key);
   if (it == items_.end()) return std::nullopt;
-  json last = decodeObject(*it->second);
+  json last = decodeObject(it->second);
   unindexLocked(&it->first, last);
-  encodedBytes_ -= it->second->size();
+  encodedBytes_ -= it->second.size();
   items_.erase(it);
   return last;
 }
@@ -160,7 +160,7 @@ void Store::compact() {
   std::unique_lock lock(mu_);
   std::unordered_map<std::string, EncodedObject> items;
   items.reserve(items_.size());
-  for (const auto& [key, data] : items_) items.emplace(key, std::make_shared<const std::string>(*data));
+  for (const auto& [key, data] : items_) items.emplace(key, EncodedObject::copyOf(data.bytes()));
   std::vector<Index> indices(indices_.size());
   for (std::size_t i = 0; i < indices_.size(); ++i) {
     indices[i].reserve(indices_[i].size());
@@ -186,7 +186,7 @@ std::vector<Store::Change> Store::replace(Snapshot&& snapshot) {
   for (auto& [key, pending] : snapshot.entries_) {
     auto [it, inserted] = items.emplace(key, pending.data);
     (void)inserted;
-    bytes += pending.data->size();
+    bytes += pending.data.size();
     for (auto& [position, value] : pending.indexValues) indices[position][std::move(value)].push_back(&it->first);
   }
   snapshot.entries_.clear();
@@ -204,7 +204,7 @@ std::vector<Store::Change> Store::replace(Snapshot&& snapshot) {
     auto old = items_.find(key);
     if (old == items_.end()) {
       changes.push_back({key, nullptr, data});
-    } else if (*old->second != *data) {
+    } else if (old->second != data) {
       changes.push_back({key, old->second, data});
     }
   }

@@ -101,12 +101,12 @@ TEST_CASE("store replace reports additions, content changes and deletions with t
 
   REQUIRE(changes.size() == 3);
   CHECK(changes[0].key == "ns/change");
-  CHECK(decodeObject(*changes[0].before)["metadata"]["labels"]["v"] == "1");
-  CHECK(decodeObject(*changes[0].after)["metadata"]["labels"]["v"] == "2");
+  CHECK(decodeObject(changes[0].before)["metadata"]["labels"]["v"] == "1");
+  CHECK(decodeObject(changes[0].after)["metadata"]["labels"]["v"] == "2");
   CHECK(changes[1].key == "ns/gone");
   REQUIRE(changes[1].before);
   CHECK_FALSE(changes[1].after);
-  CHECK(decodeObject(*changes[1].before)["metadata"]["resourceVersion"] == "3");
+  CHECK(decodeObject(changes[1].before)["metadata"]["resourceVersion"] == "3");
   CHECK(changes[2].key == "ns/new");
   CHECK_FALSE(changes[2].before);
 
