@@ -249,7 +249,7 @@ int run(int argc, char** argv) {
       writes,
       {mvsInformer.store(), podInformer.store(), serviceInformer.store(), &sliceInformer.store(),
        [&sliceInformer] { return sliceInformer.hasSynced(); }},
-      runner, events, clock, op.pod);
+      runner, events, clock, op.pod, medivote::TokenSecrets::refreshBudgetFor(flags.kubeApiQps));
   reconciler.setOrderMetrics(&shutdownMetrics);
   runtime::controller::Controller controller(std::move(controllerOptions), reconciler, clock);
   controllerPtr = &controller;

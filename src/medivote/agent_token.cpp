@@ -71,8 +71,10 @@ std::string newAgentToken() {
   return token;
 }
 
-TokenSecrets::TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken)
-    : client_(client), clock_(clock), newToken_(std::move(newToken)) {}
+double TokenSecrets::refreshBudgetFor(double clientQps) { return clientQps > 0 ? clientQps / 4 : 0; }
+
+TokenSecrets::TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken, double refreshQps)
+    : client_(client), clock_(clock), newToken_(std::move(newToken)), refreshBudget_(clock, refreshQps, 1) {}
 
 TokenSecrets::Cached TokenSecrets::read(const std::string& ns, const std::string& name) {
   Cached c;
@@ -144,8 +146,22 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
     // One read (or create) of a Secret at a time: a lookup that finds one under way waits for its answer, so
     // resources sharing a Secret and reconciled side by side make one GET, not one each.
     fetched_.wait(g, [&] { return !fetching_.count(secretKey); });
-    auto it = secrets_.find(secretKey);
-    if (it != secrets_.end() && clock_.now() - it->second.readAt < kResync) cached = it->second;
+    const auto now = clock_.now();
+    if (auto it = secrets_.find(secretKey); it != secrets_.end()) {
+      Cached& copy = it->second;
+      if (now - copy.readAt < kResync) {
+        cached = copy;
+        out.nextRead = copy.readAt + kResync;
+      } else if (!copy.refreshAt) {
+        // Stale: re-read now if the budget has a slot, else keep the copy until the slot reserved for it.
+        const auto wait = refreshBudget_.reserve();
+        if (wait > util::Clock::Duration::zero()) copy.refreshAt = now + wait;
+      }
+      if (copy.refreshAt && now < *copy.refreshAt) {
+        cached = copy;
+        out.nextRead = copy.refreshAt;
+      }
+    }
     fetch = !cached || (!cached->found && ref->operatorOwned && mayCreate);
     if (fetch) fetching_.insert(secretKey);
   }
@@ -170,6 +186,7 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
       cached = create(mvs, ref->name, forbidden);
       store(secretKey, *cached);
     }
+    out.nextRead = cached->readAt + kResync;
   }
   const std::string where = fmt::format("Secret {}/{}", mvs.ns, ref->name);
   if (!forbidden.empty()) {

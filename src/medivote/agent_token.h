@@ -22,8 +22,16 @@
 // - Reads: at most one GET per Secret per kResync, whatever the number of reconciles or of resources sharing it,
 //   also when they look it up at the same time (one reads, the others wait for its answer); the cached copy keeps
 //   only the Secret's uid, resourceVersion, ownerReferences and data. The operator's role has no list or watch on
-//   secrets (deploy/, charts/), so there is no Secret informer: a deletion or change is seen at the first lookup
-//   after kResync, or sooner after invalidate() (a call answered 401: the token in use may be outdated).
+//   secrets (deploy/, charts/: a list or watch would read every Secret of the namespace, RBAC cannot narrow it by
+//   label), so there is no Secret informer: a deletion or change is seen at the first lookup after kResync, or
+//   sooner after invalidate() (a call answered 401: the token in use may be outdated).
+// - Refreshes are paced: a lookup that finds its cached copy older than kResync re-reads it only when the refresh
+//   budget (`refreshQps`, a token bucket of burst 1, shared by all Secrets) has a slot now; otherwise it answers from
+//   the cached copy and reserves the next free slot, first come first served, reported as TokenLookup::nextRead (the
+//   reconciler requeues the resource for it). So re-reads never take more than refreshQps of the client's request
+//   rate, whatever the number of Secrets, and a Secret's copy is at most kResync + (Secrets / refreshQps) old
+//   (1,000 Secrets at 5/s: 230 s). A read with no cached copy (the first one, or after invalidate()) and the create
+//   of a missing operator Secret are never paced: pods wait for them.
 // - The token itself is only ever in TokenLookup::token: never in a problem message, a log field or an Event.
 // - API failures other than 404 (read) and 409 (create) propagate as kube::Error; a 403 on create is reported as a
 //   problem (the operator's role lacks `create` on secrets), so an old installation shows why.
@@ -43,6 +51,7 @@
 #include "api/medivoteservice.h"
 #include "kube/client.h"
 #include "util/clock.h"
+#include "util/token_bucket.h"
 
 namespace mv::medivote {
 
@@ -74,6 +83,9 @@ struct TokenLookup {
   std::string problem;
   bool blocksPods = false;      // a pod would mount a Secret that is not the resource's (or none): create none
   std::string secretVersion;    // the Secret's resourceVersion as read ("" when there is none)
+  // When a Secret is used: the first moment the next lookup re-reads it (the copy's kResync, or the paced refresh's
+  // reserved slot). Unset when the endpoint needs no Secret.
+  std::optional<util::Clock::TimePoint> nextRead;
 };
 
 class TokenSecrets {
@@ -82,8 +94,13 @@ class TokenSecrets {
   // the reconciler requeues resources that use one (see MediVoteReconciler).
   static constexpr std::chrono::seconds kResync{30};
 
+  // The refresh budget for a client limited to `clientQps` requests per second: a quarter of it, so that refreshes
+  // leave the rest to the writes a user waits for (pod creates, shutdown stages). 0 (unlimited) for an unlimited one.
+  static double refreshBudgetFor(double clientQps);
+
   using TokenSource = std::function<std::string()>;
-  TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken = newAgentToken);
+  // `refreshQps` <= 0: refreshes are not paced (each stale copy is re-read at its lookup).
+  TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken = newAgentToken, double refreshQps = 0);
 
   // The token for `mvs`'s endpoint calls. Creates the operator's Secret when the resource needs one and it is
   // missing, unless `mayCreate` is false (an invalid spec or a resource being deleted creates nothing).
@@ -107,6 +124,7 @@ class TokenSecrets {
     bool found = false;
     json secret;  // metadata {uid, resourceVersion, ownerReferences} and data, when found
     util::Clock::TimePoint readAt;
+    std::optional<util::Clock::TimePoint> refreshAt;  // a paced refresh's reserved slot, once the copy is stale
   };
   Cached read(const std::string& ns, const std::string& name);
   Cached create(const api::MediVoteService& mvs, const std::string& name, std::string& forbidden);
@@ -115,6 +133,7 @@ class TokenSecrets {
   kube::Client& client_;
   util::Clock& clock_;
   TokenSource newToken_;
+  util::TokenBucket refreshBudget_;
 
   mutable std::mutex mu_;
   std::condition_variable fetched_;             // a read (or create) in fetching_ ended

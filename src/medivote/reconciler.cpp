@@ -42,14 +42,15 @@ int declaredPort(const json& pod, const api::IntOrString& port, bool initContain
 }  // namespace
 
 MediVoteReconciler::MediVoteReconciler(kube::Client& client, ReconcilerStores stores, shutdown::ShutdownRunner& runner,
-                                       runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings)
+                                       runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings,
+                                       double secretRefreshQps)
     : client_(client),
       stores_(stores),
       runner_(runner),
       events_(events),
       clock_(clock),
       settings_(std::move(settings)),
-      tokens_(client, clock) {}
+      tokens_(client, clock, newAgentToken, secretRefreshQps) {}
 
 void MediVoteReconciler::forget(const std::string& mvsKey) {
   runner_.misconfigurations().forget(mvsKey);
@@ -530,9 +531,12 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   if (refusalChanged || conflictFound) return Result::requeue();
   if (refused) return Result::error(*refused);
 
-  // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, every resync.
+  // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, when its copy
+  // is next due (a resync, or the paced refresh's slot).
   if (const auto ref = tokenSecretOf(mvs); ref && (ref->operatorOwned || !token.problem.empty())) {
-    const util::WallTime resync = clock_.wallNow() + TokenSecrets::kResync;
+    const auto due = token.nextRead.value_or(clock_.now() + TokenSecrets::kResync);
+    const util::WallTime resync = clock_.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                                                         std::max(due - clock_.now(), util::Clock::Duration::zero()));
     if (!wake || resync < *wake) wake = resync;
   }
   // Names held by others are re-checked when due: nothing else would tell that they went.

@@ -13,10 +13,11 @@
 //   missing, foreign or unusable: TokenLookup without a token), no shutdown the operator chooses (ScaleDown,
 //   Upgrade, Replace) starts: the pods stay, the resource is Degraded with the Secret's reason (and says that
 //   shutdowns wait), and they start at the first reconcile that reads a usable token (within TokenSecrets::kResync
-//   of the fix). Two cases do not wait, as waiting could last forever and the pod is going anyway: a pod deleted by
-//   someone else (its preStop clock is already running) and a resource being deleted (its namespace may be going,
-//   and its Secret with it). Their shutdowns run without a call: it counts as unreachable and escalates within
-//   the policy's bounds (SIGTERM at the end of the preStop sleep). Shutdowns already under way go on the same way.
+//   of the fix, plus the refreshes' pacing). Two cases do not wait, as waiting could last forever and the pod is
+//   going anyway: a pod deleted by someone else (its preStop clock is already running) and a resource being deleted
+//   (its namespace may be going, and its Secret with it). Their shutdowns run without a call: it counts as
+//   unreachable and escalates within the policy's bounds (SIGTERM at the end of the preStop sleep). Shutdowns
+//   already under way go on the same way.
 // - A name the resource's pods or claims would take that another owner holds (name_conflicts.h) is never written
 //   over: a pod create answered 409 by someone else's pod, or a claim of another resource (or controller) that a new
 //   pod would mount (claims are created before their pods; a create answered 409 reads the claim, so a claim costs
@@ -30,7 +31,9 @@
 // - The endpoint's token comes from TokenSecrets (agent_token.h): for reach agent without tokenSecretRef, the
 //   operator's own Secret is created before any pod that mounts it; while it is missing, foreign or unusable, no pod
 //   is created or chosen to go. A resource using the operator's Secret (or with a token problem) is reconciled again
-//   at least every TokenSecrets::kResync, so a deleted Secret is created again and a fixed one clears Degraded. A
+//   when its copy of the Secret is next due (TokenLookup::nextRead: every TokenSecrets::kResync, later when the
+//   refreshes are paced by `secretRefreshQps`, see agent_token.h), so a deleted Secret is created again and a fixed
+//   one clears Degraded. A
 //   new misconfiguration reported by a call's answer (a 401: the token may be outdated) has the Secret read again
 //   at the next reconcile (TokenSecrets::invalidate), not a resync later.
 // - Degraded ShutdownMisconfigured lasts exactly as long as the runner's MisconfigurationMemory holds it: until an
@@ -75,7 +78,8 @@ struct ReconcilerStores {
 class MediVoteReconciler final : public runtime::reconcile::Reconciler {
  public:
   MediVoteReconciler(kube::Client& client, ReconcilerStores stores, shutdown::ShutdownRunner& runner,
-                     runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings);
+                     runtime::events::EventRecorder& events, util::Clock& clock, PodSettings settings,
+                     double secretRefreshQps = 0);
 
   runtime::reconcile::Result reconcile(const runtime::reconcile::Request& request) override;
 

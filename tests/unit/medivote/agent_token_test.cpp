@@ -420,3 +420,68 @@ TEST_CASE("a failed read ends the fetch: the next lookup reads the Secret itself
   CHECK(tokens.lookup(mvs("agent", true), true).token == std::optional<std::string>("s3cret"));
   CHECK(count(client, "get") == 2);
 }
+
+namespace {
+api::MediVoteService numbered(int i) {
+  json o = mvsJson("agent", false);
+  o["metadata"]["name"] = "svc-" + std::to_string(i);
+  o["metadata"]["uid"] = "uid-" + std::to_string(i);
+  return api::parseMediVoteService(o).object;
+}
+}  // namespace
+
+TEST_CASE("refreshes are paced: a stale copy is used until its slot, slots go first come first served") {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens{client, clock, made.source(), 2.0};  // 2 refreshes a second, burst 1
+  constexpr int kResources = 5;
+  std::vector<TokenLookup> first;
+  for (int i = 0; i < kResources; ++i) first.push_back(tokens.lookup(numbered(i), true));
+  // First reads and creates are never paced (pods wait for them).
+  CHECK(count(client, "get") == kResources);
+  CHECK(count(client, "create") == kResources);
+  const auto t0 = clock.now();
+  for (const auto& l : first) CHECK(l.nextRead == t0 + TokenSecrets::kResync);
+
+  clock.advance(TokenSecrets::kResync);
+  const auto stale = clock.now();
+  std::vector<TokenLookup> round;
+  for (int i = 0; i < kResources; ++i) round.push_back(tokens.lookup(numbered(i), true));
+  CHECK(count(client, "get") == kResources + 1);  // the budget's one slot now: svc-0 is read
+  CHECK(round[0].nextRead == stale + TokenSecrets::kResync);
+  for (int i = 1; i < kResources; ++i) {
+    CHECK(round[i].token == first[i].token);  // the stale copy, still usable
+    CHECK(round[i].nextRead == stale + std::chrono::milliseconds(500 * i));  // its slot, in order of asking
+  }
+  // Asking again before the slot reads nothing and keeps the slot (no second reservation).
+  for (int i = 1; i < kResources; ++i) CHECK(tokens.lookup(numbered(i), true).nextRead == round[i].nextRead);
+  CHECK(count(client, "get") == kResources + 1);
+
+  // svc-4's Secret is deleted meanwhile: its copy is used until its slot, then it is created again.
+  client.erase(kube::resources::secrets(), "ns", agentTokenSecretName("svc-4"));
+  clock.advance(std::chrono::milliseconds(500));
+  CHECK(tokens.lookup(numbered(1), true).nextRead == clock.now() + TokenSecrets::kResync);
+  CHECK(tokens.lookup(numbered(2), true).nextRead == round[2].nextRead);  // not yet its slot
+  CHECK(count(client, "get") == kResources + 2);
+  clock.advance(std::chrono::milliseconds(1500));
+  for (int i = 2; i < kResources; ++i) tokens.lookup(numbered(i), true);
+  CHECK(count(client, "get") == 2 * kResources);  // each Secret once in the round, no more
+  CHECK(count(client, "create") == kResources + 1);
+  const auto recreated = tokens.lookup(numbered(4), true);
+  REQUIRE(recreated.token);
+  CHECK(*recreated.token != *first[4].token);
+
+  // The budget is spent (in debt for svc-4's slot); still, a read the user waits for is never paced: an
+  // invalidated copy (a call answered 401) and a new resource's first lookup read at once.
+  tokens.invalidate(numbered(0));
+  tokens.lookup(numbered(0), true);
+  tokens.lookup(numbered(kResources), true);
+  CHECK(count(client, "get") == 2 * kResources + 2);
+}
+
+TEST_CASE("the refresh budget is a quarter of the client's request rate") {
+  CHECK(TokenSecrets::refreshBudgetFor(20) == doctest::Approx(5));
+  CHECK(TokenSecrets::refreshBudgetFor(0) == 0);
+  CHECK(TokenSecrets::refreshBudgetFor(-1) == 0);
+}

@@ -94,12 +94,14 @@ struct Harness {
                                   },
                                   1};
   bool slicesSynced = true;
+  double secretRefreshQps = 0;
   MediVoteReconciler reconciler{client, {mvss, pods, services, &slices, [this] { return slicesSynced; }}, runner,
-                                events, clock, PodSettings{}};
+                                events, clock, PodSettings{}, secretRefreshQps};
 
   std::string name;  // the resource's
 
-  explicit Harness(const json& mvs) : name(mvs["metadata"]["name"].get<std::string>()) {
+  explicit Harness(const json& mvs, double refreshQps = 0)
+      : secretRefreshQps(refreshQps), name(mvs["metadata"]["name"].get<std::string>()) {
     client.put(kube::resources::mediVoteServices(), mvs);
     sync();
   }
@@ -197,6 +199,35 @@ TEST_CASE("reach agent without tokenSecretRef: the operator's Secret is created 
   const auto verbs = h.verbsOn("secrets");
   CHECK(std::count(verbs.begin(), verbs.end(), "create") == 1);
   CHECK(std::count(verbs.begin(), verbs.end(), "get") == 1);
+}
+
+TEST_CASE("with the Secret refreshes paced, the resource is reconciled again at its refresh's slot, not before") {
+  Harness h(mvsObject("agent", false, 1), 1.0);  // one refresh a second
+  json other = mvsObject("agent", false, 1);
+  other["metadata"]["name"] = "other";
+  other["metadata"]["uid"] = "other-uid";
+  h.client.put(kube::resources::mediVoteServices(), other);
+  h.sync();
+  const auto otherKey = runtime::reconcile::Request::fromKey("ns/other", "test");
+  h.reconcile();
+  h.reconciler.reconcile(otherKey);
+  auto gets = [&] {
+    const auto verbs = h.verbsOn("secrets");
+    return std::count(verbs.begin(), verbs.end(), "get");
+  };
+  REQUIRE(gets() == 2);
+  h.clock.advance(TokenSecrets::kResync);
+  h.reconciler.reconcile(otherKey);  // takes the budget's slot: its Secret is read
+  REQUIRE(gets() == 3);
+  const auto deferred = h.reconcile();
+  CHECK(gets() == 3);  // node's copy is used until its slot
+  REQUIRE(deferred.kind() == runtime::reconcile::Result::Kind::RequeueAfter);
+  CHECK(deferred.after() == std::chrono::seconds(1));
+  h.clock.advance(std::chrono::seconds(1));
+  const auto refreshed = h.reconcile();
+  CHECK(gets() == 4);
+  REQUIRE(refreshed.kind() == runtime::reconcile::Result::Kind::RequeueAfter);
+  CHECK(refreshed.after() == std::chrono::duration_cast<runtime::reconcile::Result::Duration>(TokenSecrets::kResync));
 }
 
 TEST_CASE("the resource using the operator's Secret is reconciled again within a resync, which re-creates it") {
