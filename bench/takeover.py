@@ -177,8 +177,10 @@ def main():
         for k, v in f.items():
             print(f"  {k}: {v}")
         if opts.observe > 0:
-            time.sleep(opts.observe)  # the observation window itself, not a wait for a condition
-            later = [i for i in server.audit() if audit_time(i) > t_last + 0.001]
+            # The window is [t_last, t_last + observe] on the simulator's clock: the wait for quiet and the audit
+            # reads above already took part of it (with 1,000 resources, seconds), so only the rest is slept.
+            time.sleep(max(0.0, t_last + opts.observe - time.time()))  # the window itself, not a wait for a condition
+            later = [i for i in server.audit() if t_last + 0.001 < audit_time(i) <= t_last + opts.observe]
             g = figures(later)
             print(f"the next {opts.observe:.0f} s (TokenSecrets::kResync is 30 s): secret GETs {g['secret GETs']} "
                   f"({g['secrets read']} Secrets, at most {g['max GETs of one secret']} GETs of one), status writes "

@@ -152,10 +152,11 @@ TokenLookup TokenSecrets::lookup(const api::MediVoteService& mvs, bool mayCreate
       if (now - copy.readAt < kResync) {
         cached = copy;
         out.nextRead = copy.readAt + kResync;
-      } else if (!copy.refreshAt) {
-        // Stale: re-read now if the budget has a slot, else keep the copy until the slot reserved for it.
-        const auto wait = refreshBudget_.reserve();
-        if (wait > util::Clock::Duration::zero()) copy.refreshAt = now + wait;
+      } else if (!copy.refreshAt || now - *copy.refreshAt > kSlotGrace) {
+        // Stale: re-read now if the budget has a slot, else keep the copy until the slot reserved for it. A slot
+        // missed by more than kSlotGrace (the operator came back late: it is behind) is given up for a new one, so
+        // missed slots are never read in a burst.
+        copy.refreshAt = now + refreshBudget_.reserve();
       }
       if (copy.refreshAt && now < *copy.refreshAt) {
         cached = copy;

@@ -30,8 +30,11 @@
 //   the cached copy and reserves the next free slot, first come first served, reported as TokenLookup::nextRead (the
 //   reconciler requeues the resource for it). So re-reads never take more than refreshQps of the client's request
 //   rate, whatever the number of Secrets, and a Secret's copy is at most kResync + (Secrets / refreshQps) old
-//   (1,000 Secrets at 5/s: 230 s). A read with no cached copy (the first one, or after invalidate()) and the create
-//   of a missing operator Secret are never paced: pods wait for them.
+//   (1,000 Secrets at 5/s: 230 s) while the operator keeps up. A lookup more than kSlotGrace after its slot (the
+//   operator is behind: its workers wait on the API) has missed it and reserves a new one, so missed slots are not
+//   caught up in a burst: in any W seconds there are at most (W + kSlotGrace) * refreshQps + 1 refreshes. A read with
+//   no cached copy (the first one, or after invalidate()) and the create of a missing operator Secret are never
+//   paced: pods wait for them.
 // - The token itself is only ever in TokenLookup::token: never in a problem message, a log field or an Event.
 // - API failures other than 404 (read) and 409 (create) propagate as kube::Error; a 403 on create is reported as a
 //   problem (the operator's role lacks `create` on secrets), so an old installation shows why.
@@ -93,6 +96,8 @@ class TokenSecrets {
   // Re-read a Secret at most this often (a resync). Also how soon a deleted operator Secret is created again when
   // the reconciler requeues resources that use one (see MediVoteReconciler).
   static constexpr std::chrono::seconds kResync{30};
+  // How late a paced refresh may come to its slot and still use it.
+  static constexpr std::chrono::seconds kSlotGrace{1};
 
   // The refresh budget for a client limited to `clientQps` requests per second: a quarter of it, so that refreshes
   // leave the rest to the writes a user waits for (pod creates, shutdown stages). 0 (unlimited) for an unlimited one.

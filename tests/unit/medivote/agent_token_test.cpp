@@ -480,6 +480,33 @@ TEST_CASE("refreshes are paced: a stale copy is used until its slot, slots go fi
   CHECK(count(client, "get") == 2 * kResources + 2);
 }
 
+TEST_CASE("a refresh slot missed by more than the grace (the operator is behind) is given up, not caught up") {
+  FakeClient client;
+  util::FakeClock clock;
+  Tokens made;
+  TokenSecrets tokens{client, clock, made.source(), 2.0};
+  constexpr int kResources = 4;
+  for (int i = 0; i < kResources; ++i) tokens.lookup(numbered(i), true);
+  clock.advance(TokenSecrets::kResync);
+  for (int i = 0; i < kResources; ++i) tokens.lookup(numbered(i), true);  // svc-0 read, the others get slots
+  REQUIRE(count(client, "get") == kResources + 1);
+
+  // The operator comes back 10 s later, long after every slot: one read (the budget has refilled to its burst of 1),
+  // new slots for the rest, in order of asking, instead of three reads at once.
+  clock.advance(std::chrono::seconds(10));
+  const auto late = clock.now();
+  std::vector<TokenLookup> again;
+  for (int i = 1; i < kResources; ++i) again.push_back(tokens.lookup(numbered(i), true));
+  CHECK(count(client, "get") == kResources + 2);
+  CHECK(again[0].nextRead == late + TokenSecrets::kResync);
+  CHECK(again[1].nextRead == late + std::chrono::milliseconds(500));
+  CHECK(again[2].nextRead == late + std::chrono::milliseconds(1000));
+  // Within the grace a slot still counts: svc-2 comes back 1 s after its slot and reads.
+  clock.advance(std::chrono::milliseconds(1500));
+  tokens.lookup(numbered(2), true);  // its slot was 1 s ago
+  CHECK(count(client, "get") == kResources + 3);
+}
+
 TEST_CASE("the refresh budget is a quarter of the client's request rate") {
   CHECK(TokenSecrets::refreshBudgetFor(20) == doctest::Approx(5));
   CHECK(TokenSecrets::refreshBudgetFor(0) == 0);
