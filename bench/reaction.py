@@ -83,7 +83,7 @@ def main():
     ap.add_argument("--quiet", type=float, default=3.0, help="seconds without a write that mean 'all reconciled'")
     ap.add_argument("--reach", choices=("direct", "agent"), default="direct",
                     help="the resources' shutdown endpoint reach; agent: each has the operator's token Secret, "
-                         "which the operator re-reads every 30 s, paced to a quarter of --kube-api-qps (1,000 of "
+                         "which the operator re-reads every 30 s, paced to a tenth of --kube-api-qps (1,000 of "
                          "them would want 33 reads/s, more than deploy/'s 20 QPS)")
     ap.add_argument("--workers", type=int, default=8)
     benchlib.add_run_options(ap)

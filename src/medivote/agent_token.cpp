@@ -71,7 +71,7 @@ std::string newAgentToken() {
   return token;
 }
 
-double TokenSecrets::refreshBudgetFor(double clientQps) { return clientQps > 0 ? clientQps / 4 : 0; }
+double TokenSecrets::refreshBudgetFor(double clientQps) { return clientQps > 0 ? clientQps / 10 : 0; }
 
 TokenSecrets::TokenSecrets(kube::Client& client, util::Clock& clock, TokenSource newToken, double refreshQps)
     : client_(client), clock_(clock), newToken_(std::move(newToken)), refreshBudget_(clock, refreshQps, 1) {}

@@ -30,7 +30,7 @@
 //   the cached copy and reserves the next free slot, first come first served, reported as TokenLookup::nextRead (the
 //   reconciler requeues the resource for it). So re-reads never take more than refreshQps of the client's request
 //   rate, whatever the number of Secrets, and a Secret's copy is at most kResync + (Secrets / refreshQps) old
-//   (1,000 Secrets at 5/s: 230 s) while the operator keeps up. A lookup more than kSlotGrace after its slot (the
+//   (1,000 Secrets at 2/s: 530 s) while the operator keeps up. A lookup more than kSlotGrace after its slot (the
 //   operator is behind: its workers wait on the API) has missed it and reserves a new one, so missed slots are not
 //   caught up in a burst: in any W seconds there are at most (W + kSlotGrace) * refreshQps + 1 refreshes. A read with
 //   no cached copy (the first one, or after invalidate()) and the create of a missing operator Secret are never
@@ -99,8 +99,10 @@ class TokenSecrets {
   // How late a paced refresh may come to its slot and still use it.
   static constexpr std::chrono::seconds kSlotGrace{1};
 
-  // The refresh budget for a client limited to `clientQps` requests per second: a quarter of it, so that refreshes
-  // leave the rest to the writes a user waits for (pod creates, shutdown stages). 0 (unlimited) for an unlimited one.
+  // The refresh budget for a client limited to `clientQps` requests per second: a tenth of it, so that refreshes
+  // leave the rest to the writes a user waits for (pod creates, shutdown stages, status). A quarter was measured too
+  // much: bench/reaction.py's scale-ups (4 requests each, 4 a second) plus 5 refreshes a second reached deploy/'s 20
+  // QPS, and its p99 went from 4.4 to 80-103 ms (bench/README.md, "Reaction"). 0 (unlimited) for an unlimited one.
   static double refreshBudgetFor(double clientQps);
 
   using TokenSource = std::function<std::string()>;

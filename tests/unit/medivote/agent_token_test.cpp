@@ -507,8 +507,8 @@ TEST_CASE("a refresh slot missed by more than the grace (the operator is behind)
   CHECK(count(client, "get") == kResources + 3);
 }
 
-TEST_CASE("the refresh budget is a quarter of the client's request rate") {
-  CHECK(TokenSecrets::refreshBudgetFor(20) == doctest::Approx(5));
+TEST_CASE("the refresh budget is a tenth of the client's request rate") {
+  CHECK(TokenSecrets::refreshBudgetFor(20) == doctest::Approx(2));
   CHECK(TokenSecrets::refreshBudgetFor(0) == 0);
   CHECK(TokenSecrets::refreshBudgetFor(-1) == 0);
 }
