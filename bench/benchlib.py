@@ -5,7 +5,8 @@
 * `add_run_options(ap, keep=True, controller=True)`: the options every benchmark takes (--build-dir, and --keep DIR,
   --controller PATH where the benchmark offers them);
 * `prepare_run(opts, prefix)`: applies --controller, makes the work directory (--keep's, or a fresh one named by
-  `prefix`) and prints which controller runs where; returns the directory.
+  `prefix`) and prints which controller runs where; returns the directory;
+* `end_run(opts, workdir, *running)`: stops what runs (operators first) and removes the work directory unless kept.
 """
 import os
 import sys
@@ -34,6 +35,15 @@ def prepare_run(opts, prefix):
     os.makedirs(workdir, exist_ok=True)
     print(f"controller: {e2elib.CONTROLLER}; work dir {workdir}", flush=True)
     return workdir
+
+
+def end_run(opts, workdir, *running):
+    """The end of a run: stops what is running, in the order given (operators before their API server; None skipped),
+    then removes the work directory unless --keep named it."""
+    for thing in running:
+        if thing is not None:
+            thing.stop()
+    remove_unless_kept(opts, workdir)
 
 
 def remove_unless_kept(opts, workdir):

@@ -250,8 +250,7 @@ def main():
             bench_probe(server, workdir, "none")
             bench_probe(server, workdir, "strip", resource="medivoteservices", selector="")
     finally:
-        server.stop()
-        benchlib.remove_unless_kept(opts, workdir)
+        benchlib.end_run(opts, workdir, server)
 
 
 if __name__ == "__main__":

@@ -29,34 +29,11 @@ import time
 import benchlib  # noqa: E402,F401  (first: tests/e2e on the path, --build-dir applied)
 
 import e2elib  # noqa: E402
-from e2elib import ApiServerOnly, mvs, poll  # noqa: E402
-from operator_footprint import Loader  # noqa: E402
-from takeover import WRITES, all_reconciled, audit_time  # noqa: E402
+from e2elib import OPERATOR_USER, ApiServerOnly, poll  # noqa: E402
+from takeover import all_reconciled, audit_time, load, quiet_for  # noqa: E402
 
 LEASE_ID = "bench-reaction"
-OPERATOR_USER = "system:serviceaccount:medivote-system:medivote-operator"  # sim/apiserver/tls.py
 MVS_PATH = "/apis/medivote.io/v1alpha1"
-
-
-def load(server, services, namespaces, workers, reach="direct"):
-    loader = Loader(server.rest, workers)
-    nss = [f"bench-{i}" for i in range(namespaces)]
-    loader.run([("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})
-                for n in nss])
-    keys = [(nss[i % namespaces], f"svc-{i}") for i in range(services)]
-    loader.run([("POST", f"{MVS_PATH}/namespaces/{ns}/medivoteservices",
-                 mvs(name, ns, "medivote/vote-service:1", replicas=0, tier="critical", claims=False,
-                     endpoint={"port": "http", "path": "/shutdown", "reach": reach}))
-                for ns, name in keys])
-    return keys
-
-
-def quiet_for(server, seconds):
-    """The time of the operator's last write once it has made none for `seconds` (None before)."""
-    writes = [audit_time(i) for i in server.audit(user=OPERATOR_USER) if i["verb"] in WRITES
-              and i.get("resource") not in ("leases", "events")]
-    last = max(writes, default=0.0)
-    return (last,) if writes and time.time() - last >= seconds else None
 
 
 def pod_creates(items):
@@ -94,13 +71,13 @@ def main():
     server = ApiServerOnly(os.path.join(workdir, "cluster"))
     op = None
     try:
-        keys = load(server, opts.services, opts.namespaces, opts.workers, opts.reach)
-        print(f"loaded {opts.services} MediVoteServices (replicas 0, critical, reach {opts.reach})", flush=True)
+        keys = load(server, opts.services, opts.namespaces, opts.workers, replicas=0, reach=opts.reach)
         op = e2elib.Operator(server, "--leader-elect", "--leader-election-namespace=default",
                              f"--leader-election-id={LEASE_ID}", "--log-level=info", *opts.operator_flag)
         op.wait_leading(timeout=60)
         poll(lambda: all_reconciled(server, set(keys)), 900, "every resource reconciled", interval=0.5)
-        poll(lambda: quiet_for(server, opts.quiet), 900, "no write for --quiet seconds", interval=0.5)
+        poll(lambda: quiet_for(server, opts.quiet, user=OPERATOR_USER), 900, "no write for --quiet seconds",
+             interval=0.5)
         server.admin("DELETE", "requests")
 
         sampled = keys[:opts.samples]  # svc-0, svc-1, ...: one namespace after the other
@@ -132,10 +109,7 @@ def main():
               f"p99 {percentile(reactions, 99):.1f} ms, max {max(reactions):.1f} ms; min {min(reactions):.1f} ms")
         print(f"  the operator's CPU over the sampling: {cpu:.2f} s")
     finally:
-        if op:
-            op.stop()
-        server.stop()
-        benchlib.remove_unless_kept(opts, workdir)
+        benchlib.end_run(opts, workdir, op, server)
 
 
 if __name__ == "__main__":

@@ -178,8 +178,7 @@ def main():
                 print(f"ratios: {name} / the operator: time {median(rs, 'wall') / median(op, 'wall'):.1f}x, CPU "
                       f"{median(rs, 'cpu') / median(op, 'cpu'):.1f}x, peak {median(rs, 'hwm') / median(op, 'hwm'):.1f}x")
     finally:
-        recorded.stop()
-        benchlib.remove_unless_kept(opts, workdir)
+        benchlib.end_run(opts, workdir, recorded)
 
 
 if __name__ == "__main__":

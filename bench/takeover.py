@@ -67,7 +67,9 @@ def let_go(server, expire):
     server.rest.ok(server.rest.put(LEASE_PATH, lease), 200)
 
 
-def load(server, services, namespaces, workers):
+def load(server, services, namespaces, workers, replicas=1, reach="agent"):
+    """Namespaces bench-0.. and MediVoteServices svc-0.. spread over them (critical, no claims, endpoint `reach`);
+    returns their (namespace, name) in order."""
     loader = Loader(server.rest, workers)
     t0 = time.monotonic()
     nss = [f"bench-{i}" for i in range(namespaces)]
@@ -76,12 +78,23 @@ def load(server, services, namespaces, workers):
     jobs = []
     for i in range(services):
         ns = nss[i % namespaces]
-        body = mvs(f"svc-{i}", ns, "medivote/vote-service:1", replicas=1, tier="critical", claims=False,
-                   endpoint={"port": "http", "path": "/shutdown", "reach": "agent"})
+        body = mvs(f"svc-{i}", ns, "medivote/vote-service:1", replicas=replicas, tier="critical", claims=False,
+                   endpoint={"port": "http", "path": "/shutdown", "reach": reach})
         jobs.append(("POST", f"/apis/medivote.io/v1alpha1/namespaces/{ns}/medivoteservices", body))
     loader.run(jobs)
     print(f"loaded {services} MediVoteServices in {time.monotonic() - t0:.1f} s", flush=True)
-    return {(nss[i % namespaces], f"svc-{i}") for i in range(services)}
+    return [(nss[i % namespaces], f"svc-{i}") for i in range(services)]
+
+
+def quiet_for(server, seconds, since=None, user=None):
+    """(t,) once no write (other than to Leases and Events; `user`'s only, when given) has come for `seconds`, t the
+    time of the last one; None before. `since` counts as the last write while there is none (None: wait for one)."""
+    writes = [audit_time(i) for i in server.audit(user=user) if i["verb"] in WRITES
+              and i.get("resource") not in ("leases", "events")]
+    if not writes and since is None:
+        return None
+    last = max(writes, default=since)
+    return (last,) if time.time() - last >= seconds else None
 
 
 def all_reconciled(server, keys):
@@ -144,7 +157,7 @@ def main():
     op = None
     try:
         hold_lease(server)
-        keys = load(server, opts.services, opts.namespaces, opts.workers)
+        keys = set(load(server, opts.services, opts.namespaces, opts.workers))
         op = e2elib.Operator(server, "--leader-elect", "--leader-election-namespace=default",
                              f"--leader-election-id={LEASE_ID}", "--log-level=info",
                              f"--max-concurrent-reconciles={opts.workers_operator}", *opts.operator_flag)
@@ -161,14 +174,8 @@ def main():
             return e2elib.log_time(recs[0]) if recs else None
         t_won = poll(won, 120, "leader election won", interval=0.1)
         poll(lambda: all_reconciled(server, keys), 900, "every resource reconciled", interval=0.5)
-
-        def quiet():
-            items = server.audit()
-            writes = [audit_time(i) for i in items if i["verb"] in WRITES and i.get("resource") != "leases"
-                      and i.get("resource") != "events"]
-            last = max(writes, default=t_won)
-            return (last,) if time.time() - last >= opts.quiet else None
-        (t_last,) = poll(quiet, 900, "no write for --quiet seconds", interval=0.5)
+        (t_last,) = poll(lambda: quiet_for(server, opts.quiet, since=t_won), 900, "no write for --quiet seconds",
+                         interval=0.5)
         items = server.audit()
         took = [i for i in items if audit_time(i) <= t_last + 0.001]
         f = figures(took)
@@ -186,10 +193,7 @@ def main():
                   f"({g['secrets read']} Secrets, at most {g['max GETs of one secret']} GETs of one), status writes "
                   f"{g['status writes']}, 409s {g['all 409']}, requests {g['requests']}")
     finally:
-        if op:
-            op.stop()
-        server.stop()
-        benchlib.remove_unless_kept(opts, workdir)
+        benchlib.end_run(opts, workdir, op, server)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,11 @@ int declaredPort(const json& pod, const api::IntOrString& port, bool initContain
   return api::resolveEndpointPort(port, spec).value_or(0);
 }
 
+// The wall-clock time of a moment on `clock`'s monotonic time (a wake-up's moment, past or future).
+util::WallTime wallTimeOf(const util::Clock& clock, util::Clock::TimePoint at) {
+  return clock.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(at - clock.now());
+}
+
 }  // namespace
 
 MediVoteReconciler::MediVoteReconciler(kube::Client& client, ReconcilerStores stores, shutdown::ShutdownRunner& runner,
@@ -534,15 +539,12 @@ Result MediVoteReconciler::reconcileOnce(const runtime::reconcile::Request& requ
   // The operator's token Secret is checked again (re-created if deleted), and a token problem re-read, when its copy
   // is next due (a resync, or the paced refresh's slot).
   if (const auto ref = tokenSecretOf(mvs); ref && (ref->operatorOwned || !token.problem.empty())) {
-    const auto due = token.nextRead.value_or(clock_.now() + TokenSecrets::kResync);
-    const util::WallTime resync = clock_.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                                         std::max(due - clock_.now(), util::Clock::Duration::zero()));
+    const util::WallTime resync = wallTimeOf(clock_, token.nextRead.value_or(clock_.now() + TokenSecrets::kResync));
     if (!wake || resync < *wake) wake = resync;
   }
   // Names held by others are re-checked when due: nothing else would tell that they went.
   if (const auto check = conflicts_.nextCheck(mvsKey)) {
-    const util::WallTime at = clock_.wallNow() + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                                                     *check - clock_.now());
+    const util::WallTime at = wallTimeOf(clock_, *check);
     if (!wake || at < *wake) wake = at;
   }
   if (wake) {
